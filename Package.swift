@@ -1,0 +1,114 @@
+// swift-tools-version:6.0
+import PackageDescription
+
+let package = Package(
+    name: "unrip-watch",
+    platforms: [.macOS(.v15)],
+    products: [
+        .executable(name: "unrip-watch", targets: ["unrip-watch"]),
+        .library(name: "WatchCore", targets: ["WatchCore"]),
+        .library(name: "WatchTesting", targets: ["WatchTesting"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+        .package(url: "https://github.com/apple/swift-log", from: "1.6.0"),
+        .package(url: "https://github.com/apple/swift-metrics", from: "2.5.0"),
+        .package(url: "https://github.com/apple/swift-crypto", from: "3.12.3"),
+        .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.6.0"),
+        .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.0.0"),
+        .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.5.0"),
+        .package(url: "https://github.com/LebJe/TOMLKit", from: "0.6.0"),
+    ],
+    targets: [
+        // System libraries (module maps only).
+        .systemLibrary(name: "CPostgres", pkgConfig: "libpq", providers: [.apt(["libpq-dev"])]),
+        .systemLibrary(name: "CKafka", pkgConfig: "rdkafka", providers: [.apt(["librdkafka-dev"])]),
+        .systemLibrary(name: "CZMQ", pkgConfig: "libzmq", providers: [.apt(["libzmq3-dev"])]),
+        .systemLibrary(name: "CCurl", pkgConfig: "libcurl", providers: [.apt(["libcurl4-openssl-dev"])]),
+
+        // Core domain: no adapter, no storage, no transport.
+        .target(
+            name: "WatchCore",
+            dependencies: [
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Metrics", package: "swift-metrics"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ]
+        ),
+        .target(
+            name: "PostgresStore",
+            dependencies: [
+                "WatchCore", "CPostgres",
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            resources: []
+        ),
+        .target(
+            name: "ControlAPI",
+            dependencies: [
+                "WatchCore", "PostgresStore",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "HummingbirdCore", package: "hummingbird"),
+                .product(name: "Prometheus", package: "swift-prometheus"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
+
+        // Chain adapters: each depends only on the core.
+        .target(
+            name: "BitcoinPlugin",
+            dependencies: [
+                "WatchCore",
+                .product(name: "Crypto", package: "swift-crypto"),
+            ],
+            path: "Plugins/Bitcoin"
+        ),
+
+        // The host: config, static adapter registry, lifecycle, CLI commands.
+        .target(
+            name: "WatchHost",
+            dependencies: [
+                "WatchCore", "PostgresStore", "ControlAPI", "BitcoinPlugin",
+                .product(name: "TOMLKit", package: "TOMLKit"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Metrics", package: "swift-metrics"),
+                .product(name: "Prometheus", package: "swift-prometheus"),
+                .product(name: "Hummingbird", package: "hummingbird"),
+            ]
+        ),
+        .executableTarget(
+            name: "unrip-watch",
+            dependencies: [
+                "WatchHost", "BitcoinPlugin",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ]
+        ),
+
+        // What adapter authors and our own tests reuse.
+        .target(
+            name: "WatchTesting",
+            dependencies: [
+                "WatchCore", "PostgresStore",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ]
+        ),
+
+        .testTarget(name: "WatchCoreTests", dependencies: ["WatchCore", "WatchTesting"]),
+        .testTarget(name: "PostgresStoreTests", dependencies: ["PostgresStore", "WatchCore", "WatchTesting"]),
+        .testTarget(
+            name: "ControlAPITests",
+            dependencies: [
+                "ControlAPI", "WatchHost", "WatchCore", "WatchTesting", "PostgresStore",
+                .product(name: "HummingbirdTesting", package: "hummingbird"),
+            ]
+        ),
+        .testTarget(name: "WatchHostTests", dependencies: ["WatchHost", "WatchCore", "WatchTesting", "PostgresStore"]),
+        .testTarget(
+            name: "BitcoinPluginTests",
+            dependencies: ["BitcoinPlugin", "WatchCore", "WatchTesting"],
+            resources: [.copy("Fixtures")]
+        ),
+    ]
+)

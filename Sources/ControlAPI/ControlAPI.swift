@@ -1,0 +1,43 @@
+import Hummingbird
+import Logging
+import PostgresStore
+import Prometheus
+import WatchCore
+
+/// What the control surface serves from. The host builds it; tests build their own.
+public struct ControlSurface: Sendable {
+    public var plugins: [any ManagedPlugin]
+    public var repository: FundingRepository
+    /// Host part of `/state`: version, uptime, effective config (secrets redacted), …
+    public var hostState: @Sendable () async -> JSONValue
+    public var metrics: PrometheusCollectorRegistry
+    public var controlToken: String?
+
+    public init(plugins: [any ManagedPlugin], repository: FundingRepository, metrics: PrometheusCollectorRegistry, controlToken: String?, hostState: @escaping @Sendable () async -> JSONValue) {
+        self.plugins = plugins
+        self.repository = repository
+        self.metrics = metrics
+        self.controlToken = controlToken
+        self.hostState = hostState
+    }
+
+    func plugin(_ name: String) -> (any ManagedPlugin)? { plugins.first { $0.name == name } }
+
+    /// Builds the router with every route of the control surface.
+    public func router() -> Router<BasicRequestContext> {
+        let router = Router(context: BasicRequestContext.self)
+        router.add(middleware: JSONErrorMiddleware())
+        router.add(middleware: BearerAuthMiddleware(token: controlToken))
+        addHealthRoutes(to: router)
+        addPluginRoutes(to: router)
+        addFundingRoutes(to: router)
+        router.get("/metrics") { _, _ -> Response in
+            var buffer: [UInt8] = []
+            self.metrics.emit(into: &buffer)
+            return Response(
+                status: .ok, headers: [.contentType: "text/plain; version=0.0.4"],
+                body: ResponseBody(byteBuffer: ByteBuffer(bytes: buffer)))
+        }
+        return router
+    }
+}

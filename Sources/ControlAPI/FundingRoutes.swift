@@ -1,0 +1,54 @@
+import Hummingbird
+import HummingbirdCore
+import PostgresStore
+import WatchCore
+
+extension ControlSurface {
+    func addFundingRoutes(to router: Router<BasicRequestContext>) {
+        router.get("/funding/handles") { _, _ -> Response in
+            JSONResponse.ok(["handles": .array(try await self.repository.listHandles())])
+        }
+        router.get("/funding/observations") { request, _ -> Response in
+            let filter = try Self.observationFilter(request.uri.queryParameters)
+            let records = try await self.repository.listObservations(filter)
+            return JSONResponse.ok(["observations": .array(records.map(\.json))])
+        }
+        router.get("/funding/observations/:id") { _, context -> Response in
+            let text = context.parameters.get("id") ?? ""
+            guard let id = Int(text), id > 0 else {
+                throw HTTPError(.badRequest, message: "observation id must be a positive integer, got '\(text)'")
+            }
+            guard let record = try await self.repository.observation(id: id) else {
+                throw HTTPError(.notFound, message: "no observation with id \(id)")
+            }
+            let events = try await self.repository.events(observationId: id)
+            guard case .object(var fields) = record.json else { return JSONResponse.ok(record.json) }
+            fields["events"] = .array(events.map(\.json))
+            return JSONResponse.ok(.object(fields))
+        }
+    }
+
+    static func observationFilter(_ query: FlatDictionary<Substring, Substring>) throws -> ObservationFilter {
+        var filter = ObservationFilter()
+        let known: Set<Substring> = ["chain", "handle", "state", "limit"]
+        for (key, _) in query where !known.contains(key) {
+            throw HTTPError(.badRequest, message: "unknown query parameter '\(key)'; use chain, handle, state, limit")
+        }
+        if let chain = query["chain"], !chain.isEmpty { filter.chain = String(chain) }
+        if let handle = query["handle"], !handle.isEmpty { filter.address = String(handle) }
+        if let state = query["state"], !state.isEmpty {
+            guard let s = FundingState(rawValue: String(state)) else {
+                let all = FundingState.allCases.map(\.rawValue).joined(separator: ", ")
+                throw HTTPError(.badRequest, message: "state must be one of \(all), got '\(state)'")
+            }
+            filter.state = s
+        }
+        if let limit = query["limit"] {
+            guard let n = Int(limit), (1...1000).contains(n) else {
+                throw HTTPError(.badRequest, message: "limit must be an integer from 1 to 1000, got '\(limit)'")
+            }
+            filter.limit = n
+        }
+        return filter
+    }
+}

@@ -1,0 +1,41 @@
+import Hummingbird
+import WatchCore
+
+extension ControlSurface {
+    func addPluginRoutes(to router: Router<BasicRequestContext>) {
+        let plugins = router.group("/plugins/:name")
+        plugins.get("/healthz") { _, context -> Response in
+            let p = try self.requirePlugin(context)
+            switch await p.health() {
+            case .healthy:
+                return JSONResponse.ok(["plugin": .string(p.name), "status": "ok", "state": .string(p.status.rawValue)])
+            case .unhealthy(let reason):
+                return JSONResponse.ok(
+                    ["plugin": .string(p.name), "status": "unhealthy", "state": .string(p.status.rawValue), "reason": .string(reason)],
+                    status: .serviceUnavailable)
+            }
+        }
+        plugins.get("/state") { _, context -> Response in
+            JSONResponse.ok(try await self.requirePlugin(context).state())
+        }
+        plugins.post("/pause") { _, context -> Response in
+            let p = try self.requirePlugin(context)
+            p.pause()
+            return JSONResponse.ok(["plugin": .string(p.name), "paused": true])
+        }
+        plugins.post("/resume") { _, context -> Response in
+            let p = try self.requirePlugin(context)
+            p.resume()
+            return JSONResponse.ok(["plugin": .string(p.name), "paused": false])
+        }
+    }
+
+    func requirePlugin(_ context: BasicRequestContext) throws -> any ManagedPlugin {
+        let name = context.parameters.get("name") ?? ""
+        guard let p = plugin(name) else {
+            let known = plugins.map(\.name).joined(separator: ", ")
+            throw HTTPError(.notFound, message: "unknown plugin '\(name)'; enabled plugins: \(known.isEmpty ? "none" : known)")
+        }
+        return p
+    }
+}

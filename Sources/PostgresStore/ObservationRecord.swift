@@ -1,0 +1,122 @@
+import WatchCore
+
+/// A `funding_observations` row as the API serves it.
+public struct ObservationRecord: Sendable, Equatable {
+    public var id: Int
+    public var chain: String
+    public var network: String
+    public var asset: String
+    public var address: String
+    public var txHash: String
+    public var outputIndex: Int
+    public var amount: String
+    public var state: String
+    public var reason: String?
+    public var replacedBy: String?
+    public var confirmations: Int
+    public var blockHeight: Int?
+    public var blockHash: String?
+    public var bridgeDepositId: String?
+    public var nearTxHash: String?
+    public var verifierSnapshotId: String?
+    public var firstSeenAt: String
+    public var confirmedAt: String?
+    public var creditedAt: String?
+    public var updatedAt: String
+
+    init(row: PGRow) {
+        id = row.int("id") ?? 0
+        chain = row["chain"] ?? ""
+        network = row["network"] ?? ""
+        asset = row["asset"] ?? ""
+        address = row["address"] ?? ""
+        txHash = row["tx_hash"] ?? ""
+        outputIndex = row.int("output_index") ?? 0
+        amount = row["amount"] ?? "0"
+        state = row["state"] ?? ""
+        reason = row["reason"]
+        replacedBy = row["replaced_by"]
+        confirmations = row.int("confirmations") ?? 0
+        blockHeight = row.int("block_height")
+        blockHash = row["block_hash"]
+        bridgeDepositId = row["bridge_deposit_id"]
+        nearTxHash = row["near_tx_hash"]
+        verifierSnapshotId = row["verifier_snapshot_id"]
+        firstSeenAt = row["first_seen_at"] ?? ""
+        confirmedAt = row["confirmed_at"]
+        creditedAt = row["credited_at"]
+        updatedAt = row["updated_at"] ?? ""
+    }
+
+    /// The API shape. `amount` is the chain amount in base units: pre-credit visibility,
+    /// never a spendable balance.
+    public var json: JSONValue {
+        [
+            "id": .int(Int64(id)), "chain": .string(chain), "network": .string(network), "asset": .string(asset),
+            "address": .string(address), "tx_hash": .string(txHash), "output_index": .int(Int64(outputIndex)),
+            "amount": .string(amount), "state": .string(state), "reason": .optional(reason),
+            "replaced_by": .optional(replacedBy), "confirmations": .int(Int64(confirmations)),
+            "block_height": .optional(blockHeight), "block_hash": .optional(blockHash),
+            "bridge_deposit_id": .optional(bridgeDepositId), "near_tx_hash": .optional(nearTxHash),
+            "verifier_snapshot_id": .optional(verifierSnapshotId), "first_seen_at": .string(firstSeenAt),
+            "confirmed_at": .optional(confirmedAt), "credited_at": .optional(creditedAt),
+            "updated_at": .string(updatedAt), "pending_credit": .bool(state != "CREDITED" && state != "FAILED_OR_STUCK"),
+        ]
+    }
+}
+
+/// A `funding_observation_events` row: one step of a transfer's timeline.
+public struct ObservationEventRecord: Sendable, Equatable {
+    public var kind: String
+    public var state: String
+    public var previousState: String?
+    public var reason: String?
+    public var confirmations: Int
+    public var blockHeight: Int?
+    public var blockHash: String?
+    public var bridgeDepositId: String?
+    public var nearTxHash: String?
+    public var verifierSnapshotId: String?
+    public var eventId: String
+    public var at: String
+
+    init(row: PGRow) {
+        kind = row["kind"] ?? ""
+        state = row["state"] ?? ""
+        previousState = row["previous_state"]
+        reason = row["reason"]
+        confirmations = row.int("confirmations") ?? 0
+        blockHeight = row.int("block_height")
+        blockHash = row["block_hash"]
+        bridgeDepositId = row["bridge_deposit_id"]
+        nearTxHash = row["near_tx_hash"]
+        verifierSnapshotId = row["verifier_snapshot_id"]
+        eventId = row["event_id"] ?? ""
+        at = row["at"] ?? ""
+    }
+
+    public var json: JSONValue {
+        [
+            "kind": .string(kind), "state": .string(state), "previous_state": .optional(previousState),
+            "reason": .optional(reason), "confirmations": .int(Int64(confirmations)),
+            "block_height": .optional(blockHeight), "block_hash": .optional(blockHash),
+            "bridge_deposit_id": .optional(bridgeDepositId), "near_tx_hash": .optional(nearTxHash),
+            "verifier_snapshot_id": .optional(verifierSnapshotId), "event_id": .string(eventId), "at": .string(at),
+        ]
+    }
+}
+
+/// Filters for listing observations.
+public struct ObservationFilter: Sendable {
+    public var chain: String?
+    public var address: String?
+    public var state: FundingState?
+    public var limit: Int
+
+    public init(chain: String? = nil, address: String? = nil, state: FundingState? = nil, limit: Int = 100) {
+        self.chain = chain
+        self.address = address
+        self.state = state
+        self.limit = limit
+    }
+}

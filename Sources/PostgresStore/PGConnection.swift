@@ -1,0 +1,120 @@
+import CPostgres
+import Foundation
+
+/// One row of a text-format result.
+public struct PGRow: Sendable {
+    public let values: [String?]
+    let columns: [String: Int]
+
+    public subscript(_ name: String) -> String? {
+        guard let i = columns[name] else { return nil }
+        return values[i]
+    }
+
+    public func int(_ name: String) -> Int? { self[name].flatMap { Int($0) } }
+    public func bool(_ name: String) -> Bool? { self[name].map { $0 == "t" } }
+}
+
+/// A blocking libpq connection. Only ever used from the pool's own threads, never from
+/// Swift's cooperative pool. Parameterized queries only (`$1`, `$2`, … with text values).
+public final class PGConnection {
+    private var conn: OpaquePointer?
+    let url: String
+
+    init(url: String) throws(PostgresError) {
+        self.url = url
+        conn = PQconnectdb(url)
+        guard PQstatus(conn) == CONNECTION_OK else {
+            let message = Self.errorMessage(conn)
+            PQfinish(conn)
+            conn = nil
+            throw .connectionLost(message)
+        }
+        _ = try? exec("SET client_min_messages TO warning")
+    }
+
+    deinit { PQfinish(conn) }
+
+    var isHealthy: Bool { conn != nil && PQstatus(conn) == CONNECTION_OK }
+
+    /// Re-establishes a broken connection.
+    func reset() throws(PostgresError) {
+        PQreset(conn)
+        guard PQstatus(conn) == CONNECTION_OK else { throw .connectionLost(Self.errorMessage(conn)) }
+    }
+
+    private static func errorMessage(_ conn: OpaquePointer?) -> String {
+        guard let conn, let c = PQerrorMessage(conn) else { return "no connection" }
+        // libpq messages can carry the connection string's host but never the password.
+        return String(cString: c).trimmingCharacters(in: .whitespacesAndNewlines)
+    }
+
+    /// Runs one statement with text parameters and returns its rows.
+    @discardableResult
+    public func query(_ sql: String, _ params: [String?] = []) throws(PostgresError) -> [PGRow] {
+        let result = withCParams(params) { values in
+            PQexecParams(conn, sql, Int32(params.count), nil, values, nil, nil, 0)
+        }
+        defer { PQclear(result) }
+        return try rows(of: result)
+    }
+
+    /// Runs statements without parameters (migrations, BEGIN/COMMIT).
+    public func exec(_ sql: String) throws(PostgresError) {
+        let result = PQexec(conn, sql)
+        defer { PQclear(result) }
+        _ = try rows(of: result)
+    }
+
+    /// Runs `body` inside BEGIN … COMMIT; any error rolls back and is rethrown.
+    public func transaction<T>(_ body: (PGConnection) throws -> T) throws -> T {
+        try exec("BEGIN")
+        do {
+            let value = try body(self)
+            try exec("COMMIT")
+            return value
+        } catch {
+            if isHealthy { try? exec("ROLLBACK") }
+            throw error
+        }
+    }
+
+    private func rows(of result: OpaquePointer?) throws(PostgresError) -> [PGRow] {
+        guard let result else { throw .connectionLost(Self.errorMessage(conn)) }
+        switch PQresultStatus(result) {
+        case PGRES_COMMAND_OK, PGRES_EMPTY_QUERY:
+            return []
+        case PGRES_TUPLES_OK:
+            let n = Int(PQntuples(result)), m = Int(PQnfields(result))
+            var columns: [String: Int] = [:]
+            for j in 0..<m { columns[String(cString: PQfname(result, Int32(j)))] = j }
+            var out: [PGRow] = []
+            out.reserveCapacity(n)
+            for i in 0..<n {
+                var values: [String?] = []
+                values.reserveCapacity(m)
+                for j in 0..<m {
+                    if PQgetisnull(result, Int32(i), Int32(j)) == 1 {
+                        values.append(nil)
+                    } else {
+                        values.append(String(cString: PQgetvalue(result, Int32(i), Int32(j))))
+                    }
+                }
+                out.append(PGRow(values: values, columns: columns))
+            }
+            return out
+        default:
+            if PQstatus(conn) != CONNECTION_OK { throw .connectionLost(Self.errorMessage(conn)) }
+            let state = PQresultErrorField(result, Int32(UInt8(ascii: "C"))).map { String(cString: $0) } ?? "XX000"
+            let message = PQresultErrorField(result, Int32(UInt8(ascii: "M"))).map { String(cString: $0) }
+                ?? Self.errorMessage(conn)
+            throw PostgresError.classify(sqlState: state, message: message)
+        }
+    }
+
+    private func withCParams<R>(_ params: [String?], _ body: ([UnsafePointer<CChar>?]) -> R) -> R {
+        let storage: [UnsafeMutablePointer<CChar>?] = params.map { $0.map { strdup($0) } ?? nil }
+        defer { storage.forEach { free($0) } }
+        return body(storage.map { $0.map { UnsafePointer($0) } })
+    }
+}

@@ -1,0 +1,125 @@
+import Dispatch
+import Foundation
+import Logging
+import Synchronization
+
+/// A small pool of libpq connections. Blocking calls run on the pool's own dispatch queues,
+/// never on Swift's cooperative thread pool. Broken connections are reset with backoff.
+public final class PostgresPool: Sendable {
+    private struct Slot: @unchecked Sendable {
+        let connection: PGConnection
+        let queue: DispatchQueue
+    }
+    private struct State {
+        var idle: [Slot] = []
+        var opened = 0
+        var waiters: [CheckedContinuation<Slot?, Never>] = []
+        var closed = false
+    }
+
+    private let url: String
+    private let size: Int
+    private let logger: Logger
+    private let state = Mutex(State())
+    private let maxAttempts: Int
+
+    /// - Parameters:
+    ///   - url: a libpq connection URI or keyword string; never logged.
+    ///   - size: connections at most.
+    public init(url: String, size: Int = 4, maxAttempts: Int = 5, logger: Logger = Logger(label: "unrip.postgres")) {
+        self.url = url
+        self.size = max(1, size)
+        self.maxAttempts = max(1, maxAttempts)
+        self.logger = logger
+    }
+
+    /// Runs `body` with a connection on a dedicated thread. A lost connection is reset and the
+    /// body retried (with backoff) up to `maxAttempts`; other errors are rethrown as they are.
+    public func withConnection<T: Sendable>(_ body: @escaping @Sendable (PGConnection) throws -> T) async throws -> T {
+        var attempt = 0
+        var delay = Duration.milliseconds(100)
+        while true {
+            attempt += 1
+            let slot = try await acquire()
+            do {
+                let value = try await run(slot, body)
+                release(slot)
+                return value
+            } catch let error as PostgresError where error.isConnectionLost && attempt < maxAttempts {
+                release(slot)
+                logger.warning("PostgreSQL connection lost; retrying", metadata: ["attempt": "\(attempt)", "error": "\(error)"])
+                try await Task.sleep(for: delay)
+                delay = min(delay * 2, .seconds(5))
+            } catch {
+                release(slot)
+                throw error
+            }
+        }
+    }
+
+    /// Runs `body` in one transaction.
+    public func transaction<T: Sendable>(_ body: @escaping @Sendable (PGConnection) throws -> T) async throws -> T {
+        try await withConnection { conn in try conn.transaction(body) }
+    }
+
+    private func run<T: Sendable>(_ slot: Slot, _ body: @escaping @Sendable (PGConnection) throws -> T) async throws -> T {
+        try await withCheckedThrowingContinuation { continuation in
+            slot.queue.async {
+                do {
+                    if !slot.connection.isHealthy { try slot.connection.reset() }
+                    continuation.resume(returning: try body(slot.connection))
+                } catch {
+                    continuation.resume(throwing: error)
+                }
+            }
+        }
+    }
+
+    private func acquire() async throws -> Slot {
+        enum Next { case slot(Slot), open, wait }
+        let next = state.withLock { s -> Next in
+            if let slot = s.idle.popLast() { return .slot(slot) }
+            if s.opened < size {
+                s.opened += 1
+                return .open
+            }
+            return .wait
+        }
+        switch next {
+        case .slot(let slot): return slot
+        case .open:
+            do {
+                let url = self.url
+                let connection = try await withCheckedThrowingContinuation { (c: CheckedContinuation<PGConnection, Error>) in
+                    DispatchQueue.global().async {
+                        do { c.resume(returning: try PGConnection(url: url)) } catch { c.resume(throwing: error) }
+                    }
+                }
+                return Slot(connection: connection, queue: DispatchQueue(label: "unrip.postgres.conn"))
+            } catch {
+                state.withLock { $0.opened -= 1 }
+                throw error
+            }
+        case .wait:
+            let slot = await withCheckedContinuation { c in
+                let ready = state.withLock { s -> Slot?? in
+                    if let slot = s.idle.popLast() { return .some(slot) }
+                    s.waiters.append(c)
+                    return .none
+                }
+                if let ready { c.resume(returning: ready) }
+            }
+            guard let slot else { throw PostgresError.connectionLost("pool closed") }
+            return slot
+        }
+    }
+
+    private func release(_ slot: Slot) {
+        let waiter = state.withLock { s -> CheckedContinuation<Slot?, Never>? in
+            if !s.waiters.isEmpty { return s.waiters.removeFirst() }
+            s.idle.append(slot)
+            return nil
+        }
+        waiter?.resume(returning: slot)
+    }
+}

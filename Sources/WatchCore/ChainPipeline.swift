@@ -1,0 +1,67 @@
+import Foundation
+
+/// The observation sink of one adapter: runs reports through its `ChainTracker` and commits
+/// the resulting observations together with the cursor. Back-pressured: `submit` returns once
+/// the batch is durable; if the commit fails, the tracker is left as it was.
+public actor ChainPipeline {
+    public let adapter: String
+    private var tracker: ChainTracker
+    private let store: any ChainStateStore
+    private let clock: any WatchClock
+    public private(set) var submitted = 0
+    public private(set) var rejected = 0
+
+    public init(adapter: String, tracker: ChainTracker, store: any ChainStateStore, clock: any WatchClock) {
+        self.adapter = adapter
+        self.tracker = tracker
+        self.store = store
+        self.clock = clock
+    }
+
+    /// Builds a pipeline whose tracker is restored from the store.
+    public static func restore(adapter: String, chain: ChainName, network: String, policy: ChainPolicy, store: any ChainStateStore, clock: any WatchClock) async throws -> ChainPipeline {
+        let snapshot = try await store.loadTracker(adapter: adapter, chain: chain)
+        let tracker = ChainTracker(
+            chain: chain, network: network, policy: policy, blocks: snapshot?.recentBlocks ?? [],
+            transfers: snapshot?.openTransfers ?? [])
+        return ChainPipeline(adapter: adapter, tracker: tracker, store: store, clock: clock)
+    }
+
+    /// The cursor: the last block made durable.
+    public var tip: BlockRef? { tracker.tip }
+    public func hash(at height: Int) -> String? { tracker.hash(at: height) }
+    public var openTransfers: [TrackedTransfer] { Array(tracker.transfers.values) }
+
+    /// Applies and commits `reports` in order. Reports before a failing one are committed; the
+    /// failing one is rethrown as `TrackerError` for the adapter to re-sync.
+    @discardableResult
+    public func submit(_ reports: [ChainReport]) async throws -> [ChainObservation] {
+        var next = tracker
+        var observations: [ChainObservation] = []
+        var failure: TrackerError?
+        let now = clock.now()
+        for report in reports {
+            do {
+                observations += try next.apply(report, at: now)
+            } catch {
+                failure = error
+                rejected += 1
+                break
+            }
+        }
+        let before = tracker.transfers
+        let demotions = Dictionary(uniqueKeysWithValues: next.transfers.compactMap { key, t in
+            before[key]?.demotedAtHeight != t.demotedAtHeight ? (key, t.demotedAtHeight) : nil
+        })
+        if !observations.isEmpty || next.tip != tracker.tip || !demotions.isEmpty {
+            try await store.commit(
+                TrackerCommit(
+                    adapter: adapter, chain: next.chain, observations: observations, tip: next.tip,
+                    recentBlocks: next.blocks, demotions: demotions))
+        }
+        tracker = next
+        submitted += reports.count
+        if let failure { throw failure }
+        return observations
+    }
+}

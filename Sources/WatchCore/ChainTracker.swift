@@ -1,0 +1,211 @@
+import struct Foundation.Date
+
+/// Confirmations, reorgs and cursors, handled once for every chain (DESIGN §4).
+///
+/// Adapters feed it `ChainReport`s; it answers with the `ChainObservation`s to persist. It is a
+/// value: a report that fails leaves it unchanged, and it can be rebuilt from storage
+/// (`blocks` + open `transfers`) after a restart.
+public struct ChainTracker: Sendable {
+    public let chain: ChainName
+    public let network: String
+    public let policy: ChainPolicy
+    /// Recent blocks of the current chain, ascending and contiguous; the last is the tip.
+    public private(set) var blocks: [BlockRef]
+    /// Open transfers still followed for depth, reorgs, replacement or eviction.
+    public private(set) var transfers: [TransferKey: TrackedTransfer]
+
+    public init(
+        chain: ChainName, network: String, policy: ChainPolicy, blocks: [BlockRef] = [],
+        transfers: [TrackedTransfer] = []
+    ) {
+        self.chain = chain
+        self.network = network
+        self.policy = policy
+        self.blocks = blocks.sorted { $0.height < $1.height }
+        self.transfers = Dictionary(transfers.map { ($0.key, $0) }, uniquingKeysWith: { _, last in last })
+    }
+
+    /// The cursor: the last block the tracker has applied.
+    public var tip: BlockRef? { blocks.last }
+
+    /// The hash the tracker holds at `height`, if it remembers that far back.
+    public func hash(at height: Int) -> String? {
+        guard let first = blocks.first, height >= first.height, height - first.height < blocks.count else {
+            return nil
+        }
+        return blocks[height - first.height].hash
+    }
+
+    /// Applies one report. Throws `TrackerError` (tracker unchanged) when the report does not fit.
+    public mutating func apply(_ report: ChainReport, at now: Date) throws(TrackerError) -> [ChainObservation] {
+        var next = self
+        let out: [ChainObservation]
+        switch report {
+        case .blockConnected(let block, let sightings):
+            out = try next.connect(block, sightings: sightings, at: now)
+        case .blockDisconnected(let block):
+            out = try next.disconnect(block, at: now)
+        case .mempoolEntered(let sighting):
+            out = next.enterMempool(sighting, at: now)
+        case .mempoolLeft(let txHash, let why):
+            out = next.leaveMempool(txHash: txHash, why: why, at: now)
+        }
+        self = next
+        return out
+    }
+
+    // MARK: - Blocks
+
+    private mutating func connect(_ block: BlockRef, sightings: [TransferSighting], at now: Date) throws(TrackerError)
+        -> [ChainObservation]
+    {
+        if hash(at: block.height) == block.hash { return [] }  // duplicate report
+        var out: [ChainObservation] = []
+        if let tip {
+            if block.height > tip.height + 1 { throw .gap(tipHeight: tip.height, got: block) }
+            let parentHeight = block.height - 1
+            let knownParent = hash(at: parentHeight)
+            if let parent = block.parentHash {
+                guard knownParent == parent else { throw .unknownParent(block) }
+            } else if block.height <= tip.height {
+                throw .unknownParent(block)
+            }
+            // A block at or below the tip replaces what we had there: disconnect down to it.
+            while let top = blocks.last, top.height >= block.height {
+                out += demoteTransfers(in: top, at: now)
+                blocks.removeLast()
+            }
+        }
+        blocks.append(block)
+        if blocks.count > policy.blockMemory { blocks.removeFirst(blocks.count - policy.blockMemory) }
+
+        for sighting in sightings {
+            let key = TransferKey(chain: chain, txHash: sighting.txHash, outputIndex: sighting.outputIndex)
+            if var known = transfers[key] {
+                known.block = block
+                known.demotedAtHeight = nil
+                transfers[key] = known
+            } else {
+                transfers[key] = TrackedTransfer(
+                    key: key, network: network, asset: sighting.asset, address: sighting.address,
+                    amount: sighting.amount, state: .seenUnconfirmed, block: block, confirmations: 0,
+                    demotedAtHeight: nil)
+            }
+        }
+        out += refreshDepths(newlyIncluded: Set(sightings.map { TransferKey(chain: chain, txHash: $0.txHash, outputIndex: $0.outputIndex) }), at: now)
+        return out
+    }
+
+    private mutating func disconnect(_ block: BlockRef, at now: Date) throws(TrackerError) -> [ChainObservation] {
+        guard hash(at: block.height) == block.hash else {
+            // Already gone (duplicate D) is fine; a block we never had is not.
+            if let tip, block.height > tip.height { return [] }
+            throw .unknownBlock(block)
+        }
+        var out: [ChainObservation] = []
+        while let top = blocks.last, top.height >= block.height {
+            out += demoteTransfers(in: top, at: now)
+            blocks.removeLast()
+        }
+        out += refreshDepths(newlyIncluded: [], at: now)
+        return out
+    }
+
+    /// Transfers included in `block` lose their block: demoted to `SEEN_UNCONFIRMED` until
+    /// they come back or the grace runs out.
+    private mutating func demoteTransfers(in block: BlockRef, at now: Date) -> [ChainObservation] {
+        var out: [ChainObservation] = []
+        for (key, var t) in transfers where t.block?.hash == block.hash {
+            t.block = nil
+            t.confirmations = 0
+            t.demotedAtHeight = block.height - 1
+            t.state = .seenUnconfirmed
+            transfers[key] = t
+            out.append(observation(t, kind: .reorgedOut, target: .seenUnconfirmed, at: now))
+        }
+        return out
+    }
+
+    /// Recomputes depth for every tracked transfer after the tip moved.
+    private mutating func refreshDepths(newlyIncluded: Set<TransferKey>, at now: Date) -> [ChainObservation] {
+        guard let tip else { return [] }
+        var out: [ChainObservation] = []
+        let oldest = blocks.first?.height ?? tip.height
+        for key in transfers.keys.sorted(by: Self.order) {
+            guard var t = transfers[key] else { continue }
+            if let block = t.block {
+                let depth = tip.height - block.height + 1
+                let changed = depth != t.confirmations || newlyIncluded.contains(key)
+                t.confirmations = depth
+                let kind: ObservationKind
+                let target: FundingTarget
+                if depth >= policy.confirmations, t.state == .seenUnconfirmed {
+                    t.state = .seenConfirmed
+                    kind = .confirmed
+                    target = .seenConfirmed
+                } else {
+                    kind = newlyIncluded.contains(key) ? .included : .depthUpdate
+                    target = t.state == .seenUnconfirmed ? .seenUnconfirmed : .seenConfirmed
+                }
+                if changed { out.append(observation(t, kind: kind, target: target, at: now)) }
+                if block.height < oldest {
+                    transfers[key] = nil  // deeper than any reorg we can see: no longer followed
+                } else {
+                    transfers[key] = t
+                }
+            } else if let demoted = t.demotedAtHeight, tip.height - demoted >= policy.reorgGraceBlocks {
+                transfers[key] = nil
+                out.append(observation(t, kind: .reorgedOut, target: .failedOrStuck(.reorgedOut), at: now))
+            }
+        }
+        return out
+    }
+
+    // MARK: - Mempool
+
+    private mutating func enterMempool(_ s: TransferSighting, at now: Date) -> [ChainObservation] {
+        let key = TransferKey(chain: chain, txHash: s.txHash, outputIndex: s.outputIndex)
+        if var known = transfers[key] {
+            // Back in the mempool after a reorg: no longer at risk of `reorged_out`.
+            if known.block == nil, known.demotedAtHeight != nil {
+                known.demotedAtHeight = nil
+                transfers[key] = known
+            }
+            return []
+        }
+        let t = TrackedTransfer(
+            key: key, network: network, asset: s.asset, address: s.address, amount: s.amount,
+            state: .seenUnconfirmed, block: nil, confirmations: 0, demotedAtHeight: nil)
+        transfers[key] = t
+        return [observation(t, kind: .seenInMempool, target: .seenUnconfirmed, at: now)]
+    }
+
+    private mutating func leaveMempool(txHash: String, why: MempoolExit, at now: Date) -> [ChainObservation] {
+        var out: [ChainObservation] = []
+        for key in transfers.keys.sorted(by: Self.order) where key.txHash == txHash {
+            guard let t = transfers[key], t.block == nil else { continue }
+            transfers[key] = nil
+            switch why {
+            case .replaced(let by):
+                out.append(observation(t, kind: .replaced, target: .failedOrStuck(.replaced(by: by)), at: now))
+            case .evicted:
+                out.append(observation(t, kind: .evicted, target: .failedOrStuck(.evicted), at: now))
+            }
+        }
+        return out
+    }
+
+    // MARK: - Helpers
+
+    private static func order(_ a: TransferKey, _ b: TransferKey) -> Bool {
+        (a.txHash, a.outputIndex) < (b.txHash, b.outputIndex)
+    }
+
+    private func observation(_ t: TrackedTransfer, kind: ObservationKind, target: FundingTarget, at now: Date)
+        -> ChainObservation
+    {
+        ChainObservation(
+            key: t.key, network: t.network, asset: t.asset, address: t.address, amount: t.amount, kind: kind,
+            target: target, confirmations: t.confirmations, block: t.block, observedAt: now)
+    }
+}

@@ -1,0 +1,45 @@
+/// A chain name as adapters and storage spell it: `bitcoin`, `gnosis`.
+public typealias ChainName = String
+
+/// A funding address (deposit handle) this service watches before the bridge credits it.
+public struct FundingHandle: Sendable, Hashable, Codable {
+    public var chain: ChainName
+    public var network: String
+    public var asset: String
+    /// The address as configured (or as the bridge handed it out).
+    public var address: String
+    public var label: String
+    /// Where the handle came from: `config`, or `bridge` when refreshed from `deposit_address`.
+    public var source: String
+
+    public init(chain: ChainName, network: String, asset: String, address: String, label: String = "", source: String = "config") {
+        self.chain = chain
+        self.network = network
+        self.asset = asset
+        self.address = address
+        self.label = label
+        self.source = source
+    }
+
+    public var json: JSONValue {
+        ["chain": .string(chain), "network": .string(network), "asset": .string(asset), "address": .string(address),
+         "label": .string(label), "source": .string(source)]
+    }
+}
+
+/// Per-chain policy: how deep is confirmed, how long a reorged transfer may stay away,
+/// and how long each state may last before the transfer counts as stuck.
+public struct ChainPolicy: Sendable, Hashable {
+    /// Depth at which a transfer becomes `SEEN_CONFIRMED`.
+    public var confirmations: Int
+    /// Blocks a reorged-out transfer has to reappear before it ends `FAILED_OR_STUCK(reorged_out)`.
+    public var reorgGraceBlocks: Int
+    /// How many recent block hashes the tracker keeps to recognise a reorg.
+    public var blockMemory: Int
+
+    public init(confirmations: Int, reorgGraceBlocks: Int = 6, blockMemory: Int = 100) {
+        self.confirmations = max(1, confirmations)
+        self.reorgGraceBlocks = max(0, reorgGraceBlocks)
+        self.blockMemory = max(self.confirmations + 1, blockMemory)
+    }
+}

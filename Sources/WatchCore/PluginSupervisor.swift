@@ -1,0 +1,167 @@
+import Foundation
+import Logging
+import ServiceLifecycle
+import Synchronization
+
+/// How a plugin is doing, as `/state` shows it.
+public enum PluginStatus: String, Sendable {
+    case starting, running, paused, failed, stopped
+}
+
+/// What the control surface may do with a plugin.
+public protocol ManagedPlugin: Sendable {
+    var name: String { get }
+    var kind: String { get }
+    var status: PluginStatus { get }
+    var isPaused: Bool { get }
+    func pause()
+    func resume()
+    func state() async -> JSONValue
+    func health() async -> PluginHealth
+}
+
+/// Runs one plugin for the host, the same way for every plugin: builds an instance, runs it,
+/// restarts it with backoff when it fails, and implements pause (cancel the instance, keep its
+/// cursor) and resume (a fresh instance catches up from the cursor).
+public final class PluginSupervisor: Service, ManagedPlugin {
+    public let name: String
+    public let kind: String
+    private let make: @Sendable () async throws -> any PluginService
+    private let logger: Logger
+    private let signal = ChangeSignal()
+    private let maxBackoff: Duration
+
+    private struct State {
+        var paused = false
+        var status = PluginStatus.starting
+        var lastError: String?
+        var restarts = 0
+        var instance: (any PluginService)?
+        var startedAt: Date?
+    }
+    private let current = Mutex(State())
+
+    public init(name: String, kind: String, startPaused: Bool = false, logger: Logger, maxBackoff: Duration = .seconds(30), make: @escaping @Sendable () async throws -> any PluginService) {
+        self.name = name
+        self.kind = kind
+        self.make = make
+        self.logger = logger
+        self.maxBackoff = maxBackoff
+        current.withLock { $0.paused = startPaused }
+    }
+
+    public var status: PluginStatus { current.withLock { $0.status } }
+    public var isPaused: Bool { current.withLock { $0.paused } }
+
+    public func pause() {
+        let changed = current.withLock { s -> Bool in
+            defer { s.paused = true }
+            return !s.paused
+        }
+        if changed {
+            logger.info("plugin paused", metadata: ["plugin": "\(name)"])
+            signal.signal()
+        }
+    }
+
+    public func resume() {
+        let changed = current.withLock { s -> Bool in
+            defer { s.paused = false }
+            return s.paused
+        }
+        if changed {
+            logger.info("plugin resumed", metadata: ["plugin": "\(name)"])
+            signal.signal()
+        }
+    }
+
+    public func state() async -> JSONValue {
+        let (s, instance) = current.withLock { ($0, $0.instance) }
+        let inner = await instance?.state() ?? .null
+        return [
+            "name": .string(name), "kind": .string(kind), "status": .string(s.status.rawValue),
+            "paused": .bool(s.paused), "restarts": .int(Int64(s.restarts)), "last_error": .optional(s.lastError),
+            "plugin": inner,
+        ]
+    }
+
+    public func health() async -> PluginHealth {
+        let (s, instance) = current.withLock { ($0, $0.instance) }
+        switch s.status {
+        case .failed: return .unhealthy(s.lastError ?? "failed")
+        case .stopped: return .unhealthy("stopped")
+        case .paused: return .healthy
+        case .starting, .running: return await instance?.health() ?? .healthy
+        }
+    }
+
+    private func set(_ status: PluginStatus, error: String? = nil, instance: (any PluginService)? = nil) {
+        current.withLock {
+            $0.status = status
+            if let error { $0.lastError = error }
+            $0.instance = instance
+        }
+    }
+
+    public func run() async throws {
+        await cancelWhenGracefulShutdown {
+            var backoff = Duration.milliseconds(200)
+            while !Task.isCancelled {
+                let generation = self.signal.generation
+                if self.isPaused {
+                    self.set(.paused)
+                    await self.signal.wait(after: generation)
+                    continue
+                }
+                self.set(.starting)
+                let outcome = await self.runOnce(until: generation)
+                switch outcome {
+                case .interrupted:
+                    backoff = .milliseconds(200)
+                case .finished:
+                    self.set(.stopped)
+                    return
+                case .failed(let error):
+                    self.current.withLock { $0.restarts += 1 }
+                    self.set(.failed, error: error)
+                    self.logger.error("plugin failed; restarting", metadata: ["plugin": "\(self.name)", "error": "\(error)", "backoff": "\(backoff)"])
+                    try? await Task.sleep(for: backoff)
+                    backoff = min(backoff * 2, self.maxBackoff)
+                }
+            }
+            self.set(.stopped)
+        }
+    }
+
+    private enum Outcome: Sendable { case interrupted, finished, failed(String) }
+
+    /// Runs one instance until it ends or a pause/resume arrives.
+    private func runOnce(until generation: Int) async -> Outcome {
+        let instance: any PluginService
+        do {
+            instance = try await make()
+        } catch {
+            return .failed("\(error)")
+        }
+        set(.running, instance: instance)
+        return await withTaskGroup(of: Outcome?.self) { group in
+            group.addTask {
+                do {
+                    try await instance.run()
+                    return Task.isCancelled ? nil : .finished
+                } catch is CancellationError {
+                    return nil
+                } catch {
+                    return Task.isCancelled ? nil : .failed("\(error)")
+                }
+            }
+            group.addTask {
+                await self.signal.wait(after: generation)
+                return .interrupted
+            }
+            let first = await group.next() ?? nil
+            group.cancelAll()
+            return first ?? .interrupted
+        }
+    }
+}

@@ -1,0 +1,5 @@
+import WatchCore
+
+/// The static adapter list: adding a chain is one folder under `Plugins/`, one line here,
+/// and one config section.
+public let registeredAdapters: [AdapterRegistration] = []

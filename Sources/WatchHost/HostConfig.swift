@@ -1,0 +1,141 @@
+import Foundation
+import WatchCore
+
+/// The whole validated config: host sections plus the enabled plugins.
+public struct HostConfig: Sendable {
+    public var databaseURL: String
+    public var databasePoolSize: Int
+    public var migrationsDir: String?
+    public var httpHost: String
+    public var httpPort: Int
+    public var controlToken: String?
+    public var kafkaBrokers: [String]
+    public var topicObservations: String
+    public var topicAlerts: String
+    public var logLevel: String
+    /// Enabled adapters, in registry order.
+    public var adapters: [LoadedAdapter]
+    /// The effective config, secrets redacted: printed by `check-config`, served in `/state`.
+    public var effective: JSONValue
+
+    public var enabledPlugins: [String] { adapters.map(\.kind) }
+
+    static let hostSections = ["database", "http", "control", "kafka", "log"]
+
+    /// Loads and validates `path`, with `UNRIP_<SECTION>_<KEY>` overrides from `environment`.
+    /// Throws every problem at once.
+    public static func load(path: String, environment: [String: String] = ProcessInfo.processInfo.environment, registry: [AdapterRegistration]) throws(ConfigErrors) -> HostConfig {
+        let table: [String: ConfigValue]
+        do {
+            table = try TOMLLoader.load(path: path)
+        } catch {
+            throw ConfigErrors(problems: [error])
+        }
+        return try parse(table, environment: environment, registry: registry)
+    }
+
+    public static func parse(_ table: [String: ConfigValue], environment: [String: String], registry: [AdapterRegistration]) throws(ConfigErrors) -> HostConfig {
+        let problems = ConfigProblems()
+        var effective: [String: JSONValue] = [:]
+        func section(_ name: String) -> ConfigSection {
+            var t: [String: ConfigValue] = [:]
+            if let value = table[name] {
+                if case .table(let inner) = value {
+                    t = inner
+                } else {
+                    problems.add(ConfigProblem(key: name, value: "\(value.typeName)", expected: "expected a [\(name)] table"))
+                }
+            }
+            return ConfigSection(path: name, table: t, environment: environment, problems: problems)
+        }
+
+        let database = section("database")
+        let url = database.string("url", required: true, secret: true) ?? ""
+        database.recordEffective("url", .string(Redaction.url(url)))
+        let poolSize = database.int("pool_size", default: 4, range: 1...64)
+        let migrations = database.string("migrations_dir")
+        database.finish()
+        effective["database"] = .object(database.effective)
+
+        let http = section("http")
+        let listen = http.string("listen", default: "127.0.0.1:8080") ?? "127.0.0.1:8080"
+        let (host, port) = parseListen(listen) ?? ("127.0.0.1", 8080)
+        if parseListen(listen) == nil {
+            http.problem("listen", "\"\(listen)\"", "expected host:port, e.g. 127.0.0.1:8080 (port 0–65535)")
+        }
+        http.finish()
+        effective["http"] = .object(http.effective)
+
+        let control = section("control")
+        var token = control.string("token", secret: true)
+        if let file = control.string("token_file"), !file.isEmpty {
+            if let text = try? String(contentsOfFile: file, encoding: .utf8) {
+                token = text.trimmingCharacters(in: .whitespacesAndNewlines)
+            } else {
+                control.problem("token_file", "\"\(file)\"", "file not readable; point it at a file holding the control token")
+            }
+        }
+        if token?.isEmpty == true { token = nil }
+        control.recordEffective("token", token == nil ? .null : "<redacted>")
+        control.finish()
+        effective["control"] = .object(control.effective)
+
+        let kafka = section("kafka")
+        let brokers = kafka.stringArray("brokers")
+        let topicObservations = kafka.string("topic_observations", default: "unrip.funding.observations") ?? ""
+        let topicAlerts = kafka.string("topic_alerts", default: "unrip.alerts") ?? ""
+        kafka.finish()
+        effective["kafka"] = .object(kafka.effective)
+
+        let log = section("log")
+        let level = log.string("level", default: "info") ?? "info"
+        if !["trace", "debug", "info", "notice", "warning", "error", "critical"].contains(level) {
+            log.problem("level", "\"\(level)\"", "expected one of trace, debug, info, notice, warning, error, critical")
+        }
+        log.finish()
+        effective["log"] = .object(log.effective)
+
+        var adapters: [LoadedAdapter] = []
+        for registration in registry {
+            guard table[registration.kind] != nil || environment["UNRIP_\(registration.kind.uppercased())_ENABLED"] != nil else { continue }
+            let s = section(registration.kind)
+            guard s.bool("enabled", default: false) else {
+                effective[registration.kind] = ["enabled": false]
+                continue
+            }
+            let loaded = registration.load(s)
+            s.finish()
+            effective[registration.kind] = .object(s.effective)
+            adapters.append(loaded)
+        }
+
+        let known = Set(hostSections + registry.map(\.kind))
+        for key in table.keys.sorted() where !known.contains(key) {
+            let plugins = registry.map(\.kind).joined(separator: ", ")
+            problems.add(ConfigProblem(
+                key: key, value: nil,
+                expected: "unknown section or plugin [\(key)]; host sections are \(hostSections.joined(separator: ", ")) and registered plugins are \(plugins.isEmpty ? "(none)" : plugins)"))
+        }
+
+        if !problems.all.isEmpty { throw ConfigErrors(problems: problems.all) }
+        return HostConfig(
+            databaseURL: url, databasePoolSize: poolSize, migrationsDir: migrations, httpHost: host, httpPort: port,
+            controlToken: token, kafkaBrokers: brokers, topicObservations: topicObservations, topicAlerts: topicAlerts,
+            logLevel: level, adapters: adapters, effective: .object(effective))
+    }
+
+    /// `host:port`, `[v6]:port`.
+    static func parseListen(_ text: String) -> (String, Int)? {
+        guard let colon = text.lastIndex(of: ":") else { return nil }
+        var host = String(text[..<colon])
+        guard let port = Int(text[text.index(after: colon)...]), (0...65535).contains(port), !host.isEmpty else { return nil }
+        if host.hasPrefix("["), host.hasSuffix("]") { host = String(host.dropFirst().dropLast()) }
+        return (host, port)
+    }
+}
+
+/// Every problem found in a config, one per line.
+public struct ConfigErrors: Error, CustomStringConvertible {
+    public let problems: [ConfigProblem]
+    public var description: String { problems.map { "config error: \($0)" }.joined(separator: "\n") }
+}

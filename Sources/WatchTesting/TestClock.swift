@@ -1,0 +1,22 @@
+import Foundation
+import Synchronization
+import WatchCore
+
+/// A clock tests move by hand. `sleep` returns once the clock has been advanced past the deadline.
+public final class TestClock: WatchClock {
+    private let current: Mutex<Date>
+
+    public init(_ start: Date = Date(timeIntervalSince1970: 1_780_000_000)) { current = Mutex(start) }
+
+    public func now() -> Date { current.withLock { $0 } }
+
+    public func advance(by seconds: TimeInterval) { current.withLock { $0 = $0.addingTimeInterval(seconds) } }
+
+    public func sleep(for duration: Duration) async throws {
+        let seconds = Double(duration.components.seconds) + Double(duration.components.attoseconds) / 1e18
+        let deadline = now().addingTimeInterval(seconds)
+        while now() < deadline {
+            try await Task.sleep(for: .milliseconds(1))
+        }
+    }
+}

@@ -85,6 +85,14 @@ let package = Package(
             ]
         ),
 
+        .executableTarget(
+            name: "unrip-bench",
+            dependencies: [
+                "BitcoinPlugin",
+                .product(name: "Crypto", package: "swift-crypto"),
+            ]
+        ),
+
         // What adapter authors and our own tests reuse.
         .target(
             name: "WatchTesting",

@@ -184,24 +184,47 @@ public struct FundingRepository: ChainStateStore {
     }
 
     /// Upserts one observation through the state machine; appends an event and an outbox row
-    /// for every state change or notable chain step.
+    /// for every state change or change of block. Safe against concurrent writers of the same
+    /// transfer: the row is locked, or inserted with ON CONFLICT and then locked.
     static func apply(_ o: ChainObservation, conn: PGConnection, topic: String, logger: Logger) throws {
         let at = Timestamp.string(o.observedAt)
-        let existing = try conn.query(
-            "SELECT id, state FROM funding_observations WHERE chain = $1 AND tx_hash = $2 AND output_index = $3 FOR UPDATE",
-            [o.key.chain, o.key.txHash, String(o.key.outputIndex)]
-        ).first
+        let keyParams = [o.key.chain, o.key.txHash, String(o.key.outputIndex)]
+        func lockRow() throws -> PGRow? {
+            try conn.query(
+                "SELECT id, state, block_hash FROM funding_observations WHERE chain = $1 AND tx_hash = $2 AND output_index = $3 FOR UPDATE",
+                keyParams
+            ).first
+        }
+        var existing = try lockRow()
+        var insertedID: Int?
+        if existing == nil {
+            guard FundingStateMachine.isLegal(from: nil, to: o.target.state) else {
+                logger.debug("ignoring observation for unknown transfer", metadata: ["transfer": "\(o.key)", "target": "\(o.target.state)"])
+                return
+            }
+            insertedID = try conn.query(
+                """
+                INSERT INTO funding_observations (chain, network, asset, address, tx_hash, output_index, amount, state,
+                    confirmations, block_height, block_hash, first_seen_at, confirmed_at, updated_at)
+                VALUES ($1, $2, $3, $4, $5, $6, $7::numeric, $8, $9, $10, $11, $12::timestamptz,
+                    CASE WHEN $8 = 'SEEN_CONFIRMED' THEN $12::timestamptz END, $12::timestamptz)
+                ON CONFLICT (chain, tx_hash, output_index) DO NOTHING
+                RETURNING id
+                """,
+                [o.key.chain, o.network, o.asset, o.address, o.key.txHash, String(o.key.outputIndex), o.amount.description,
+                 o.target.state.rawValue, String(o.confirmations), o.block.map { String($0.height) }, o.block?.hash, at]
+            ).first?.int("id")
+            if insertedID == nil { existing = try lockRow() }  // a concurrent writer inserted it first
+        }
         let previous = existing?["state"].flatMap(FundingState.init(rawValue:))
         let legal = FundingStateMachine.isLegal(from: previous, to: o.target.state)
-        guard existing != nil || legal else {
-            logger.debug("ignoring observation for unknown transfer", metadata: ["transfer": "\(o.key)", "target": "\(o.target.state)"])
-            return
-        }
         let newState = legal ? o.target.state : previous!
         let reason = newState == .failedOrStuck ? (legal ? o.target.reason?.description : nil) : nil
         let replacedBy = legal ? o.target.reason?.replacedBy : nil
         let id: Int
-        if let existing, let existingID = existing.int("id") {
+        if let insertedID {
+            id = insertedID
+        } else if let existing, let existingID = existing.int("id") {
             id = existingID
             try conn.query(
                 """
@@ -216,22 +239,12 @@ public struct FundingRepository: ChainStateStore {
                 [String(id), newState.rawValue, reason, replacedBy, String(o.confirmations), o.block.map { String($0.height) },
                  o.block?.hash, at])
         } else {
-            guard let row = try conn.query(
-                """
-                INSERT INTO funding_observations (chain, network, asset, address, tx_hash, output_index, amount, state,
-                    reason, replaced_by, confirmations, block_height, block_hash, first_seen_at, confirmed_at, updated_at)
-                VALUES ($1, $2, $3, $4, $5, $6, $7::numeric, $8, $9, $10, $11, $12, $13, $14::timestamptz,
-                    CASE WHEN $8 = 'SEEN_CONFIRMED' THEN $14::timestamptz END, $14::timestamptz)
-                RETURNING id
-                """,
-                [o.key.chain, o.network, o.asset, o.address, o.key.txHash, String(o.key.outputIndex), o.amount.description,
-                 newState.rawValue, reason, replacedBy, String(o.confirmations), o.block.map { String($0.height) },
-                 o.block?.hash, at]
-            ).first, let newID = row.int("id") else { throw PostgresError.unexpectedResult("INSERT returned no id") }
-            id = newID
+            throw PostgresError.unexpectedResult("observation \(o.key) neither inserted nor found")
         }
-        let stateChanged = previous != newState
-        guard stateChanged || o.kind != .depthUpdate else { return }
+        // A timeline step is a state change or a change of block (included, reorged out);
+        // a repeated report of the same thing adds nothing.
+        let blockChanged = insertedID != nil || existing?["block_hash"] != o.block?.hash
+        guard previous != newState || blockChanged else { return }
         let eventID = UUID().uuidString.lowercased()
         try conn.query(
             """

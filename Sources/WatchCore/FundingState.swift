@@ -93,6 +93,10 @@ public enum FundingTarget: Sendable, Hashable {
 public struct IllegalFundingTransition: Error, Equatable, CustomStringConvertible {
     public let from: FundingState?
     public let to: FundingState
+    public init(from: FundingState?, to: FundingState) {
+        self.from = from
+        self.to = to
+    }
     public var description: String {
         "illegal funding transition \(from?.rawValue ?? "(new)") → \(to.rawValue)"
     }

@@ -9,7 +9,7 @@ import WatchCore
 
 /// The host process: migrates, starts every enabled plugin under a `PluginSupervisor`, serves
 /// the control surface, and shuts down gracefully on SIGTERM/SIGINT.
-public struct Host: Sendable {
+public struct UnripHost: Sendable {
     public static let version = "0.1.0"
 
     public let config: HostConfig
@@ -61,7 +61,7 @@ public struct Host: Sendable {
             plugins: supervisors, repository: repository, metrics: metrics, controlToken: config.controlToken
         ) {
             [
-                "service": "unrip-watch", "version": .string(Host.version),
+                "service": "unrip-watch", "version": .string(UnripHost.version),
                 "started_at": .string(Timestamp.string(started)),
                 "uptime_s": .int(Int64(clock.now().timeIntervalSince(started))),
                 "kafka": kafkaOn ? "configured" : "off (no [kafka] brokers; events stay in the outbox)",
@@ -88,7 +88,7 @@ public struct Host: Sendable {
         services.append(.init(service: app))
         var groupConfig = ServiceGroupConfiguration(services: services, gracefulShutdownSignals: [.sigterm, .sigint], logger: logger)
         groupConfig.cancellationSignals = [.sigquit]
-        logger.info("unrip-watch starting", metadata: ["plugins": "\(config.enabledPlugins.joined(separator: ","))", "version": "\(Host.version)"])
+        logger.info("unrip-watch starting", metadata: ["plugins": "\(config.enabledPlugins.joined(separator: ","))", "version": "\(UnripHost.version)"])
         try await ServiceGroup(configuration: groupConfig).run()
         logger.info("unrip-watch stopped")
     }

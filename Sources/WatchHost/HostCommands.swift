@@ -31,7 +31,7 @@ public enum HostCommands {
     }
 }
 
-extension Host {
+extension UnripHost {
     /// Routes swift-metrics into the registry served at `/metrics` (once per process).
     public func bootstrapMetrics() {
         MetricsSystem.bootstrap(PrometheusMetricsFactory(registry: metrics))

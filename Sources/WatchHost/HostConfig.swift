@@ -34,6 +34,11 @@ public struct HostConfig: Sendable {
         return try parse(table, environment: environment, registry: registry)
     }
 
+    /// The raw table of a config file (for tests and tools).
+    public static func loadTable(path: String) throws(ConfigProblem) -> [String: ConfigValue] {
+        try TOMLLoader.load(path: path)
+    }
+
     public static func parse(_ table: [String: ConfigValue], environment: [String: String], registry: [AdapterRegistration]) throws(ConfigErrors) -> HostConfig {
         let problems = ConfigProblems()
         var effective: [String: JSONValue] = [:]

@@ -67,6 +67,7 @@ public final class MemoryChainStore: ChainStateStore {
             var next = s
             for o in commit.observations {
                 let previous = next.rows[o.key]?.state
+                let previousBlock = next.rows[o.key]?.block?.hash
                 let legal = FundingStateMachine.isLegal(from: previous, to: o.target.state)
                 guard previous != nil || legal else { continue }
                 let state = legal ? o.target.state : previous!
@@ -79,7 +80,9 @@ public final class MemoryChainStore: ChainStateStore {
                 row.block = o.block
                 if o.block != nil { row.demotedAtHeight = nil }
                 next.rows[o.key] = row
-                if previous != state || o.kind != .depthUpdate { next.events.append((o.key, state, o.kind)) }
+                if previous != state || previous == nil || previousBlock != o.block?.hash {
+                    next.events.append((o.key, state, o.kind))
+                }
             }
             for (key, height) in commit.demotions { next.rows[key]?.demotedAtHeight = height }
             next.cursors[commit.adapter] = commit.recentBlocks

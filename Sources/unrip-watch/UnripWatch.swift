@@ -8,7 +8,7 @@ struct UnripWatch: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "unrip-watch",
         abstract: "Watches funding addresses on each chain before the bridge credits them, and raises durable alerts.",
-        version: Host.version,
+        version: UnripHost.version,
         subcommands: [RunCommand.self, MigrateCommand.self, CheckConfigCommand.self],
         defaultSubcommand: nil)
 }
@@ -42,7 +42,7 @@ struct RunCommand: AsyncParsableCommand {
     func run() async throws {
         let config = loadConfig(self.config)
         let logger = bootstrapLogging(level: config.logLevel)
-        let host = Host(config: config, logger: logger)
+        let host = UnripHost(config: config, logger: logger)
         host.bootstrapMetrics()
         do {
             try await host.run()

@@ -1,0 +1,144 @@
+import Crypto
+
+/// A 32-byte hash (txid, wtxid, block hash, merkle root) stored in internal byte order.
+///
+/// `displayHex` is the byte-reversed hex used by bitcoind's RPC and explorers.
+public struct Hash256: Hashable, Sendable, CustomStringConvertible {
+    /// The bytes in internal order, as four little-endian 64-bit words.
+    @usableFromInline var w0: UInt64
+    @usableFromInline var w1: UInt64
+    @usableFromInline var w2: UInt64
+    @usableFromInline var w3: UInt64
+
+    /// The all-zero hash (e.g. a coinbase input's previous txid, the genesis previous block).
+    public static let zero = Hash256(w0: 0, w1: 0, w2: 0, w3: 0)
+
+    @inlinable init(w0: UInt64, w1: UInt64, w2: UInt64, w3: UInt64) {
+        self.w0 = w0
+        self.w1 = w1
+        self.w2 = w2
+        self.w3 = w3
+    }
+
+    /// Reads 32 bytes in internal order at `pointer`.
+    @inlinable init(loadingFrom pointer: UnsafeRawPointer) {
+        w0 = UInt64(littleEndian: pointer.loadUnaligned(as: UInt64.self))
+        w1 = UInt64(littleEndian: pointer.loadUnaligned(fromByteOffset: 8, as: UInt64.self))
+        w2 = UInt64(littleEndian: pointer.loadUnaligned(fromByteOffset: 16, as: UInt64.self))
+        w3 = UInt64(littleEndian: pointer.loadUnaligned(fromByteOffset: 24, as: UInt64.self))
+    }
+
+    /// Creates a hash from exactly 32 bytes in internal order; `nil` for any other length.
+    public init?(internalBytes bytes: some Collection<UInt8>) {
+        guard bytes.count == 32 else { return nil }
+        let array = Array(bytes)
+        self = array.withUnsafeBytes { Hash256(loadingFrom: $0.baseAddress!) }
+    }
+
+    /// Creates a hash from 64 hex digits in display (byte-reversed) order; `nil` if malformed.
+    public init?(displayHex: String) {
+        guard let bytes = Hex.decode(displayHex), bytes.count == 32 else { return nil }
+        self.init(internalBytes: bytes.reversed())
+    }
+
+    /// Creates a hash from a SHA-256 digest (internal order is the digest's byte order).
+    public init(digest: SHA256.Digest) {
+        self = digest.withUnsafeBytes { Hash256(loadingFrom: $0.baseAddress!) }
+    }
+
+    /// The 32 bytes in internal (serialization) order.
+    public var internalBytes: [UInt8] {
+        var copy = self
+        return withUnsafeBytes(of: &copy) { raw in
+            // Words are stored little-endian in memory on every supported platform.
+            var out = [UInt8](repeating: 0, count: 32)
+            for i in 0..<4 {
+                let word = raw.load(fromByteOffset: i * 8, as: UInt64.self)
+                for b in 0..<8 { out[i * 8 + b] = UInt8(truncatingIfNeeded: word >> (8 * UInt64(b))) }
+            }
+            return out
+        }
+    }
+
+    /// Hex of the byte-reversed hash, as printed by bitcoind (`getblockhash`, `txid`).
+    public var displayHex: String {
+        Hex.encode(internalBytes.reversed())
+    }
+
+    /// Hex in internal byte order.
+    public var internalHex: String {
+        Hex.encode(internalBytes)
+    }
+
+    public var description: String { displayHex }
+
+    /// Single SHA-256 of `buffer` (swift-crypto, no copy).
+    static func sha256(_ buffer: UnsafeRawBufferPointer) -> SHA256.Digest {
+        var hasher = SHA256()
+        hasher.update(bufferPointer: buffer)
+        return hasher.finalize()
+    }
+
+    /// Double SHA-256 of `buffer`.
+    public static func sha256d(_ buffer: UnsafeRawBufferPointer) -> Hash256 {
+        finishDouble(sha256(buffer))
+    }
+
+    /// Double SHA-256 of `bytes`.
+    public static func sha256d(_ bytes: [UInt8]) -> Hash256 {
+        bytes.withUnsafeBytes { sha256d($0) }
+    }
+
+    /// Second SHA-256 round over a finished first-round digest.
+    static func finishDouble(_ first: SHA256.Digest) -> Hash256 {
+        first.withUnsafeBytes { Hash256(digest: sha256($0)) }
+    }
+
+    /// SHA256d of the 64-byte concatenation `left || right` (a merkle tree node).
+    static func merkleParent(_ left: Hash256, _ right: Hash256) -> Hash256 {
+        var pair = (
+            left.w0.littleEndian, left.w1.littleEndian, left.w2.littleEndian, left.w3.littleEndian,
+            right.w0.littleEndian, right.w1.littleEndian, right.w2.littleEndian, right.w3.littleEndian
+        )
+        return withUnsafeBytes(of: &pair) { sha256d($0) }
+    }
+}
+
+/// Hex helpers shared by the codec (lowercase output, case-insensitive input).
+public enum Hex {
+    /// Lowercase hex of `bytes`.
+    public static func encode(_ bytes: some Sequence<UInt8>) -> String {
+        let digits: [UInt8] = Array("0123456789abcdef".utf8)
+        var out: [UInt8] = []
+        out.reserveCapacity(bytes.underestimatedCount * 2)
+        for b in bytes {
+            out.append(digits[Int(b >> 4)])
+            out.append(digits[Int(b & 0x0f)])
+        }
+        return String(decoding: out, as: UTF8.self)
+    }
+
+    /// Bytes of an even-length hex string; `nil` if it has odd length or a non-hex character.
+    public static func decode(_ string: String) -> [UInt8]? {
+        let utf8 = Array(string.utf8)
+        guard utf8.count % 2 == 0 else { return nil }
+        var out = [UInt8]()
+        out.reserveCapacity(utf8.count / 2)
+        var i = 0
+        while i < utf8.count {
+            guard let hi = nibble(utf8[i]), let lo = nibble(utf8[i + 1]) else { return nil }
+            out.append(hi << 4 | lo)
+            i += 2
+        }
+        return out
+    }
+
+    private static func nibble(_ c: UInt8) -> UInt8? {
+        switch c {
+        case UInt8(ascii: "0")...UInt8(ascii: "9"): c - UInt8(ascii: "0")
+        case UInt8(ascii: "a")...UInt8(ascii: "f"): c - UInt8(ascii: "a") + 10
+        case UInt8(ascii: "A")...UInt8(ascii: "F"): c - UInt8(ascii: "A") + 10
+        default: nil
+        }
+    }
+}

@@ -1,0 +1,143 @@
+import Crypto
+
+/// Receives the pieces of a transaction while `TransactionWalker` reads it.
+///
+/// Implementations are value types so the generic walker is specialized and
+/// the hot path has no dynamic dispatch.
+protocol TransactionVisitor {
+    /// Called once with the input count before any input.
+    mutating func beginInputs(count: Int, reader: ByteReader)
+    /// Called for every input with a pointer to its 36-byte outpoint (txid, vout).
+    mutating func visitInput(index: Int, outpoint: UnsafeRawPointer)
+    /// Called once with the output count before any output.
+    mutating func beginOutputs(count: Int, reader: ByteReader)
+    /// Called for every output; `script` is valid for `scriptRange.count` bytes.
+    mutating func visitOutput(index: Int, value: Int64, script: UnsafeRawPointer, scriptRange: Range<Int>)
+}
+
+/// Byte layout of one transaction inside a buffer, enough to hash it without copying.
+struct TransactionLayout {
+    /// The whole serialization (witness form when `hasWitness`).
+    var range: Range<Int>
+    /// Offset of the first byte after the version (and after marker+flag in witness form):
+    /// the input count.
+    var ioStart: Int
+    /// Offset just past the last output.
+    var ioEnd: Int
+    /// True when the serialization carries witness data (BIP144 marker and flag).
+    var hasWitness: Bool
+    var inputCount: Int
+    var outputCount: Int
+
+    /// txid: SHA256d of version | inputs+outputs | locktime, hashed piecewise without copying.
+    func txid(base: UnsafeRawPointer) -> Hash256 {
+        if !hasWitness {
+            return Hash256.sha256d(UnsafeRawBufferPointer(start: base + range.lowerBound, count: range.count))
+        }
+        var hasher = SHA256()
+        hasher.update(bufferPointer: UnsafeRawBufferPointer(start: base + range.lowerBound, count: 4))
+        hasher.update(bufferPointer: UnsafeRawBufferPointer(start: base + ioStart, count: ioEnd - ioStart))
+        hasher.update(bufferPointer: UnsafeRawBufferPointer(start: base + range.upperBound - 4, count: 4))
+        return Hash256.finishDouble(hasher.finalize())
+    }
+
+    /// wtxid: SHA256d of the full serialization (equals txid without witness).
+    func wtxid(base: UnsafeRawPointer, txid: Hash256) -> Hash256 {
+        guard hasWitness else { return txid }
+        return Hash256.sha256d(UnsafeRawBufferPointer(start: base + range.lowerBound, count: range.count))
+    }
+}
+
+/// Reads one transaction following Bitcoin Core's `UnserializeTransaction` (BIP144).
+enum TransactionWalker {
+    /// Smallest possible serialized input (32+4 outpoint, 1 script length, 4 sequence).
+    static let minInputSize = 41
+    /// Smallest possible serialized output (8 value, 1 script length).
+    static let minOutputSize = 9
+    /// Smallest possible transaction (version, two empty counts... as Core accepts: 4+1+1+4).
+    static let minTransactionSize = 10
+
+    @inline(__always)
+    static func walk<V: TransactionVisitor>(
+        _ reader: inout ByteReader, visitor: inout V
+    ) throws(BitcoinParseError) -> TransactionLayout {
+        let start = reader.offset
+        try reader.skip(4)  // version
+        var ioStart = reader.offset
+        var flags: UInt8 = 0
+        var inputCount = try reader.readSize()
+        var outputCount = 0
+        var ioEnd: Int
+        if inputCount == 0 {
+            // Either an empty vin or the BIP144 marker; the next byte is the flag.
+            flags = try reader.readUInt8()
+            if flags != 0 {
+                ioStart = reader.offset
+                inputCount = try reader.readSize()
+                try readInputs(&reader, count: inputCount, visitor: &visitor)
+                outputCount = try reader.readSize()
+                try readOutputs(&reader, count: outputCount, visitor: &visitor)
+            } else {
+                visitor.beginInputs(count: 0, reader: reader)
+                visitor.beginOutputs(count: 0, reader: reader)
+            }
+        } else {
+            try readInputs(&reader, count: inputCount, visitor: &visitor)
+            outputCount = try reader.readSize()
+            try readOutputs(&reader, count: outputCount, visitor: &visitor)
+        }
+        ioEnd = reader.offset
+        var hasWitness = false
+        if flags & 1 != 0 {
+            flags ^= 1
+            var anyWitness = false
+            for _ in 0..<inputCount {
+                let items = try reader.readSize()
+                if items != 0 { anyWitness = true }
+                for _ in 0..<items {
+                    _ = try reader.skipVarBytes()
+                }
+            }
+            if !anyWitness { throw BitcoinParseError.superfluousWitness(offset: start) }
+            hasWitness = true
+        }
+        if flags != 0 {
+            throw BitcoinParseError.unknownOptionalData(flag: flags, offset: start)
+        }
+        try reader.skip(4)  // locktime
+        if !hasWitness {
+            // Legacy form (including Core's "empty vin, flag 0" reading): hash it whole.
+            ioStart = start + 4
+            ioEnd = reader.offset - 4
+        }
+        return TransactionLayout(
+            range: start..<reader.offset, ioStart: ioStart, ioEnd: ioEnd,
+            hasWitness: hasWitness, inputCount: inputCount, outputCount: outputCount)
+    }
+
+    @inline(__always)
+    private static func readInputs<V: TransactionVisitor>(
+        _ reader: inout ByteReader, count: Int, visitor: inout V
+    ) throws(BitcoinParseError) {
+        visitor.beginInputs(count: count, reader: reader)
+        for i in 0..<count {
+            try reader.require(36)
+            visitor.visitInput(index: i, outpoint: reader.pointer)
+            reader.offset &+= 36
+            _ = try reader.skipVarBytes()  // scriptSig
+            try reader.skip(4)  // sequence
+        }
+    }
+
+    @inline(__always)
+    private static func readOutputs<V: TransactionVisitor>(
+        _ reader: inout ByteReader, count: Int, visitor: inout V
+    ) throws(BitcoinParseError) {
+        visitor.beginOutputs(count: count, reader: reader)
+        for i in 0..<count {
+            let value = try reader.readInt64LE()
+            let script = try reader.skipVarBytes()
+            visitor.visitOutput(index: i, value: value, script: reader.base + script.lowerBound, scriptRange: script)
+        }
+    }
+}

@@ -1,0 +1,161 @@
+// unrip-bench: throughput of the Bitcoin block scanner against the SHA-256d floor.
+//
+// Usage: unrip-bench [path/to/block413567.raw] [iterations]
+import BitcoinPlugin
+import Crypto
+import Foundation
+
+let path =
+    CommandLine.arguments.count > 1
+    ? CommandLine.arguments[1] : "Tests/BitcoinPluginTests/Fixtures/bitcoin/block413567.raw"
+let iterations = CommandLine.arguments.count > 2 ? Int(CommandLine.arguments[2]) ?? 60 : 60
+
+guard let data = FileManager.default.contents(atPath: path) else {
+    FileHandle.standardError.write("cannot read \(path)\n".data(using: .utf8)!)
+    exit(1)
+}
+let block = [UInt8](data)
+
+/// Resident set size in MB from /proc/self/status (0 where unavailable).
+func residentMB() -> Double {
+    guard let status = try? String(contentsOfFile: "/proc/self/status", encoding: .utf8) else { return 0 }
+    for line in status.split(separator: "\n") where line.hasPrefix("VmRSS:") {
+        let kb = line.split(separator: " ").compactMap { Double($0) }.first ?? 0
+        return kb / 1024
+    }
+    return 0
+}
+
+struct Timing {
+    var best: Double
+    var median: Double
+}
+
+/// Runs `body` `iterations` times (after 3 warm-up runs); returns best and median in ms.
+func measure(_ body: () throws -> Void) rethrows -> Timing {
+    let clock = ContinuousClock()
+    for _ in 0..<3 { try body() }
+    var samples: [Double] = []
+    for _ in 0..<iterations {
+        let elapsed = try clock.measure { try body() }
+        samples.append(Double(elapsed.components.attoseconds) / 1e15 + Double(elapsed.components.seconds) * 1e3)
+    }
+    samples.sort()
+    return Timing(best: samples[0], median: samples[samples.count / 2])
+}
+
+/// Deterministic SplitMix64 for the synthetic watch list.
+struct SplitMix: RandomNumberGenerator {
+    var state: UInt64
+    mutating func next() -> UInt64 {
+        state &+= 0x9E37_79B9_7F4A_7C15
+        var z = state
+        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+        return z ^ (z >> 31)
+    }
+}
+
+// Ten real addresses paid in this block.
+let parsed = try BlockParser.parse(block)
+var tenScripts: [[UInt8]] = []
+for tx in parsed.transactions where tenScripts.count < 10 {
+    let script = Array(block[tx.outputs[0].scriptRange])
+    if AddressType.classify(script) != nil && !tenScripts.contains(script) { tenScripts.append(script) }
+}
+var small = WatchScriptSet(network: .mainnet)
+for (i, script) in tenScripts.enumerated() {
+    try small.insert(address: AddressCodec.address(forScript: script, network: .mainnet)!, tag: UInt32(i))
+}
+
+// (a) Floor: SHA-256d over the whole block.
+var sink: UInt8 = 0
+let floor = measure {
+    var hasher = SHA256()
+    block.withUnsafeBytes { hasher.update(bufferPointer: $0) }
+    let second = SHA256.hash(data: Array(hasher.finalize()))
+    sink ^= second.withUnsafeBytes { $0[0] }
+}
+
+// (b) Scan with 10 watched addresses.
+var matches10 = 0
+let scan10 = try measure {
+    let result = try BlockScanner.scan(block: block, watching: small)
+    matches10 = result.matches.count
+}
+
+// Breakdown: without merkle verification, and with nothing watched.
+let scanNoMerkle = try measure {
+    _ = try BlockScanner.scan(block: block, watching: small, verifyMerkleRoot: false)
+}
+let empty = WatchScriptSet(network: .mainnet)
+let scanNoWatch = try measure {
+    _ = try BlockScanner.scan(block: block, watching: empty, verifyMerkleRoot: false)
+}
+
+// (c) Scan with 1,000,000 + 10 watched scripts.
+let rssBefore = residentMB()
+let buildStart = ContinuousClock.now
+var large = WatchScriptSet(network: .mainnet, capacity: 1_000_010)
+var rng = SplitMix(state: 0x756e_7269_7021)
+var script = [UInt8](repeating: 0, count: 25)
+for i in 0..<1_000_000 {
+    let random = (rng.next(), rng.next(), rng.next())
+    if i & 1 == 0 {  // P2WPKH
+        script = [0x00, 0x14]
+    } else {  // P2PKH
+        script = [0x76, 0xa9, 0x14]
+    }
+    withUnsafeBytes(of: random) { script.append(contentsOf: $0.prefix(20)) }
+    if i & 1 == 1 { script += [0x88, 0xac] }
+    large.insert(script: script, tag: UInt32(10 + i))
+}
+for (i, script) in tenScripts.enumerated() { large.insert(script: script, tag: UInt32(i)) }
+let buildElapsed = ContinuousClock.now - buildStart
+let buildMs = Double(buildElapsed.components.seconds) * 1e3 + Double(buildElapsed.components.attoseconds) / 1e15
+let rssAfter = residentMB()
+
+var matches1M = 0
+let scan1M = try measure {
+    let result = try BlockScanner.scan(block: block, watching: large)
+    matches1M = result.matches.count
+}
+
+let mb = Double(block.count) / 1_000_000
+let txCount = Double(parsed.transactions.count)
+func row(_ name: String, _ t: Timing) -> String {
+    let mbps = mb / (t.median / 1e3)
+    let tps = txCount / (t.median / 1e3)
+    return "\(name.padding(toLength: 26, withPad: " ", startingAt: 0))"
+        + String(format: "%9.3f %9.3f %9.1f %12.0f", t.best, t.median, mbps, tps)
+}
+print("block \(path): \(block.count) bytes, \(parsed.transactions.count) txs, \(iterations) iterations")
+print("case                        best ms median ms      MB/s        tx/s")
+print(row("sha256d floor", floor))
+print(row("scan, 10 watched", scan10))
+print(row("scan, 1,000,010 watched", scan1M))
+print(row("  (10, no merkle check)", scanNoMerkle))
+print(row("  (none watched, no merkle)", scanNoWatch))
+print(
+    String(
+        format: "ratio scan10/floor = %.2f (target ≤ 2.0), scan1M/scan10 = %.2f (target ≤ 1.2)",
+        scan10.median / floor.median, scan1M.median / scan10.median))
+print(
+    String(
+        format: "1M set: build %.0f ms, RSS %.0f MB → %.0f MB (+%.0f MB); matches 10: %d, 1M: %d",
+        buildMs, rssBefore, rssAfter, rssAfter - rssBefore, matches10, matches1M))
+
+func json(_ t: Timing) -> String {
+    String(
+        format: "{\"ms_best\":%.3f,\"ms_median\":%.3f,\"mb_per_s\":%.1f,\"tx_per_s\":%.0f}",
+        t.best, t.median, mb / (t.median / 1e3), txCount / (t.median / 1e3))
+}
+print(
+    "{\"block_bytes\":\(block.count),\"transactions\":\(parsed.transactions.count),\"iterations\":\(iterations),"
+        + "\"floor\":\(json(floor)),\"scan_10\":\(json(scan10)),\"scan_1m\":\(json(scan1M)),"
+        + String(
+            format: "\"ratio_scan_floor\":%.3f,\"ratio_1m_10\":%.3f,", scan10.median / floor.median,
+            scan1M.median / scan10.median)
+        + String(
+            format: "\"build_1m_ms\":%.0f,\"rss_before_mb\":%.0f,\"rss_after_mb\":%.0f,", buildMs, rssBefore, rssAfter)
+        + "\"matches_10\":\(matches10),\"matches_1m\":\(matches1M),\"sink\":\(sink)}")

@@ -1,0 +1,124 @@
+import Foundation
+import Hummingbird
+import HummingbirdTesting
+import Testing
+import WatchCore
+import WatchTesting
+
+@Suite struct ControlAPITests {
+    @Test func healthAndHostStateWithRegisteredPlugin() async throws {
+        let h = try await HostHarness.make()
+        try await h.withRunningHost { client in
+            try await client.execute(uri: "/healthz", method: .get) { r in
+                #expect(r.status == .ok)
+                #expect(r.json["database"] as? String == "ok")
+            }
+            #expect(await waitUntil { h.prepared.supervisors[0].status == .running })
+            try await client.execute(uri: "/state", method: .get) { r in
+                #expect(r.status == .ok)
+                #expect(r.json["version"] as? String == "0.1.0")
+                let plugins = r.json["plugins"] as? [[String: Any]] ?? []
+                #expect(plugins.map { $0["name"] as? String } == ["testchain"])
+                #expect(plugins.first?["status"] as? String == "running")
+                // Secrets never appear.
+                #expect(!r.text.contains(HostHarness.token))
+                #expect(r.text.contains("<redacted>"))
+            }
+            try await client.execute(uri: "/plugins/testchain/healthz", method: .get) { r in #expect(r.status == .ok) }
+        }
+    }
+
+    @Test func pauseAndResumeNeedTheTokenAndLoseNothing() async throws {
+        let h = try await HostHarness.make()
+        try await h.withRunningHost { client in
+            #expect(await waitUntil { h.prepared.supervisors[0].status == .running })
+            try await client.execute(uri: "/plugins/testchain/pause", method: .post) { r in
+                #expect(r.status == .unauthorized)
+                #expect((r.json["error"] as? [String: Any])?["message"] as? String != nil)
+            }
+            try await client.execute(uri: "/plugins/testchain/pause", method: .post, headers: auth("wrong")) { r in
+                #expect(r.status == .forbidden)
+            }
+            try await client.execute(uri: "/plugins/testchain/pause", method: .post, headers: auth()) { r in
+                #expect(r.status == .ok)
+            }
+            #expect(await waitUntil { h.prepared.supervisors[0].status == .paused })
+            // While paused, a deposit happens and is mined: nothing is ingested...
+            let tx = h.node.pay("abc123", amount: 2_500)
+            h.node.mine(2)
+            try await Task.sleep(for: .milliseconds(150))
+            try await client.execute(uri: "/funding/observations", method: .get) { r in
+                #expect((r.json["observations"] as? [Any])?.isEmpty == true)
+            }
+            try await client.execute(uri: "/plugins/testchain/state", method: .get) { r in
+                #expect(r.json["paused"] as? Bool == true && r.json["status"] as? String == "paused")
+            }
+            // ...and on resume it is caught up from the cursor.
+            try await client.execute(uri: "/plugins/testchain/resume", method: .post, headers: auth()) { r in #expect(r.status == .ok) }
+            #expect(await waitUntil {
+                (try? await h.prepared.repository.listObservations(.init()))?.first?.state == "SEEN_CONFIRMED"
+            })
+            try await client.execute(uri: "/funding/observations?chain=testchain&handle=abc123&state=SEEN_CONFIRMED&limit=5", method: .get) { r in
+                let list = r.json["observations"] as? [[String: Any]] ?? []
+                #expect(list.count == 1)
+                let o = list.first ?? [:]
+                #expect(o["tx_hash"] as? String == tx && o["amount"] as? String == "2500" && o["address"] as? String == "abc123")
+                #expect(o["confirmations"] as? Int == 2 && o["block_hash"] is String && o["reason"] is NSNull)
+                for key in ["id", "chain", "network", "asset", "output_index", "state", "block_height", "first_seen_at", "updated_at"] {
+                    #expect(o[key] != nil, "missing \(key)")
+                }
+                let id = o["id"] as? Int ?? 0
+                try await client.execute(uri: "/funding/observations/\(id)", method: .get) { r in
+                    let events = r.json["events"] as? [[String: Any]] ?? []
+                    #expect(events.compactMap { $0["state"] as? String }.last == "SEEN_CONFIRMED")
+                    #expect(events.allSatisfy { $0["at"] is String && $0["reason"] != nil })
+                }
+            }
+        }
+    }
+
+    @Test func badRequestsGetJSONErrorsNotCrashes() async throws {
+        let h = try await HostHarness.make()
+        try await h.withRunningHost { client in
+            let cases: [(String, HTTPRequest.Method, HTTPResponse.Status)] = [
+                ("/plugins/nope/state", .get, .notFound),
+                ("/plugins/nope/pause", .post, .notFound),
+                ("/funding/observations?limit=0", .get, .badRequest),
+                ("/funding/observations?limit=abc", .get, .badRequest),
+                ("/funding/observations?state=SPENDABLE", .get, .badRequest),
+                ("/funding/observations?colour=red", .get, .badRequest),
+                ("/funding/observations/xyz", .get, .badRequest),
+                ("/funding/observations/-4", .get, .badRequest),
+                ("/funding/observations/999999", .get, .notFound),
+                ("/no/such/route", .get, .notFound),
+            ]
+            for (uri, method, status) in cases {
+                try await client.execute(uri: uri, method: method, headers: auth()) { r in
+                    #expect(r.status == status, "\(uri)")
+                    if uri != "/no/such/route" {
+                        #expect((r.json["error"] as? [String: Any])?["message"] is String, "\(uri): \(r.text)")
+                    }
+                }
+            }
+            try await client.execute(uri: "/plugins/testchain/pause", method: .post, headers: auth(), body: ByteBuffer(repeating: 0x41, count: 3_000_000)) { r in
+                #expect(r.status.code < 500)
+            }
+        }
+    }
+
+    @Test func metricsAndHandles() async throws {
+        let h = try await HostHarness.make()
+        try await h.withRunningHost { client in
+            try await client.execute(uri: "/metrics", method: .get) { r in
+                #expect(r.status == .ok)
+                #expect(r.headers[.contentType]?.hasPrefix("text/plain") == true)
+            }
+            try await client.execute(uri: "/funding/handles", method: .get) { r in
+                let handles = r.json["handles"] as? [[String: Any]] ?? []
+                #expect(handles.count == 1)
+                #expect(handles.first?["address"] as? String == "abc123" && handles.first?["label"] as? String == "hot wallet")
+                #expect(handles.first?["pending_precredit"] as? String == "0")
+            }
+        }
+    }
+}

@@ -1,0 +1,52 @@
+import Logging
+import Synchronization
+import Testing
+import WatchCore
+import WatchTesting
+
+@Suite struct PluginSupervisorTests {
+    final class Counter: Sendable {
+        let starts = Mutex(0)
+        let failFirst: Bool
+        init(failFirst: Bool) { self.failFirst = failFirst }
+    }
+
+    struct Looping: PluginService {
+        let counter: Counter
+        func run() async throws {
+            let n = counter.starts.withLock { $0 += 1; return $0 }
+            if counter.failFirst && n == 1 { throw CancellationErrorLike() }
+            while !Task.isCancelled { try await Task.sleep(for: .milliseconds(5)) }
+        }
+        func state() async -> JSONValue { ["starts": .int(Int64(counter.starts.withLock { $0 }))] }
+    }
+    struct CancellationErrorLike: Error {}
+
+    @Test func pauseStopsTheInstanceAndResumeStartsAFreshOne() async throws {
+        let counter = Counter(failFirst: false)
+        let supervisor = PluginSupervisor(name: "p", kind: "k", logger: Logger(label: "t")) { Looping(counter: counter) }
+        let task = Task { try await supervisor.run() }
+        #expect(await waitUntil { supervisor.status == .running })
+        supervisor.pause()
+        #expect(await waitUntil { supervisor.status == .paused })
+        #expect(supervisor.isPaused)
+        #expect(await supervisor.health() == .healthy)
+        supervisor.resume()
+        #expect(await waitUntil { supervisor.status == .running && counter.starts.withLock { $0 } == 2 })
+        task.cancel()
+        _ = await task.result
+        #expect(supervisor.status == .stopped)
+    }
+
+    @Test func failedInstanceIsRestartedAndReportedUnhealthyMeanwhile() async throws {
+        let counter = Counter(failFirst: true)
+        let supervisor = PluginSupervisor(name: "p", kind: "k", logger: Logger(label: "t"), maxBackoff: .milliseconds(300)) { Looping(counter: counter) }
+        let task = Task { try await supervisor.run() }
+        #expect(await waitUntil { counter.starts.withLock { $0 } == 2 && supervisor.status == .running })
+        let state = await supervisor.state()
+        #expect(state["restarts"] == .int(1))
+        #expect(state["last_error"]?.stringValue?.contains("CancellationErrorLike") == true)
+        task.cancel()
+        _ = await task.result
+    }
+}

@@ -58,8 +58,9 @@ let package = Package(
         .target(
             name: "BitcoinPlugin",
             dependencies: [
-                "WatchCore",
+                "WatchCore", "CZMQ",
                 .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "Logging", package: "swift-log"),
             ],
             path: "Plugins/Bitcoin"
         ),
@@ -93,11 +94,22 @@ let package = Package(
             ]
         ),
 
+        .executableTarget(
+            name: "unrip-doubles",
+            dependencies: [
+                "WatchTesting", "WatchCore", "BitcoinPlugin",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
+
         // What adapter authors and our own tests reuse.
         .target(
             name: "WatchTesting",
             dependencies: [
-                "WatchCore", "PostgresStore",
+                "WatchCore", "PostgresStore", "CZMQ",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ]

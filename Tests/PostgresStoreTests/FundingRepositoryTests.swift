@@ -161,3 +161,18 @@ import WatchTesting
         #expect(!text.contains("spendable") && !text.contains("balance"))
     }
 }
+
+@Suite struct ReconnectTests {
+    @Test func poolReconnectsAfterTheServerDropsItsConnections() async throws {
+        let db = try await TestDatabase.create(poolSize: 2)
+        let pid = try await db.pool.withConnection { try $0.query("SELECT pg_backend_pid() AS p").first?["p"] }
+        #expect(pid != nil)
+        // An administrator (or a PostgreSQL restart) kills every connection of this database.
+        let admin = PostgresPool(url: db.url, size: 1)
+        try await admin.withConnection { conn in
+            _ = try conn.query("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid()")
+        }
+        let after = try await db.pool.withConnection { try $0.query("SELECT pg_backend_pid() AS p").first?["p"] }
+        #expect(after != nil && after != pid)
+    }
+}

@@ -1,0 +1,186 @@
+import Foundation
+import Logging
+import Synchronization
+import WatchCore
+
+/// Watches BTC funding handles through bitcoind: ZMQ (`sequence`, `rawtx`, `rawblock`) for
+/// low latency, JSON-RPC/REST for catch-up and repair. Without ZMQ endpoints it polls RPC.
+public struct BitcoinAdapter: ChainAdapter {
+    public static let kind = "bitcoin"
+    public typealias Configuration = BitcoinConfiguration
+
+    let configuration: BitcoinConfiguration
+    let context: AdapterContext
+    let sync: BitcoinSync
+    let inbox = ZMQInbox()
+    let wake = ChangeSignal()
+
+    public init(configuration: BitcoinConfiguration, context: AdapterContext) throws {
+        fatalError("RPC node pending")
+    }
+
+    /// With an explicit node client (tests, tools).
+    public init(configuration: BitcoinConfiguration, context: AdapterContext, node: any BitcoinNodeClient) throws {
+        self.configuration = configuration
+        self.context = context
+        sync = BitcoinSync(configuration: configuration, node: node, context: context)
+    }
+
+    public func state() async -> JSONValue {
+        guard case .object(var fields) = await sync.state() else { return .null }
+        fields["rpc_url"] = .string(Redaction.url(configuration.rpcURL))
+        fields["rest"] = .bool(configuration.rest)
+        fields["ingest"] = configuration.zmqTopics.isEmpty
+            ? .string("polling RPC every \(configuration.pollInterval) (no ZMQ endpoints configured)")
+            : .string("zmq: \(configuration.zmqTopics.joined(separator: ", ")), RPC for catch-up and repair")
+        let zmq = inbox.stats
+        fields["zmq"] = [
+            "received": .int(Int64(zmq.received)), "gaps": .int(Int64(zmq.gaps)), "lost_messages": .int(Int64(zmq.lost)),
+            "malformed": .int(Int64(zmq.malformed)),
+        ]
+        fields["handles"] = .array(context.handles.map(\.json))
+        return .object(fields)
+    }
+
+    public func health() async -> PluginHealth {
+        let failures = await sync.consecutiveFailures
+        if failures >= 3 { return .unhealthy("bitcoind unreachable or failing: \(await sync.lastError ?? "unknown")") }
+        return .healthy
+    }
+
+    public func run() async throws {
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            if !configuration.zmqTopics.isEmpty {
+                group.addTask { try await self.listenZMQ() }
+            }
+            group.addTask { try await self.work() }
+            try await group.next()
+            group.cancelAll()
+        }
+    }
+
+    /// Receives ZMQ messages, detects gaps, and queues them for the worker.
+    func listenZMQ() async throws {
+        var endpoints: [(topic: String, endpoint: String)] = []
+        if let e = configuration.zmqSequence { endpoints.append(("sequence", e)) }
+        if let e = configuration.zmqRawTx { endpoints.append(("rawtx", e)) }
+        if let e = configuration.zmqRawBlock { endpoints.append(("rawblock", e)) }
+        let subscriber = ZMQSubscriber(endpoints: endpoints)
+        let stream = try subscriber.messages()
+        defer { subscriber.stop() }
+        var gaps = ZMQGapDetector()
+        for await frames in stream {
+            if Task.isCancelled { break }
+            do {
+                let (notification, sequence) = try ZMQNotification.parse(frames: frames)
+                let lost = gaps.record(topic: notification.topic, sequence: sequence)
+                if lost > 0 {
+                    context.logger.warning("ZMQ messages lost; repairing from RPC", metadata: ["topic": "\(notification.topic)", "lost": "\(lost)"])
+                }
+                inbox.push(notification, lost: lost)
+            } catch {
+                inbox.malformed(reason: "\(error)")
+            }
+            inbox.setSubscriberMalformed(subscriber.malformed)
+            wake.signal()
+        }
+    }
+
+    /// The single worker: all chain work happens here, in order.
+    func work() async throws {
+        var backoff = Duration.milliseconds(250)
+        var lastMempoolResync: ContinuousClock.Instant?
+        var needsMempoolResync = true
+        let fetchOnAdd = configuration.zmqRawTx == nil
+        while !Task.isCancelled {
+            let generation = wake.generation
+            do {
+                if lastMempoolResync == nil { try await sync.start() }
+                var needsBlockSync = true
+                for item in inbox.drain() {
+                    if item.lost > 0 { needsMempoolResync = true }
+                    switch item.notification {
+                    case .rawTx(let raw): try await sync.handleTransaction(raw)
+                    case .rawBlock, .hashBlock: needsBlockSync = true
+                    case .hashTx: break
+                    case .sequence(let hash, let label, let mempoolSequence):
+                        let blockEvent = label == .blockConnected || label == .blockDisconnected
+                        if await sync.recordMempoolSequence(mempoolSequence, blockEvent: blockEvent) { needsMempoolResync = true }
+                        switch label {
+                        case .blockConnected, .blockDisconnected: needsBlockSync = true
+                        case .txAdded: try await sync.handleAdded(txid: hash, fetch: fetchOnAdd)
+                        case .txRemoved: await sync.handleRemoved(txid: hash)
+                        }
+                    }
+                }
+                if needsBlockSync { try await sync.syncBlocks() }
+                let interval = configuration.zmqTopics.isEmpty ? configuration.pollInterval : configuration.mempoolResyncInterval
+                if needsMempoolResync || lastMempoolResync.map({ ContinuousClock.now - $0 >= interval }) ?? true {
+                    try await sync.resyncMempool()
+                    lastMempoolResync = .now
+                    needsMempoolResync = false
+                }
+                try await sync.expireRemovals()
+                await sync.recordSuccess()
+                backoff = .milliseconds(250)
+            } catch let error as BitcoinNetworkMismatch {
+                throw error
+            } catch is CancellationError {
+                return
+            } catch {
+                if Task.isCancelled { return }
+                await sync.recordFailure(error)
+                context.logger.warning("bitcoin sync failed; retrying", metadata: ["error": "\(error)", "backoff": "\(backoff)"])
+                try? await Task.sleep(for: backoff)
+                backoff = min(backoff * 2, .seconds(30))
+                needsMempoolResync = true
+                continue
+            }
+            let wait = await sync.hasPendingRemovals ? min(configuration.pollInterval, configuration.replacementGrace) : configuration.pollInterval
+            await withTaskGroup(of: Void.self) { group in
+                group.addTask { await self.wake.wait(after: generation) }
+                group.addTask { try? await Task.sleep(for: wait) }
+                await group.next()
+                group.cancelAll()
+            }
+        }
+    }
+}
+
+/// Notifications waiting for the worker, and ZMQ counters.
+final class ZMQInbox: Sendable {
+    struct Item: Sendable {
+        var notification: ZMQNotification
+        var lost: UInt32
+    }
+    struct Stats: Sendable {
+        var received = 0
+        var gaps = 0
+        var lost = 0
+        var malformed = 0
+        var subscriberMalformed = 0
+    }
+    private let state = Mutex<([Item], Stats)>(([], Stats()))
+
+    func push(_ notification: ZMQNotification, lost: UInt32) {
+        state.withLock { s in
+            s.0.append(Item(notification: notification, lost: lost))
+            s.1.received += 1
+            if lost > 0 {
+                s.1.gaps += 1
+                s.1.lost += Int(lost)
+            }
+        }
+    }
+
+    func malformed(reason: String) { state.withLock { $0.1.malformed += 1 } }
+    func setSubscriberMalformed(_ n: Int) { state.withLock { $0.1.subscriberMalformed = n } }
+    func drain() -> [Item] { state.withLock { s in defer { s.0 = [] }; return s.0 } }
+    var stats: Stats {
+        state.withLock { s in
+            var stats = s.1
+            stats.malformed += stats.subscriberMalformed
+            return stats
+        }
+    }
+}

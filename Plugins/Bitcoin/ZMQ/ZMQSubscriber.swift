@@ -1,0 +1,97 @@
+import CZMQ
+import Foundation
+import Synchronization
+
+/// A ZMQ SUB socket on its own thread, connected to bitcoind's publishers. Delivers each
+/// multipart message's frames in order; stops when `stop()` is called or the stream ends.
+final class ZMQSubscriber: Sendable {
+    let endpoints: [(topic: String, endpoint: String)]
+    private let stopped = Atomic<Bool>(false)
+    private let malformedCount = Atomic<Int>(0)
+
+    init(endpoints: [(topic: String, endpoint: String)]) {
+        self.endpoints = endpoints
+    }
+
+    var malformed: Int { malformedCount.load(ordering: .relaxed) }
+
+    struct SetupError: Error, CustomStringConvertible {
+        let description: String
+    }
+
+    /// Frames of every message received, until `stop()`.
+    func messages() throws -> AsyncStream<[[UInt8]]> {
+        let context = zmq_ctx_new()
+        guard let socket = zmq_socket(context, ZMQ_SUB) else {
+            zmq_ctx_term(context)
+            throw SetupError(description: "zmq_socket failed: \(String(cString: zmq_strerror(zmq_errno())))")
+        }
+        var timeout: Int32 = 200
+        zmq_setsockopt(socket, ZMQ_RCVTIMEO, &timeout, MemoryLayout<Int32>.size)
+        var hwm: Int32 = 100_000
+        zmq_setsockopt(socket, ZMQ_RCVHWM, &hwm, MemoryLayout<Int32>.size)
+        var keepalive: Int32 = 1
+        zmq_setsockopt(socket, ZMQ_TCP_KEEPALIVE, &keepalive, MemoryLayout<Int32>.size)
+        var linger: Int32 = 0
+        zmq_setsockopt(socket, ZMQ_LINGER, &linger, MemoryLayout<Int32>.size)
+        for topic in Set(endpoints.map(\.topic)) {
+            _ = topic.withCString { zmq_setsockopt(socket, ZMQ_SUBSCRIBE, $0, strlen($0)) }
+        }
+        for endpoint in Set(endpoints.map(\.endpoint)) where zmq_connect(socket, endpoint) != 0 {
+            let reason = String(cString: zmq_strerror(zmq_errno()))
+            zmq_close(socket)
+            zmq_ctx_term(context)
+            throw SetupError(description: "cannot connect ZMQ endpoint \(endpoint): \(reason)")
+        }
+        let handles = SocketHandles(context: context, socket: socket)
+        let (stream, continuation) = AsyncStream<[[UInt8]]>.makeStream(bufferingPolicy: .bufferingOldest(100_000))
+        let thread = Thread { [self] in
+            self.receiveLoop(handles, continuation)
+        }
+        thread.name = "unrip.zmq"
+        thread.start()
+        continuation.onTermination = { [self] _ in self.stop() }
+        return stream
+    }
+
+    func stop() { stopped.store(true, ordering: .relaxed) }
+
+    private func receiveLoop(_ handles: SocketHandles, _ continuation: AsyncStream<[[UInt8]]>.Continuation) {
+        defer {
+            zmq_close(handles.socket)
+            zmq_ctx_term(handles.context)
+            continuation.finish()
+        }
+        var frames: [[UInt8]] = []
+        while !stopped.load(ordering: .relaxed) {
+            var message = zmq_msg_t()
+            zmq_msg_init(&message)
+            let n = zmq_msg_recv(&message, handles.socket, 0)
+            if n < 0 {
+                zmq_msg_close(&message)
+                continue  // timeout (EAGAIN) or interrupted: check the stop flag
+            }
+            let size = zmq_msg_size(&message)
+            let data = zmq_msg_data(&message)
+            let bytes = size == 0 ? [] : [UInt8](UnsafeRawBufferPointer(start: data, count: size))
+            let more = zmq_msg_more(&message) != 0
+            zmq_msg_close(&message)
+            frames.append(bytes)
+            if frames.count > 16 {  // hostile or foreign publisher: drop the message
+                malformedCount.add(1, ordering: .relaxed)
+                frames = []
+                continue
+            }
+            if !more {
+                continuation.yield(frames)
+                frames = []
+            }
+        }
+    }
+}
+
+/// The raw libzmq pointers, handed to the receive thread that alone uses them.
+private struct SocketHandles: @unchecked Sendable {
+    let context: UnsafeMutableRawPointer?
+    let socket: UnsafeMutableRawPointer
+}

@@ -1,0 +1,109 @@
+import BitcoinPlugin
+import Foundation
+import Hummingbird
+import Logging
+import WatchCore
+import WatchTesting
+
+// Runs the node doubles as a separate process for the demo and the end-to-end drills.
+// Prints one JSON line with their endpoints, then serves a control API on loopback:
+//   POST /bitcoin/pay     {"address", "sats"}            → {"txid"}
+//   POST /bitcoin/mine    {"blocks"}                      → {"height", "hash"}
+//   POST /bitcoin/replace {"txid", "address"?, "sats"}    → {"txid"} (same inputs, new outputs)
+//   POST /bitcoin/evict   {"txid"}
+//   POST /bitcoin/reorg   {"depth", "reinclude"}
+//   POST /bitcoin/down, /bitcoin/up, /bitcoin/drop-zmq {"count"}
+//   GET  /bitcoin/state
+// Runs until SIGTERM/SIGINT.
+
+let bitcoind = try await BitcoindDouble.start(chain: "regtest")
+bitcoind.mine(1)
+let registry = TransactionRegistry()
+
+final class TransactionRegistry: @unchecked Sendable {
+    private let lock = NSLock()
+    private var byID: [String: DoubleTransaction] = [:]
+    func add(_ tx: DoubleTransaction) { lock.withLock { byID[tx.txid] = tx } }
+    func get(_ txid: String) -> DoubleTransaction? { lock.withLock { byID[txid] } }
+}
+
+func body(_ request: Request) async throws -> [String: Any] {
+    let buffer = try await request.body.collect(upTo: 1 << 16)
+    return (try? JSONSerialization.jsonObject(with: Data(buffer: buffer)) as? [String: Any]) ?? [:]
+}
+
+func reply(_ value: JSONValue, _ status: HTTPResponse.Status = .ok) -> Response {
+    Response(status: status, headers: [.contentType: "application/json"], body: .init(byteBuffer: ByteBuffer(string: value.serialized() + "\n")))
+}
+
+func script(_ address: String?) throws -> [UInt8] {
+    guard let address else { return [0x00, 0x14] + [UInt8](repeating: 0xee, count: 20) }
+    return try AddressCodec.scriptPubKey(for: address, network: .regtest)
+}
+
+let router = Router()
+router.post("/bitcoin/pay") { request, _ -> Response in
+    let b = try await body(request)
+    guard let sats = b["sats"] as? Int, sats > 0 else { return reply(["error": "sats must be a positive integer"], .badRequest) }
+    let tx = bitcoind.pay(script: try script(b["address"] as? String), sats: Int64(sats), change: 1_000)
+    registry.add(tx)
+    return reply(["txid": .string(tx.txid)])
+}
+router.post("/bitcoin/mine") { request, _ -> Response in
+    let b = try await body(request)
+    bitcoind.mine(max(1, b["blocks"] as? Int ?? 1))
+    return reply(["height": .int(Int64(bitcoind.tip.height)), "hash": .string(bitcoind.tip.hash)])
+}
+router.post("/bitcoin/replace") { request, _ -> Response in
+    let b = try await body(request)
+    guard let txid = b["txid"] as? String, let original = registry.get(txid) else { return reply(["error": "unknown txid"], .badRequest) }
+    let replacement = DoubleTransaction(inputs: original.inputs, outputs: [(Int64(b["sats"] as? Int ?? 1_000), try script(b["address"] as? String))])
+    bitcoind.replace(txid, with: replacement)
+    registry.add(replacement)
+    return reply(["txid": .string(replacement.txid)])
+}
+router.post("/bitcoin/evict") { request, _ -> Response in
+    let b = try await body(request)
+    bitcoind.evict(b["txid"] as? String ?? "")
+    return reply(["ok": true])
+}
+router.post("/bitcoin/reorg") { request, _ -> Response in
+    let b = try await body(request)
+    bitcoind.reorg(depth: max(1, b["depth"] as? Int ?? 1), reinclude: b["reinclude"] as? Bool ?? true)
+    return reply(["height": .int(Int64(bitcoind.tip.height))])
+}
+router.post("/bitcoin/down") { _, _ -> Response in
+    try await bitcoind.setDown(true)
+    return reply(["down": true])
+}
+router.post("/bitcoin/up") { _, _ -> Response in
+    try await bitcoind.setDown(false)
+    return reply(["down": false])
+}
+router.post("/bitcoin/drop-zmq") { request, _ -> Response in
+    bitcoind.dropNextZMQ(try await body(request)["count"] as? Int ?? 1)
+    return reply(["ok": true])
+}
+router.get("/bitcoin/state") { _, _ -> Response in
+    reply([
+        "height": .int(Int64(bitcoind.tip.height)), "hash": .string(bitcoind.tip.hash),
+        "mempool": .array(bitcoind.mempoolTxids.map(JSONValue.string)),
+        "zmq_sent": .int(Int64(bitcoind.zmqStats.sent)), "zmq_dropped": .int(Int64(bitcoind.zmqStats.dropped)),
+    ])
+}
+
+let controlPort = try freePort()
+let endpoints: JSONValue = [
+    "control": .string("http://127.0.0.1:\(controlPort)"),
+    "bitcoin": [
+        "rpc_url": .string(bitcoind.rpcURL), "rpc_user": .string(bitcoind.user), "rpc_password": .string(bitcoind.password),
+        "rpc_cookie_file": .string(bitcoind.cookieFile),
+        "zmq_sequence": .string(bitcoind.zmqEndpoints["sequence"]!), "zmq_rawtx": .string(bitcoind.zmqEndpoints["rawtx"]!),
+        "zmq_rawblock": .string(bitcoind.zmqEndpoints["rawblock"]!),
+    ],
+]
+var logger = Logger(label: "unrip-doubles")
+logger.logLevel = .warning
+let app = Application(router: router, configuration: .init(address: .hostname("127.0.0.1", port: controlPort)), logger: logger)
+FileHandle.standardOutput.write(Data((endpoints.serialized() + "\n").utf8))
+try await app.runService()

@@ -1,0 +1,231 @@
+import Foundation
+import Logging
+import Testing
+import WatchCore
+import WatchTesting
+
+@testable import BitcoinPlugin
+
+/// The Bitcoin adapter against the bitcoind double: real RPC over HTTP, real ZMQ frames.
+@Suite(.serialized) struct BitcoinAdapterTests {
+    static let handle = "bcrt1qw508d6qejxtdg4y5r3zarvary0c5xw7kygt080"
+    static var script: [UInt8] { try! AddressCodec.scriptPubKey(for: handle, network: .regtest) }
+    static let other: [UInt8] = [0x00, 0x14] + [UInt8](repeating: 0xab, count: 20)
+
+    struct Harness {
+        let double: BitcoindDouble
+        let store: MemoryChainStore
+        let pipeline: ChainPipeline
+        let configuration: BitcoinConfiguration
+        let task: Task<Void, Error>
+        let adapter: BitcoinAdapter
+
+        func row(_ txid: String, vout: Int = 0) -> MemoryChainStore.Row? {
+            store.rows[TransferKey(chain: "bitcoin", txHash: txid, outputIndex: vout)]
+        }
+
+        func stop() async {
+            task.cancel()
+            _ = await task.result
+        }
+    }
+
+    static func config(_ double: BitcoindDouble, zmq: Bool = true, rest: Bool = true, cookie: Bool = false, extra: [String: ConfigValue] = [:]) throws -> BitcoinConfiguration {
+        var table: [String: ConfigValue] = [
+            "enabled": .bool(true), "network": .string("regtest"), "rpc_url": .string(double.rpcURL), "rest": .bool(rest),
+            "confirmations": .int(3), "reorg_grace_blocks": .int(2), "poll_interval_ms": .int(100), "replacement_grace_ms": .int(300),
+            "mempool_resync_s": .int(3600),
+            "handles": .array([.table(["address": .string(handle), "label": .string("hot")])]),
+        ]
+        if cookie {
+            table["rpc_cookie_file"] = .string(double.cookieFile)
+        } else {
+            table["rpc_user"] = .string(double.user)
+            table["rpc_password"] = .string(double.password)
+        }
+        if zmq {
+            table["zmq_sequence"] = .string(double.zmqEndpoints["sequence"]!)
+            table["zmq_rawtx"] = .string(double.zmqEndpoints["rawtx"]!)
+            table["zmq_rawblock"] = .string(double.zmqEndpoints["rawblock"]!)
+        }
+        table.merge(extra) { _, new in new }
+        let problems = ConfigProblems()
+        let section = ConfigSection(path: "bitcoin", table: table, problems: problems)
+        let configuration = BitcoinConfiguration(section: section)
+        _ = section.bool("enabled", default: false)
+        section.finish()
+        #expect(problems.all.isEmpty, "\(problems.all)")
+        return configuration
+    }
+
+    static func start(_ double: BitcoindDouble, _ configuration: BitcoinConfiguration, store: MemoryChainStore = MemoryChainStore()) async throws -> Harness {
+        let pipeline = try await ChainPipeline.restore(adapter: "bitcoin", chain: "bitcoin", network: "regtest", policy: configuration.policy, store: store, clock: SystemClock())
+        let context = AdapterContext(name: "bitcoin", chain: "bitcoin", network: "regtest", handles: configuration.handles, pipeline: pipeline, logger: Logger(label: "bitcoin-test"), clock: SystemClock())
+        let adapter = try BitcoinAdapter(configuration: configuration, context: context)
+        let task = Task { try await adapter.run() }
+        let h = Harness(double: double, store: store, pipeline: pipeline, configuration: configuration, task: task, adapter: adapter)
+        #expect(await waitUntil { await pipeline.tip?.hash == double.tip.hash })
+        try await Task.sleep(for: .milliseconds(200))  // let the ZMQ subscription settle (slow joiner)
+        return h
+    }
+
+    @Test func depositSeenInMempoolBeforeAnyBlockThenConfirmedAtPolicy() async throws {
+        let double = try await BitcoindDouble.start()
+        double.mine(5)
+        let h = try await Self.start(double, try Self.config(double))
+        defer { Task { await h.stop() } }
+        let tx = double.pay(script: Self.script, sats: 150_000, change: 10_000)
+        #expect(await waitUntil { h.row(tx.txid)?.state == .seenUnconfirmed })
+        #expect(h.row(tx.txid)?.block == nil && h.row(tx.txid)?.amount == Amount(150_000))
+        #expect(h.row(tx.txid)?.address == Self.handle)
+        #expect(h.store.rows.count == 1)  // the change output is not ours
+        double.mine(1)
+        #expect(await waitUntil { h.row(tx.txid)?.confirmations == 1 })
+        double.mine(2)
+        #expect(await waitUntil { h.row(tx.txid)?.state == .seenConfirmed && h.row(tx.txid)?.confirmations == 3 })
+        await h.stop()
+    }
+
+    @Test func reorgDemotesAndReconfirms() async throws {
+        let double = try await BitcoindDouble.start()
+        let h = try await Self.start(double, try Self.config(double))
+        let tx = double.pay(script: Self.script, sats: 42_000)
+        double.mine(3)
+        #expect(await waitUntil { h.row(tx.txid)?.state == .seenConfirmed })
+        let oldBlock = try #require(h.row(tx.txid)?.block)
+        double.reorg(depth: 3, reinclude: true)
+        // Re-mined in the new chain: demoted while reorged, then confirmed again in another block.
+        #expect(await waitUntil { h.row(tx.txid)?.block != nil && h.row(tx.txid)?.block != oldBlock })
+        #expect(h.store.events.contains { $0.0.txHash == tx.txid && $0.2 == .reorgedOut })
+        double.mine(2)
+        #expect(await waitUntil { h.row(tx.txid)?.state == .seenConfirmed && h.row(tx.txid)?.block?.hash == double.block(at: oldBlock.height)?.hash })
+        await h.stop()
+    }
+
+    @Test func rbfReplacementAndEvictionEndWithTheirReasons() async throws {
+        let double = try await BitcoindDouble.start()
+        let h = try await Self.start(double, try Self.config(double))
+        let original = double.pay(script: Self.script, sats: 90_000)
+        let evictee = double.pay(script: Self.script, sats: 20_000)
+        #expect(await waitUntil { h.row(original.txid) != nil && h.row(evictee.txid) != nil })
+        // Fee bump paying the change elsewhere: same input, our output gone.
+        let bump = DoubleTransaction(inputs: original.inputs, outputs: [(89_000, Self.other)])
+        double.replace(original.txid, with: bump)
+        double.evict(evictee.txid)
+        #expect(await waitUntil { h.row(original.txid)?.state == .failedOrStuck })
+        #expect(h.row(original.txid)?.reason == "replaced")
+        #expect(await waitUntil { h.row(evictee.txid)?.state == .failedOrStuck })
+        #expect(h.row(evictee.txid)?.reason == "evicted")
+        let state = await h.adapter.state()
+        #expect(state["counters"]?["replaced"] == .int(1) && state["counters"]?["evicted"] == .int(1))
+        await h.stop()
+    }
+
+    @Test func droppedZMQMessagesAreDetectedAndTheDepositStillFound() async throws {
+        let double = try await BitcoindDouble.start()
+        let h = try await Self.start(double, try Self.config(double))
+        double.pay(script: Self.other, sats: 1)  // baseline for the sequence counters
+        try await Task.sleep(for: .milliseconds(200))
+        double.dropNextZMQ(4)  // rawtx, hashtx, sequence A of the deposit … lost
+        let tx = double.pay(script: Self.script, sats: 77_000)
+        double.pay(script: Self.other, sats: 2)  // the next messages reveal the gap
+        #expect(await waitUntil { h.row(tx.txid)?.state == .seenUnconfirmed })
+        let state = await h.adapter.state()
+        #expect((state["zmq"]?["gaps"]).flatMap { if case .int(let n) = $0 { n } else { nil } } ?? 0 >= 1)
+        #expect(state["counters"]?["mempool_resyncs"] != nil)
+        await h.stop()
+    }
+
+    @Test func bitcoindDownDuringABlockThenBackIsCaughtUp() async throws {
+        let double = try await BitcoindDouble.start()
+        let h = try await Self.start(double, try Self.config(double))
+        try await double.setDown(true)
+        let tx = double.pay(script: Self.script, sats: 33_000)
+        double.mine(4)
+        try await Task.sleep(for: .milliseconds(400))
+        #expect(h.row(tx.txid) == nil)
+        try await double.setDown(false)
+        #expect(await waitUntil(.seconds(20)) { h.row(tx.txid)?.state == .seenConfirmed && h.row(tx.txid)?.confirmations == 4 })
+        #expect(await h.pipeline.tip?.hash == double.tip.hash)
+        await h.stop()
+    }
+
+    @Test func pollingModeWithCookieAuthAndRPCBlocks() async throws {
+        let double = try await BitcoindDouble.start()
+        let h = try await Self.start(double, try Self.config(double, zmq: false, rest: false, cookie: true))
+        let tx = double.pay(script: Self.script, sats: 5_000)
+        #expect(await waitUntil { h.row(tx.txid)?.state == .seenUnconfirmed })
+        double.mine(3)
+        #expect(await waitUntil { h.row(tx.txid)?.state == .seenConfirmed })
+        #expect(double.requests("getblock") > 0 && double.requests("REST") == 0)
+        let state = await h.adapter.state()
+        #expect(state["ingest"]?.stringValue?.contains("polling") == true)
+        await h.stop()
+    }
+
+    @Test func restartMidCatchUpLosesAndDuplicatesNothing() async throws {
+        let double = try await BitcoindDouble.start()
+        let store = MemoryChainStore()
+        var paid: [String] = []
+        for _ in 0..<30 {
+            paid.append(double.pay(script: Self.script, sats: 1_000).txid)
+            double.mine(1)
+        }
+        let configuration = try Self.config(double, extra: ["start_height": .int(0)])
+        // First run: stop it part-way through catching up.
+        let pipeline = try await ChainPipeline.restore(adapter: "bitcoin", chain: "bitcoin", network: "regtest", policy: configuration.policy, store: store, clock: SystemClock())
+        let context = AdapterContext(name: "bitcoin", chain: "bitcoin", network: "regtest", handles: configuration.handles, pipeline: pipeline, logger: Logger(label: "t"), clock: SystemClock())
+        let first = try BitcoinAdapter(configuration: configuration, context: context)
+        let task = Task { try await first.run() }
+        #expect(await waitUntil { (await pipeline.tip?.height ?? 0) >= 10 })
+        task.cancel()
+        _ = await task.result
+        let midway = await pipeline.tip?.height ?? 0
+        #expect(midway < 30 || store.rows.count == 30)
+        // Restart from the durable cursor.
+        let h = try await Self.start(double, configuration, store: store)
+        #expect(await waitUntil { store.rows.count == 30 && store.rows.values.allSatisfy { $0.state == .seenConfirmed || $0.confirmations >= 1 } })
+        #expect(Set(store.rows.keys.map(\.txHash)) == Set(paid))
+        for txid in paid {
+            let firstSightings = store.events.filter { $0.0.txHash == txid && ($0.2 == .included || $0.2 == .seenInMempool || $0.2 == .confirmed) && $0.1 != .seenConfirmed }
+            #expect(firstSightings.count <= 1, "\(txid) first-seen \(firstSightings.count) times")
+        }
+        await h.stop()
+    }
+
+    @Test func networkMismatchIsRefused() async throws {
+        let double = try await BitcoindDouble.start(chain: "main")
+        var configuration = try Self.config(double)
+        configuration.pollInterval = .milliseconds(50)
+        let store = MemoryChainStore()
+        let pipeline = ChainPipeline(adapter: "bitcoin", tracker: ChainTracker(chain: "bitcoin", network: "regtest", policy: configuration.policy), store: store, clock: SystemClock())
+        let context = AdapterContext(name: "bitcoin", chain: "bitcoin", network: "regtest", handles: configuration.handles, pipeline: pipeline, logger: Logger(label: "t"), clock: SystemClock())
+        let adapter = try BitcoinAdapter(configuration: configuration, context: context)
+        await #expect {
+            try await adapter.run()
+        } throws: { error in
+            "\(error)".contains("bitcoind reports chain 'main' but [bitcoin] network = \"regtest\"")
+        }
+    }
+
+    @Test func passesTheSharedConformanceSuite() async throws {
+        let double = try await BitcoindDouble.start()
+        let configuration = try Self.config(double)
+        let failures = try await AdapterConformance.run(
+            .init(
+                chain: "bitcoin", network: "regtest", handle: configuration.handles[0], policy: configuration.policy,
+                make: { try BitcoinAdapter(configuration: configuration, context: $0) }),
+            node: BitcoindConformanceNode(double: double))
+        #expect(failures.isEmpty, "\(failures)")
+    }
+}
+
+struct BitcoindConformanceNode: ConformanceNode {
+    let double: BitcoindDouble
+    var supportsMempool: Bool { true }
+    func send(to address: String, amount: UInt64) async throws -> String {
+        double.pay(script: try AddressCodec.scriptPubKey(for: address, network: .regtest), sats: Int64(amount)).txid
+    }
+    func mineBlocks(_ count: Int) async throws { double.mine(count) }
+    func reorgBlocks(depth: Int) async throws { double.reorg(depth: depth, reinclude: false) }
+}

@@ -35,6 +35,11 @@ let package = Package(
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ]
         ),
+        // JSON-RPC 1.0/2.0 and REST over HTTP(S) with libcurl, shared by the chain adapters.
+        .target(
+            name: "JSONRPCClient",
+            dependencies: ["WatchCore", "CCurl"]
+        ),
         .target(
             name: "PostgresStore",
             dependencies: [
@@ -58,7 +63,7 @@ let package = Package(
         .target(
             name: "BitcoinPlugin",
             dependencies: [
-                "WatchCore", "CZMQ",
+                "WatchCore", "CZMQ", "JSONRPCClient",
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "Logging", package: "swift-log"),
             ],

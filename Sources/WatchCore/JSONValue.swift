@@ -1,11 +1,16 @@
 /// A JSON document as a value: what the control API serves, what events carry, and how
 /// effective config and adapter state are reported. Objects serialize with sorted keys so
 /// output is stable.
+///
+/// `JSONValue.parse` yields `.int` for integers that fit `Int64` and `.number` (the exact
+/// text) for every other number (fractions, exponents, big integers), so nothing is rounded.
 public enum JSONValue: Sendable, Equatable {
     case null
     case bool(Bool)
     case int(Int64)
     case double(Double)
+    /// A number kept exactly as written (validated JSON number syntax).
+    case number(String)
     case string(String)
     case array([JSONValue])
     case object([String: JSONValue])
@@ -33,6 +38,7 @@ public enum JSONValue: Sendable, Equatable {
         case .bool(let b): out += b ? "true" : "false"
         case .int(let i): out += String(i)
         case .double(let d): out += d.isFinite ? String(d) : "null"
+        case .number(let text): out += text
         case .string(let s): JSONValue.writeString(s, into: &out)
         case .array(let items):
             out += "["

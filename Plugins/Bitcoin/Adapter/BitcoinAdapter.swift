@@ -16,7 +16,7 @@ public struct BitcoinAdapter: ChainAdapter {
     let wake = ChangeSignal()
 
     public init(configuration: BitcoinConfiguration, context: AdapterContext) throws {
-        fatalError("RPC node pending")
+        try self.init(configuration: configuration, context: context, node: RPCBitcoinNode(configuration: configuration))
     }
 
     /// With an explicit node client (tests, tools).

@@ -1,0 +1,173 @@
+import CCurl
+import Dispatch
+import Synchronization
+
+/// One HTTP exchange as libcurl saw it.
+public struct HTTPResponse: Sendable {
+    public var status: Int
+    public var body: [UInt8]
+}
+
+/// Blocking libcurl requests, run on the client's own dispatch queues (never on Swift's
+/// cooperative pool). Each worker queue keeps one easy handle, so connections are reused.
+/// `concurrency` workers bound how many requests are in flight.
+final class CurlHTTP: Sendable {
+    struct Options: Sendable {
+        var timeout: Duration
+        var connectTimeout: Duration
+        var maxResponseBytes: Int
+        var headers: [String]
+    }
+
+    private let workers: [CurlWorker]
+    private let options: Options
+
+    init(concurrency: Int, options: Options) {
+        CurlGlobal.ensureInitialized()
+        workers = (0..<max(1, concurrency)).map { CurlWorker(label: "unrip.curl.\($0)") }
+        self.options = options
+    }
+
+    func post(url: String, body: [UInt8]) async throws(JSONRPCError) -> HTTPResponse {
+        try await perform(url: url, body: body)
+    }
+
+    func get(url: String) async throws(JSONRPCError) -> HTTPResponse {
+        try await perform(url: url, body: nil)
+    }
+
+    private func perform(url: String, body: [UInt8]?) async throws(JSONRPCError) -> HTTPResponse {
+        let worker = workers.min { $0.pending.load(ordering: .relaxed) < $1.pending.load(ordering: .relaxed) }!
+        let abort = AbortFlag()
+        let options = self.options
+        let result: Result<HTTPResponse, JSONRPCError> = await withTaskCancellationHandler {
+            await withCheckedContinuation { continuation in
+                worker.pending.add(1, ordering: .relaxed)
+                worker.queue.async {
+                    let r = worker.perform(url: url, body: body, options: options, abort: abort)
+                    worker.pending.subtract(1, ordering: .relaxed)
+                    continuation.resume(returning: r)
+                }
+            }
+        } onCancel: {
+            abort.flag.store(true, ordering: .relaxed)
+        }
+        return try result.get()
+    }
+}
+
+enum CurlGlobal {
+    private static let initialized: Bool = {
+        curl_global_init(Int(CURL_GLOBAL_ALL))
+        return true
+    }()
+
+    static func ensureInitialized() { _ = initialized }
+}
+
+final class AbortFlag: Sendable {
+    let flag = Atomic<Bool>(false)
+}
+
+/// Collects a reply body up to a limit.
+final class BodySink {
+    var bytes: [UInt8] = []
+    let limit: Int
+    var overflowed = false
+    init(limit: Int) { self.limit = limit }
+}
+
+/// A serial queue and the easy handle only that queue touches.
+final class CurlWorker: @unchecked Sendable {
+    let queue: DispatchQueue
+    let pending = Atomic<Int>(0)
+    private var handle: UnsafeMutableRawPointer?
+
+    init(label: String) { queue = DispatchQueue(label: label) }
+
+    deinit { if let handle { curl_easy_cleanup(handle) } }
+
+    /// Runs on `queue` only.
+    func perform(url: String, body: [UInt8]?, options: CurlHTTP.Options, abort: AbortFlag) -> Result<HTTPResponse, JSONRPCError> {
+        if abort.flag.load(ordering: .relaxed) { return .failure(.cancelled) }
+        if handle == nil { handle = curl_easy_init() }
+        guard let h = handle else { return .failure(.transport(.other("curl_easy_init failed"))) }
+        curl_easy_reset(h)
+        let sink = BodySink(limit: options.maxResponseBytes)
+        let sinkRef = Unmanaged.passRetained(sink)
+        let abortRef = Unmanaged.passRetained(abort)
+        defer {
+            sinkRef.release()
+            abortRef.release()
+        }
+        var headers: UnsafeMutablePointer<curl_slist>? = nil
+        for line in options.headers + (body != nil ? ["Content-Type: application/json"] : []) {
+            headers = curl_slist_append(headers, line)
+        }
+        headers = curl_slist_append(headers, "Expect:")
+        defer { curl_slist_free_all(headers) }
+
+        let write: @convention(c) (UnsafeMutablePointer<CChar>?, Int, Int, UnsafeMutableRawPointer?) -> Int = { ptr, size, count, user in
+            guard let user else { return 0 }
+            let sink = Unmanaged<BodySink>.fromOpaque(user).takeUnretainedValue()
+            let n = size * count
+            if sink.bytes.count + n > sink.limit {
+                sink.overflowed = true
+                return 0
+            }
+            if n > 0, let ptr {
+                ptr.withMemoryRebound(to: UInt8.self, capacity: n) { sink.bytes.append(contentsOf: UnsafeBufferPointer(start: $0, count: n)) }
+            }
+            return n
+        }
+        let progress: @convention(c) (UnsafeMutableRawPointer?, Int64, Int64, Int64, Int64) -> Int32 = { user, _, _, _, _ in
+            guard let user else { return 0 }
+            return Unmanaged<AbortFlag>.fromOpaque(user).takeUnretainedValue().flag.load(ordering: .relaxed) ? 1 : 0
+        }
+
+        let code: CURLcode = url.withCString { urlPtr in
+            _ = unrip_curl_setopt_ptr(h, CURLOPT_URL, urlPtr)
+            _ = unrip_curl_setopt_long(h, CURLOPT_NOSIGNAL, 1)
+            _ = unrip_curl_setopt_long(h, CURLOPT_TIMEOUT_MS, Int(options.timeout.milliseconds))
+            _ = unrip_curl_setopt_long(h, CURLOPT_CONNECTTIMEOUT_MS, Int(options.connectTimeout.milliseconds))
+            _ = unrip_curl_setopt_long(h, CURLOPT_FOLLOWLOCATION, 0)
+            _ = unrip_curl_setopt_ptr(h, CURLOPT_ACCEPT_ENCODING, "")
+            _ = unrip_curl_setopt_ptr(h, CURLOPT_HTTPHEADER, headers)
+            _ = unrip_curl_setopt_write(h, write)
+            _ = unrip_curl_setopt_ptr(h, CURLOPT_WRITEDATA, sinkRef.toOpaque())
+            _ = unrip_curl_setopt_long(h, CURLOPT_NOPROGRESS, 0)
+            _ = unrip_curl_setopt_ptr(h, CURLOPT_XFERINFOFUNCTION, unsafeBitCast(progress, to: UnsafeRawPointer.self))
+            _ = unrip_curl_setopt_ptr(h, CURLOPT_XFERINFODATA, abortRef.toOpaque())
+            if let body {
+                return body.withUnsafeBytes { raw in
+                    _ = unrip_curl_setopt_long(h, CURLOPT_POST, 1)
+                    _ = unrip_curl_setopt_long(h, CURLOPT_POSTFIELDSIZE, raw.count)
+                    _ = unrip_curl_setopt_ptr(h, CURLOPT_POSTFIELDS, raw.baseAddress ?? UnsafeRawPointer(bitPattern: 1))
+                    return curl_easy_perform(h)
+                }
+            }
+            _ = unrip_curl_setopt_long(h, CURLOPT_HTTPGET, 1)
+            return curl_easy_perform(h)
+        }
+        guard code == CURLE_OK else {
+            if sink.overflowed { return .failure(.malformed("reply larger than \(options.maxResponseBytes) bytes")) }
+            switch code {
+            case CURLE_OPERATION_TIMEDOUT: return .failure(.transport(.timeout))
+            case CURLE_ABORTED_BY_CALLBACK: return .failure(.cancelled)
+            case CURLE_COULDNT_CONNECT, CURLE_COULDNT_RESOLVE_HOST, CURLE_COULDNT_RESOLVE_PROXY:
+                return .failure(.transport(.connect(String(cString: curl_easy_strerror(code)))))
+            default:
+                return .failure(.transport(.other(String(cString: curl_easy_strerror(code)))))
+            }
+        }
+        var status = 0
+        _ = unrip_curl_getinfo_long(h, CURLINFO_RESPONSE_CODE, &status)
+        return .success(HTTPResponse(status: status, body: sink.bytes))
+    }
+}
+
+extension Duration {
+    var milliseconds: Int64 {
+        components.seconds * 1000 + components.attoseconds / 1_000_000_000_000_000
+    }
+}

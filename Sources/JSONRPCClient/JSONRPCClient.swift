@@ -1,0 +1,126 @@
+import Foundation
+import Synchronization
+import WatchCore
+
+/// A JSON-RPC client over HTTP(S) with libcurl, for any node: EVM providers (JSON-RPC 2.0)
+/// and bitcoind (1.0/2.0, basic auth). Requests run on the client's own threads; errors are
+/// `JSONRPCError`; the URL is only ever shown redacted (`redactedURL`).
+public final class JSONRPCClient: Sendable {
+    public enum Version: String, Sendable {
+        case v1 = "1.0"
+        case v2 = "2.0"
+    }
+
+    public struct Configuration: Sendable {
+        public var url: String
+        public var version: Version
+        /// HTTP basic auth (bitcoind `rpcuser`/`rpcpassword` or cookie). Credentials in the URL work too.
+        public var username: String?
+        public var password: String?
+        public var timeout: Duration
+        public var connectTimeout: Duration
+        /// Requests in flight at once (one worker thread each).
+        public var concurrency: Int
+        public var maxResponseBytes: Int
+
+        public init(
+            url: String, version: Version = .v2, username: String? = nil, password: String? = nil,
+            timeout: Duration = .seconds(15), connectTimeout: Duration = .seconds(5), concurrency: Int = 4,
+            maxResponseBytes: Int = 64 << 20
+        ) {
+            self.url = url
+            self.version = version
+            self.username = username
+            self.password = password
+            self.timeout = timeout
+            self.connectTimeout = connectTimeout
+            self.concurrency = concurrency
+            self.maxResponseBytes = maxResponseBytes
+        }
+    }
+
+    public let configuration: Configuration
+    /// The URL with its secrets hidden: what logs and `/state` show.
+    public let redactedURL: String
+    private let http: CurlHTTP
+    private let nextID = Atomic<Int64>(1)
+    private let counters = Mutex<[String: Int]>([:])
+
+    public init(_ configuration: Configuration) {
+        self.configuration = configuration
+        redactedURL = URLRedaction.redact(configuration.url)
+        var headers: [String] = ["Accept: application/json", "User-Agent: unrip-watch"]
+        if let user = configuration.username {
+            let token = Data("\(user):\(configuration.password ?? "")".utf8).base64EncodedString()
+            headers.append("Authorization: Basic \(token)")
+        }
+        http = CurlHTTP(
+            concurrency: configuration.concurrency,
+            options: .init(
+                timeout: configuration.timeout, connectTimeout: configuration.connectTimeout,
+                maxResponseBytes: configuration.maxResponseBytes, headers: headers))
+    }
+
+    /// Requests sent so far, by method (`GET` for REST).
+    public var requestCounts: [String: Int] { counters.withLock { $0 } }
+    public var requestTotal: Int { counters.withLock { $0.values.reduce(0, +) } }
+
+    /// Calls `method` and returns its `result` (which may be `.null`).
+    public func call(_ method: String, _ params: [JSONValue] = []) async throws(JSONRPCError) -> JSONValue {
+        let id = nextID.add(1, ordering: .relaxed).oldValue
+        var request: [String: JSONValue] = ["id": .int(id), "method": .string(method), "params": .array(params)]
+        request["jsonrpc"] = .string(configuration.version.rawValue)
+        counters.withLock { $0[method, default: 0] += 1 }
+        let response = try await http.post(url: configuration.url, body: Array(JSONValue.object(request).serialized().utf8))
+        return try Self.decodeReply(response, id: id)
+    }
+
+    /// A plain GET of `path` relative to the URL (bitcoind REST): the body on 2xx.
+    public func get(_ path: String) async throws(JSONRPCError) -> [UInt8] {
+        var base = configuration.url
+        while base.hasSuffix("/") { base.removeLast() }
+        counters.withLock { $0["GET", default: 0] += 1 }
+        let response = try await http.get(url: base + (path.hasPrefix("/") ? path : "/" + path))
+        guard (200..<300).contains(response.status) else {
+            throw .http(status: response.status, body: Self.snippet(response.body))
+        }
+        return response.body
+    }
+
+    /// Interprets one HTTP reply to a call with `id` (JSON-RPC 1.0/1.1/2.0 shapes).
+    static func decodeReply(_ response: HTTPResponse, id: Int64) throws(JSONRPCError) -> JSONValue {
+        let status = response.status
+        // Rate limits and gateway failures are HTTP-level whatever the body says.
+        if [401, 403, 408, 425, 429, 502, 503, 504].contains(status) {
+            throw .http(status: status, body: snippet(response.body))
+        }
+        let parsed: JSONValue
+        do {
+            parsed = try JSONValue.parse(response.body)
+        } catch {
+            if (200..<300).contains(status) { throw .malformed("\(error)") }
+            throw .http(status: status, body: snippet(response.body))
+        }
+        guard case .object(let reply) = parsed, reply["result"] != nil || reply["error"] != nil else {
+            if (200..<300).contains(status) {
+                throw .malformed("expected a JSON-RPC reply object with result or error, got \(parsed.typeName)")
+            }
+            throw .http(status: status, body: snippet(response.body))
+        }
+        if let error = reply["error"], error != .null {
+            guard case .object(let e) = error, let code = e["code"]?.int64Value, let message = e["message"]?.stringValue
+            else { throw .malformed("error member is not {code, message}: \(snippet(Array(error.serialized().utf8)))") }
+            throw .rpc(code: Int(code), message: message, data: e["data"])
+        }
+        guard (200..<300).contains(status) else { throw .http(status: status, body: snippet(response.body)) }
+        if let replyID = reply["id"], replyID != .null, replyID != .int(id) {
+            throw .malformed("reply id \(replyID.serialized()) does not match request id \(id)")
+        }
+        return reply["result"] ?? .null
+    }
+
+    static func snippet(_ body: [UInt8]) -> String {
+        let text = String(decoding: body.prefix(200), as: UTF8.self)
+        return body.count > 200 ? text + "…" : text
+    }
+}

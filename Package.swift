@@ -70,11 +70,20 @@ let package = Package(
             path: "Plugins/Bitcoin"
         ),
 
+        // Turns observations + bridge and verifier credit into funding transitions.
+        .target(
+            name: "Reconciler",
+            dependencies: [
+                "WatchCore", "PostgresStore", "JSONRPCClient",
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
+
         // The host: config, static adapter registry, lifecycle, CLI commands.
         .target(
             name: "WatchHost",
             dependencies: [
-                "WatchCore", "PostgresStore", "ControlAPI", "BitcoinPlugin",
+                "WatchCore", "PostgresStore", "ControlAPI", "BitcoinPlugin", "Reconciler",
                 .product(name: "TOMLKit", package: "TOMLKit"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "Logging", package: "swift-log"),
@@ -130,6 +139,7 @@ let package = Package(
             ]
         ),
         .testTarget(name: "WatchHostTests", dependencies: ["WatchHost", "WatchCore", "WatchTesting", "PostgresStore"]),
+        .testTarget(name: "ReconcilerTests", dependencies: ["Reconciler", "WatchCore", "WatchTesting", "PostgresStore", "JSONRPCClient"]),
         .testTarget(
             name: "BitcoinPluginTests",
             dependencies: ["BitcoinPlugin", "WatchCore", "WatchTesting"],

@@ -108,6 +108,8 @@ public final class JSONRPCClient: Sendable {
             throw .http(status: status, body: snippet(response.body))
         }
         if let error = reply["error"], error != .null {
+            // The POA bridge reports errors as a plain string, not {code, message}.
+            if case .string(let text) = error { throw .rpc(code: 0, message: text, data: nil) }
             guard case .object(let e) = error, let code = e["code"]?.int64Value, let message = e["message"]?.stringValue
             else { throw .malformed("error member is not {code, message}: \(snippet(Array(error.serialized().utf8)))") }
             throw .rpc(code: Int(code), message: message, data: e["data"])

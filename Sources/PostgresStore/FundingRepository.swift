@@ -205,9 +205,9 @@ public struct FundingRepository: ChainStateStore {
             insertedID = try conn.query(
                 """
                 INSERT INTO funding_observations (chain, network, asset, address, tx_hash, output_index, amount, state,
-                    confirmations, block_height, block_hash, first_seen_at, confirmed_at, updated_at)
+                    confirmations, block_height, block_hash, first_seen_at, confirmed_at, updated_at, state_since)
                 VALUES ($1, $2, $3, $4, $5, $6, $7::numeric, $8, $9, $10, $11, $12::timestamptz,
-                    CASE WHEN $8 = 'SEEN_CONFIRMED' THEN $12::timestamptz END, $12::timestamptz)
+                    CASE WHEN $8 = 'SEEN_CONFIRMED' THEN $12::timestamptz END, $12::timestamptz, $12::timestamptz)
                 ON CONFLICT (chain, tx_hash, output_index) DO NOTHING
                 RETURNING id
                 """,
@@ -229,6 +229,7 @@ public struct FundingRepository: ChainStateStore {
             try conn.query(
                 """
                 UPDATE funding_observations SET state = $2,
+                    state_since = CASE WHEN state <> $2 THEN $8::timestamptz ELSE state_since END,
                     reason = CASE WHEN $2 = 'FAILED_OR_STUCK' THEN COALESCE($3, reason) ELSE NULL END,
                     replaced_by = COALESCE($4, replaced_by), confirmations = $5, block_height = $6, block_hash = $7,
                     confirmed_at = CASE WHEN $2 = 'SEEN_CONFIRMED' AND confirmed_at IS NULL THEN $8::timestamptz ELSE confirmed_at END,
@@ -245,25 +246,43 @@ public struct FundingRepository: ChainStateStore {
         // a repeated report of the same thing adds nothing.
         let blockChanged = insertedID != nil || existing?["block_hash"] != o.block?.hash
         guard previous != newState || blockChanged else { return }
+        try appendEvent(
+            conn: conn, observationID: id, kind: o.kind.rawValue, state: newState, previous: previous, reason: reason,
+            ids: (nil, nil, nil), at: at, topic: topic, key: o.address)
+    }
+
+    /// Appends one timeline step of an observation (already updated in this transaction) and its
+    /// outbox event, built from the stored row so every writer publishes the same shape.
+    static func appendEvent(
+        conn: PGConnection, observationID id: Int, kind: String, state: FundingState, previous: FundingState?,
+        reason: String?, ids: (deposit: String?, nearTx: String?, snapshot: String?), at: String, topic: String, key: String
+    ) throws {
+        guard let row = try conn.query("SELECT \(columns) FROM funding_observations WHERE id = $1", [String(id)]).first else {
+            throw PostgresError.unexpectedResult("observation \(id) vanished inside its transaction")
+        }
+        let o = ObservationRecord(row: row)
         let eventID = UUID().uuidString.lowercased()
         try conn.query(
             """
             INSERT INTO funding_observation_events (observation_id, kind, state, previous_state, reason, confirmations,
-                block_height, block_hash, event_id, at)
-            VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9::uuid, $10::timestamptz)
+                block_height, block_hash, bridge_deposit_id, near_tx_hash, verifier_snapshot_id, event_id, at)
+            VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12::uuid, $13::timestamptz)
             """,
-            [String(id), o.kind.rawValue, newState.rawValue, previous?.rawValue, reason, String(o.confirmations),
-             o.block.map { String($0.height) }, o.block?.hash, eventID, at])
+            [String(id), kind, state.rawValue, previous?.rawValue, reason, String(o.confirmations),
+             o.blockHeight.map(String.init), o.blockHash, ids.deposit ?? o.bridgeDepositId, ids.nearTx ?? o.nearTxHash,
+             ids.snapshot ?? o.verifierSnapshotId, eventID, at])
         let payload: JSONValue = [
             "schema": "unrip.funding_observation.v1", "event_id": .string(eventID), "occurred_at": .string(at),
-            "observation_id": .int(Int64(id)), "chain": .string(o.key.chain), "network": .string(o.network),
-            "asset": .string(o.asset), "address": .string(o.address), "tx_hash": .string(o.key.txHash),
-            "output_index": .int(Int64(o.key.outputIndex)), "amount": .string(o.amount.description),
-            "kind": .string(o.kind.rawValue), "state": .string(newState.rawValue),
+            "observation_id": .int(Int64(id)), "chain": .string(o.chain), "network": .string(o.network),
+            "asset": .string(o.asset), "address": .string(o.address), "tx_hash": .string(o.txHash),
+            "output_index": .int(Int64(o.outputIndex)), "amount": .string(o.amount),
+            "kind": .string(kind), "state": .string(state.rawValue),
             "previous_state": .optional(previous?.rawValue), "reason": .optional(reason),
-            "replaced_by": .optional(replacedBy), "confirmations": .int(Int64(o.confirmations)),
-            "block_height": .optional(o.block?.height), "block_hash": .optional(o.block?.hash),
+            "replaced_by": .optional(o.replacedBy), "confirmations": .int(Int64(o.confirmations)),
+            "block_height": .optional(o.blockHeight), "block_hash": .optional(o.blockHash),
+            "bridge_deposit_id": .optional(ids.deposit ?? o.bridgeDepositId), "near_tx_hash": .optional(ids.nearTx ?? o.nearTxHash),
+            "verifier_snapshot_id": .optional(ids.snapshot ?? o.verifierSnapshotId),
         ]
-        try Outbox.enqueue(conn: conn, topic: topic, key: o.address, eventID: eventID, payload: payload)
+        try Outbox.enqueue(conn: conn, topic: topic, key: key, eventID: eventID, payload: payload)
     }
 }

@@ -4,6 +4,7 @@ import Hummingbird
 import Logging
 import PostgresStore
 import Prometheus
+import Reconciler
 import ServiceLifecycle
 import WatchCore
 
@@ -51,6 +52,17 @@ public struct UnripHost: Sendable {
                 pipeline: pipeline, logger: pluginLogger, clock: clock)
             let make = adapter.make
             supervisors.append(PluginSupervisor(name: adapter.kind, kind: adapter.kind, logger: pluginLogger) { try make(context) })
+        }
+
+        if let reconcilerConfig = config.reconciler {
+            var named = logger
+            named[metadataKey: "plugin"] = "reconciler"
+            let reconcilerLogger = named
+            let credits = CreditRepository(pool: pool, observationsTopic: config.topicObservations)
+            let clock = self.clock
+            supervisors.append(PluginSupervisor(name: "reconciler", kind: "reconciler", logger: reconcilerLogger) {
+                ReconcilerService(configuration: reconcilerConfig, credits: credits, logger: reconcilerLogger, clock: clock)
+            })
         }
 
         let started = clock.now()

@@ -1,4 +1,5 @@
 import Foundation
+import Reconciler
 import WatchCore
 
 /// The whole validated config: host sections plus the enabled plugins.
@@ -15,12 +16,14 @@ public struct HostConfig: Sendable {
     public var logLevel: String
     /// Enabled adapters, in registry order.
     public var adapters: [LoadedAdapter]
+    /// The `[bridge]` section when enabled: the reconciler and its credit sources.
+    public var reconciler: ReconcilerConfiguration?
     /// The effective config, secrets redacted: printed by `check-config`, served in `/state`.
     public var effective: JSONValue
 
-    public var enabledPlugins: [String] { adapters.map(\.kind) }
+    public var enabledPlugins: [String] { adapters.map(\.kind) + (reconciler == nil ? [] : ["reconciler"]) }
 
-    static let hostSections = ["database", "http", "control", "kafka", "log"]
+    static let hostSections = ["database", "http", "control", "kafka", "log", "bridge"]
 
     /// Loads and validates `path`, with `UNRIP_<SECTION>_<KEY>` overrides from `environment`.
     /// Throws every problem at once.
@@ -100,6 +103,18 @@ public struct HostConfig: Sendable {
         log.finish()
         effective["log"] = .object(log.effective)
 
+        var reconciler: ReconcilerConfiguration?
+        if table["bridge"] != nil || environment["UNRIP_BRIDGE_ENABLED"] != nil {
+            let bridge = section("bridge")
+            if bridge.bool("enabled", default: false) {
+                reconciler = ReconcilerConfiguration(section: bridge)
+                bridge.finish()
+                effective["bridge"] = .object(bridge.effective)
+            } else {
+                effective["bridge"] = ["enabled": false]
+            }
+        }
+
         var adapters: [LoadedAdapter] = []
         for registration in registry {
             guard table[registration.kind] != nil || environment["UNRIP_\(registration.kind.uppercased())_ENABLED"] != nil else { continue }
@@ -126,7 +141,7 @@ public struct HostConfig: Sendable {
         return HostConfig(
             databaseURL: url, databasePoolSize: poolSize, migrationsDir: migrations, httpHost: host, httpPort: port,
             controlToken: token, kafkaBrokers: brokers, topicObservations: topicObservations, topicAlerts: topicAlerts,
-            logLevel: level, adapters: adapters, effective: .object(effective))
+            logLevel: level, adapters: adapters, reconciler: reconciler, effective: .object(effective))
     }
 
     /// `host:port`, `[v6]:port`.

@@ -14,7 +14,7 @@ extension BitcoindDouble {
         guard authorized(authorization) else {
             return Response(status: .unauthorized, headers: [.wwwAuthenticate: "Basic realm=\"jsonrpc\""])
         }
-        guard let request = try? JSONSerialization.jsonObject(with: body) as? [String: Any],
+        guard let request = JSONValue.requestObject(body),
             let method = request["method"] as? String
         else {
             return rpcReply(result: nil, error: RPCFailure(code: -32700, message: "Parse error"), id: .null, v2: false)

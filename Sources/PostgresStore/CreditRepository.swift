@@ -1,0 +1,162 @@
+import Foundation
+import Logging
+import WatchCore
+
+/// Bridge deposits, verifier snapshots, and the credit transitions of observations.
+public struct CreditRepository: Sendable {
+    public let pool: PostgresPool
+    public let observationsTopic: String
+
+    public init(pool: PostgresPool, observationsTopic: String = "unrip.funding.observations") {
+        self.pool = pool
+        self.observationsTopic = observationsTopic
+    }
+
+    /// A bridge deposit as stored.
+    public struct DepositRow: Sendable {
+        public var chain: String
+        public var accountID: String
+        public var depositID: String
+        public var txHash: String?
+        public var nearTxHash: String?
+        public var address: String?
+        public var asset: String?
+        public var amount: String
+        public var status: String
+        public var raw: JSONValue
+
+        public init(chain: String, accountID: String, depositID: String, txHash: String?, nearTxHash: String?, address: String?, asset: String?, amount: String, status: String, raw: JSONValue) {
+            self.chain = chain
+            self.accountID = accountID
+            self.depositID = depositID
+            self.txHash = txHash
+            self.nearTxHash = nearTxHash
+            self.address = address
+            self.asset = asset
+            self.amount = amount
+            self.status = status
+            self.raw = raw
+        }
+    }
+
+    /// Inserts new deposits and updates changed ones; returns how many rows changed.
+    @discardableResult
+    public func upsertDeposits(_ rows: [DepositRow]) async throws -> Int {
+        try await pool.transaction { conn in
+            var changed = 0
+            for r in rows {
+                let result = try conn.query(
+                    """
+                    INSERT INTO bridge_deposits (chain, account_id, deposit_id, tx_hash, near_tx_hash, address, asset, amount, status, raw)
+                    VALUES ($1, $2, $3, $4, $5, $6, $7, $8::numeric, $9, $10::jsonb)
+                    ON CONFLICT (chain, deposit_id) DO UPDATE SET status = EXCLUDED.status,
+                        near_tx_hash = COALESCE(EXCLUDED.near_tx_hash, bridge_deposits.near_tx_hash),
+                        raw = EXCLUDED.raw, updated_at = now()
+                    WHERE bridge_deposits.status IS DISTINCT FROM EXCLUDED.status
+                       OR bridge_deposits.near_tx_hash IS DISTINCT FROM COALESCE(EXCLUDED.near_tx_hash, bridge_deposits.near_tx_hash)
+                    RETURNING id
+                    """,
+                    [r.chain, r.accountID, r.depositID, r.txHash, r.nearTxHash, r.address, r.asset, r.amount, r.status, r.raw.serialized()])
+                changed += result.count
+            }
+            return changed
+        }
+    }
+
+    /// An observation not yet credited, with the bridge deposit and verifier snapshot that match it.
+    public struct Candidate: Sendable {
+        public var observationID: Int
+        public var state: FundingState
+        public var reason: String?
+        public var stateSince: Date
+        public var depositID: String?
+        public var depositStatus: String?
+        public var nearTxHash: String?
+        public var verifierSnapshotID: String?
+    }
+
+    /// Observations of `chains` (chain → bridge chain id) that are not credited, each matched to
+    /// its bridge deposit (by tx hash; by address and amount when the deposit has no tx hash) and
+    /// to the first verifier snapshot whose balance of the asset's token rose by at least the amount.
+    public func candidates(chains: [String: String], tokens: [String: String]) async throws -> [Candidate] {
+        let chainPairs = PGArray.text(chains.map { "\($0.key)=\($0.value)" })
+        let tokenPairs = PGArray.text(tokens.map { "\($0.key)=\($0.value)" })
+        return try await pool.withConnection { conn in
+            try conn.query(
+                """
+                WITH chain_map AS (
+                    SELECT split_part(p, '=', 1) AS chain, substr(p, strpos(p, '=') + 1) AS bridge_chain FROM unnest($1::text[]) p),
+                token_map AS (
+                    SELECT split_part(p, '=', 1) AS asset, substr(p, strpos(p, '=') + 1) AS token FROM unnest($2::text[]) p),
+                deltas AS (
+                    SELECT s.snapshot_id, s.occurred_at, t.asset,
+                        (s.balances->>t.token)::numeric - LAG((s.balances->>t.token)::numeric)
+                            OVER (PARTITION BY s.account_id, t.asset ORDER BY s.occurred_at, s.id) AS delta
+                    FROM credit_snapshots s JOIN token_map t ON s.balances ? t.token)
+                SELECT o.id, o.state, o.reason,
+                    to_char(o.state_since AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"') AS state_since,
+                    d.deposit_id, d.status AS deposit_status, d.near_tx_hash,
+                    (SELECT x.snapshot_id FROM deltas x
+                      WHERE x.asset = o.asset AND x.occurred_at >= o.first_seen_at AND x.delta >= o.amount
+                        AND NOT EXISTS (SELECT 1 FROM funding_observations u WHERE u.verifier_snapshot_id = x.snapshot_id)
+                      ORDER BY x.occurred_at LIMIT 1) AS snapshot_id
+                FROM funding_observations o
+                JOIN chain_map c ON c.chain = o.chain
+                LEFT JOIN LATERAL (
+                    SELECT b.deposit_id, b.status, b.near_tx_hash FROM bridge_deposits b
+                    WHERE b.chain = c.bridge_chain AND (
+                        lower(b.tx_hash) = lower(o.tx_hash)
+                        OR ((b.tx_hash IS NULL OR b.tx_hash = '') AND lower(b.address) = lower(o.address) AND b.amount = o.amount))
+                    ORDER BY (lower(b.tx_hash) = lower(o.tx_hash)) DESC NULLS LAST, b.id
+                    LIMIT 1) d ON TRUE
+                WHERE o.state <> 'CREDITED'
+                  AND NOT (o.state = 'FAILED_OR_STUCK' AND o.reason IN ('replaced', 'evicted'))
+                ORDER BY o.id
+                """, [chainPairs, tokenPairs]
+            ).compactMap { row -> Candidate? in
+                guard let id = row.int("id"), let state = row["state"].flatMap(FundingState.init(rawValue:)) else { return nil }
+                return Candidate(
+                    observationID: id, state: state, reason: row["reason"],
+                    stateSince: Timestamp.parse(row["state_since"] ?? "") ?? Date(), depositID: row["deposit_id"],
+                    depositStatus: row["deposit_status"], nearTxHash: row["near_tx_hash"], verifierSnapshotID: row["snapshot_id"])
+            }
+        }
+    }
+
+    /// Moves an observation to `target` through the state machine, recording the credit ids known
+    /// at this step, with its timeline event and outbox row, in one transaction. Returns false when
+    /// the stored state makes the transition illegal (nothing is written then).
+    @discardableResult
+    public func transition(observationID: Int, to target: FundingTarget, kind: String, depositID: String? = nil, nearTxHash: String? = nil, snapshotID: String? = nil, at: Date) async throws -> Bool {
+        let topic = observationsTopic
+        return try await pool.transaction { conn in
+            guard let row = try conn.query("SELECT state, address FROM funding_observations WHERE id = $1 FOR UPDATE", [String(observationID)]).first,
+                let previous = row["state"].flatMap(FundingState.init(rawValue:))
+            else { return false }
+            guard FundingStateMachine.isLegal(from: previous, to: target.state) else { return false }
+            var deposit = depositID, near = nearTxHash, snapshot = snapshotID
+            if case .credited(let evidence) = target {
+                switch evidence {
+                case .bridgeDeposit(let id, let tx):
+                    deposit = id
+                    near = tx ?? near
+                case .verifierSnapshot(let id): snapshot = id
+                }
+            }
+            let stamp = Timestamp.string(at)
+            let reason = target.reason?.description
+            try conn.query(
+                """
+                UPDATE funding_observations SET state = $2, reason = $3, state_since = $4::timestamptz, updated_at = $4::timestamptz,
+                    bridge_deposit_id = COALESCE($5, bridge_deposit_id), near_tx_hash = COALESCE($6, near_tx_hash),
+                    verifier_snapshot_id = COALESCE($7, verifier_snapshot_id),
+                    credited_at = CASE WHEN $2 = 'CREDITED' THEN $4::timestamptz ELSE credited_at END
+                WHERE id = $1
+                """, [String(observationID), target.state.rawValue, reason, stamp, deposit, near, snapshot])
+            try FundingRepository.appendEvent(
+                conn: conn, observationID: observationID, kind: kind, state: target.state, previous: previous, reason: reason,
+                ids: (deposit, near, snapshot), at: stamp, topic: topic, key: row["address"] ?? "")
+            return true
+        }
+    }
+}

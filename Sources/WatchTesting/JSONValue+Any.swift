@@ -1,0 +1,26 @@
+import Foundation
+import WatchCore
+
+extension JSONValue {
+    /// The value as Foundation-style `Any` (Int, Bool, String, Double, [Any], [String: Any],
+    /// NSNull), with types kept exactly — unlike JSONSerialization, which on Linux turns the
+    /// number 1 into something that also casts to `true`.
+    var anyValue: Any {
+        switch self {
+        case .null: return NSNull()
+        case .bool(let b): return b
+        case .int(let i): return Int(i)
+        case .double(let d): return d
+        case .number(let text): return Double(text) ?? 0
+        case .string(let s): return s
+        case .array(let a): return a.map(\.anyValue)
+        case .object(let o): return o.mapValues(\.anyValue)
+        }
+    }
+
+    /// Parses a request body into `[String: Any]` (empty when it is not a JSON object).
+    static func requestObject(_ body: Data) -> [String: Any]? {
+        guard let value = try? JSONValue.parse([UInt8](body)), case .object = value else { return nil }
+        return value.anyValue as? [String: Any]
+    }
+}

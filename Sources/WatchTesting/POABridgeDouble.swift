@@ -1,0 +1,128 @@
+import Foundation
+import Hummingbird
+import Logging
+import Synchronization
+import WatchCore
+
+/// A POA bridge double with the real JSON-RPC shapes: `POST /rpc`, params a one-element array
+/// holding an object, errors as plain strings, `recent_deposits` paging (limit ≤ 100, offset)
+/// with amounts as JSON numbers (exact, even above 2^53). Tests add deposits, move their
+/// status, and make the bridge time out, fail or answer nonsense.
+public final class POABridgeDouble: Sendable {
+    public enum Fault: Sendable {
+        case none
+        case timeout(Duration)
+        case error(String)
+        case http(Int)
+        case malformedItem
+    }
+
+    struct State {
+        var deposits: [[String: JSONValue]] = []
+        var fault = Fault.none
+        var calls = 0
+    }
+    let state = Mutex(State())
+    let task: Mutex<Task<Void, Error>?> = Mutex(nil)
+    public let port: Int
+
+    public static func start() async throws -> POABridgeDouble {
+        let double = POABridgeDouble(port: try freePort())
+        try await double.serve()
+        return double
+    }
+
+    init(port: Int) { self.port = port }
+
+    public var url: String { "http://127.0.0.1:\(port)/rpc" }
+    public var calls: Int { state.withLock { $0.calls } }
+
+    /// Adds a deposit as the bridge's indexer would (status PENDING unless given).
+    public func addDeposit(account: String, chain: String, txHash: String?, address: String, amount: String, nearTokenID: String, status: String = "PENDING", mintTxHash: String? = nil) {
+        let item: [String: JSONValue] = [
+            "tx_hash": .optional(txHash), "mint_tx_hash": .optional(mintTxHash), "chain": .string(chain),
+            "defuse_asset_identifier": .string(chain + ":" + nearTokenID), "near_token_id": .string(nearTokenID),
+            "decimals": 8, "amount": .number(amount), "account_id": .string(account), "address": .string(address),
+            "status": .string(status), "created_at": "2026-11-25T00:00:00Z", "from": "sender",
+        ]
+        state.withLock { $0.deposits.append(item) }
+    }
+
+    /// Moves the deposit of `txHash` (or at `address`) to `status`, with the NEAR mint tx when credited.
+    public func setStatus(txHash: String? = nil, address: String? = nil, _ status: String, mintTxHash: String? = nil) {
+        state.withLock { s in
+            for i in s.deposits.indices
+            where (txHash != nil && s.deposits[i]["tx_hash"]?.stringValue == txHash)
+                || (address != nil && s.deposits[i]["address"]?.stringValue == address)
+            {
+                s.deposits[i]["status"] = .string(status)
+                if let mintTxHash { s.deposits[i]["mint_tx_hash"] = .string(mintTxHash) }
+            }
+        }
+    }
+
+    public func setFault(_ fault: Fault) { state.withLock { $0.fault = fault } }
+
+    func serve() async throws {
+        let router = Router()
+        router.post("/rpc") { request, _ -> Response in
+            let body = try await request.body.collect(upTo: 1 << 20)
+            return try await self.handle(Data(buffer: body))
+        }
+        var logger = Logger(label: "bridge-double")
+        logger.logLevel = .critical
+        let app = Application(router: router, configuration: .init(address: .hostname("127.0.0.1", port: port)), logger: logger)
+        task.withLock { $0 = Task { try await app.runService(gracefulShutdownSignals: []) } }
+        for _ in 0..<200 {
+            if BitcoindDouble.canConnect(port: port) { return }
+            try await Task.sleep(for: .milliseconds(10))
+        }
+    }
+
+    public func stop() {
+        task.withLock { $0?.cancel() }
+    }
+
+    func reply(_ fields: [String: JSONValue], status: HTTPResponse.Status = .ok) -> Response {
+        Response(status: status, headers: [.contentType: "application/json"], body: .init(byteBuffer: ByteBuffer(string: JSONValue.object(fields).serialized())))
+    }
+
+    func handle(_ body: Data) async throws -> Response {
+        let (fault, _) = state.withLock { s -> (Fault, Int) in
+            s.calls += 1
+            return (s.fault, s.calls)
+        }
+        let request = JSONValue.requestObject(body) ?? [:]
+        let id = BitcoindDouble.json(request["id"] ?? NSNull())
+        switch fault {
+        case .timeout(let d): try await Task.sleep(for: d)
+        case .error(let message): return reply(["jsonrpc": "2.0", "id": id, "error": .string(message)])
+        case .http(let code): return Response(status: .init(code: code), body: .init(byteBuffer: ByteBuffer(string: "<html>bad gateway</html>")))
+        case .none, .malformedItem: break
+        }
+        guard let method = request["method"] as? String else { return reply(["jsonrpc": "2.0", "id": id, "error": "invalid request"]) }
+        guard let params = (request["params"] as? [Any])?.first as? [String: Any] else {
+            return reply(["jsonrpc": "2.0", "id": id, "error": "params must be an array with one object"])
+        }
+        switch method {
+        case "recent_deposits":
+            guard let account = params["account_id"] as? String else { return reply(["jsonrpc": "2.0", "id": id, "error": "account_id is required"]) }
+            let chain = params["chain"] as? String
+            let limit = min(100, max(1, params["limit"] as? Int ?? 20))
+            let offset = max(0, params["offset"] as? Int ?? 0)
+            var matching = state.withLock { s in
+                s.deposits.filter { $0["account_id"]?.stringValue == account && (chain == nil || $0["chain"]?.stringValue == chain) }
+            }
+            if case .malformedItem = fault { matching.insert(["chain": .string(chain ?? "x"), "amount": "lots"], at: 0) }
+            let page = Array(matching.dropFirst(offset).prefix(limit))
+            return reply([
+                "jsonrpc": "2.0", "id": id,
+                "result": ["deposits": .array(page.map(JSONValue.object)), "total": .int(Int64(matching.count)), "limit": .int(Int64(limit)), "offset": .int(Int64(offset))],
+            ])
+        case "deposit_address":
+            return reply(["jsonrpc": "2.0", "id": id, "result": ["address": "bcrt1qdepositaddress", "chain": .string(params["chain"] as? String ?? "")]])
+        default:
+            return reply(["jsonrpc": "2.0", "id": id, "error": .string("Method not found: \(method)")])
+        }
+    }
+}

@@ -95,7 +95,7 @@ let package = Package(
         .executableTarget(
             name: "unrip-watch",
             dependencies: [
-                "WatchHost", "BitcoinPlugin",
+                "WatchHost", "BitcoinPlugin", "JSONRPCClient", "WatchCore",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),

@@ -1,4 +1,5 @@
 import Hummingbird
+import Foundation
 import HummingbirdCore
 import PostgresStore
 import WatchCore
@@ -12,6 +13,21 @@ extension ControlSurface {
             let filter = try Self.observationFilter(request.uri.queryParameters)
             let records = try await self.repository.listObservations(filter)
             return JSONResponse.ok(["observations": .array(records.map(\.json))])
+        }
+        router.get("/funding/latency") { request, _ -> Response in
+            let query = request.uri.queryParameters
+            for (key, _) in query where key != "chain" && key != "since" {
+                throw HTTPError(.badRequest, message: "unknown query parameter '\(key)'; use chain, since")
+            }
+            var since: Date?
+            if let text = query["since"], !text.isEmpty {
+                guard let parsed = Timestamp.parse(String(text)) else {
+                    throw HTTPError(.badRequest, message: "since must be an RFC 3339 UTC time such as 2026-11-25T00:00:00Z, got '\(text)'")
+                }
+                since = parsed
+            }
+            let chain = query["chain"].flatMap { $0.isEmpty ? nil : String($0) }
+            return JSONResponse.ok(try await self.repository.latency(chain: chain, since: since))
         }
         router.get("/funding/observations/:id") { _, context -> Response in
             let text = context.parameters.get("id") ?? ""

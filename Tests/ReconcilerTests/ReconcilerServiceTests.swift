@@ -75,6 +75,13 @@ import WatchTesting
         // Credited once: another round changes nothing.
         await w.service.reconcileOnce()
         #expect(try await w.repository.events(observationId: credited.id).count == 5)
+        // The legs' durations read back: confirmed→credited took the 120 s the clock moved.
+        let latency = try await w.repository.latency(chain: "bitcoin", since: nil)
+        #expect(latency["chains"]?["bitcoin"]?["confirmed_to_credited"]?["count"] == .int(1))
+        #expect(latency["chains"]?["bitcoin"]?["confirmed_to_credited"]?["p50_s"] == .double(120))
+        #expect(latency["chains"]?["bitcoin"]?["seen_to_credited"]?["p99_s"] == .double(120))
+        let future = try await w.repository.latency(chain: "bitcoin", since: w.clock.now().addingTimeInterval(3600))
+        #expect(future["chains"] == .object([:]))
         let published = try await w.db.pool.withConnection { try $0.query("SELECT payload->>'state' AS s, payload->>'near_tx_hash' AS n FROM outbox ORDER BY id DESC LIMIT 1").first }
         #expect(published?["s"] == "CREDITED" && published?["n"] == "NEARmint123")
     }

@@ -14,9 +14,13 @@ import WatchTesting
 //   POST /bitcoin/reorg   {"depth", "reinclude"}
 //   POST /bitcoin/down, /bitcoin/up, /bitcoin/drop-zmq {"count"}
 //   GET  /bitcoin/state
+//   POST /bridge/deposit  {"account", "chain", "tx_hash"?, "address", "amount", "status"?, "token"?}
+//   POST /bridge/status   {"tx_hash", "status", "mint_tx_hash"?}
+//   POST /bridge/fault    {"fault": "none" | "timeout" | "error" | "http502"}
 // Runs until SIGTERM/SIGINT.
 
 let bitcoind = try await BitcoindDouble.start(chain: "regtest")
+let bridge = try await POABridgeDouble.start()
 bitcoind.mine(1)
 let registry = TransactionRegistry()
 
@@ -92,6 +96,31 @@ router.get("/bitcoin/state") { _, _ -> Response in
     ])
 }
 
+router.post("/bridge/deposit") { request, _ -> Response in
+    let b = try await body(request)
+    guard let account = b["account"] as? String, let chain = b["chain"] as? String, let address = b["address"] as? String,
+        let amount = b["amount"] as? String
+    else { return reply(["error": "account, chain, address and amount (a decimal string) are required"], .badRequest) }
+    bridge.addDeposit(
+        account: account, chain: chain, txHash: b["tx_hash"] as? String, address: address, amount: amount,
+        nearTokenID: b["token"] as? String ?? "btc.omft.near", status: b["status"] as? String ?? "PENDING")
+    return reply(["ok": true])
+}
+router.post("/bridge/status") { request, _ -> Response in
+    let b = try await body(request)
+    bridge.setStatus(txHash: b["tx_hash"] as? String, b["status"] as? String ?? "COMPLETED", mintTxHash: b["mint_tx_hash"] as? String)
+    return reply(["ok": true])
+}
+router.post("/bridge/fault") { request, _ -> Response in
+    switch try await body(request)["fault"] as? String ?? "none" {
+    case "timeout": bridge.setFault(.timeout(.seconds(30)))
+    case "error": bridge.setFault(.error("internal error"))
+    case "http502": bridge.setFault(.http(502))
+    default: bridge.setFault(.none)
+    }
+    return reply(["ok": true])
+}
+
 let controlPort = try freePort()
 let endpoints: JSONValue = [
     "control": .string("http://127.0.0.1:\(controlPort)"),
@@ -101,6 +130,7 @@ let endpoints: JSONValue = [
         "zmq_sequence": .string(bitcoind.zmqEndpoints["sequence"]!), "zmq_rawtx": .string(bitcoind.zmqEndpoints["rawtx"]!),
         "zmq_rawblock": .string(bitcoind.zmqEndpoints["rawblock"]!),
     ],
+    "bridge": ["rpc_url": .string(bridge.url)],
 ]
 var logger = Logger(label: "unrip-doubles")
 logger.logLevel = .warning

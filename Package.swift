@@ -66,6 +66,7 @@ let package = Package(
                 "WatchCore", "CZMQ", "JSONRPCClient",
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "Logging", package: "swift-log"),
+                .product(name: "Metrics", package: "swift-metrics"),
             ],
             path: "Plugins/Bitcoin"
         ),
@@ -76,6 +77,7 @@ let package = Package(
             dependencies: [
                 "WatchCore", "PostgresStore", "JSONRPCClient",
                 .product(name: "Logging", package: "swift-log"),
+                .product(name: "Metrics", package: "swift-metrics"),
             ]
         ),
 
@@ -139,7 +141,7 @@ let package = Package(
             ]
         ),
         .testTarget(name: "WatchHostTests", dependencies: ["WatchHost", "WatchCore", "WatchTesting", "PostgresStore"]),
-        .testTarget(name: "EndToEndTests", dependencies: ["WatchCore", "WatchTesting", "PostgresStore"]),
+        .testTarget(name: "EndToEndTests", dependencies: ["WatchCore", "WatchTesting", "PostgresStore", "JSONRPCClient"]),
         .testTarget(name: "ReconcilerTests", dependencies: ["Reconciler", "WatchCore", "WatchTesting", "PostgresStore", "JSONRPCClient"]),
         .testTarget(
             name: "BitcoinPluginTests",

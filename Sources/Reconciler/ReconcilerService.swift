@@ -1,5 +1,6 @@
 import Foundation
 import Logging
+import Metrics
 import PostgresStore
 import Synchronization
 import WatchCore
@@ -66,6 +67,7 @@ public final class ReconcilerService: PluginService {
                     for reason in page.malformed { logger.warning("bridge sent a malformed deposit; skipped", metadata: ["chain": "\(chain)", "reason": "\(reason)"]) }
                 } catch {
                     bridgeOK = false
+                    Counter(label: "unrip_bridge_errors_total").increment()
                     stats.withLock {
                         $0.errors += 1
                         $0.lastError = "recent_deposits \(account) \(bridgeChain): \(error)"
@@ -111,6 +113,7 @@ public final class ReconcilerService: PluginService {
                 nearTxHash: evidence?.nearTxHash, snapshotID: c.verifierSnapshotID, at: now)
             if applied {
                 stats.withLock { $0.transitions[target.state.rawValue, default: 0] += 1 }
+                Counter(label: "unrip_funding_transitions_total", dimensions: [("to", target.state.rawValue), ("by", "reconciler")]).increment()
                 logger.info("funding transition", metadata: ["observation": "\(c.observationID)", "to": "\(target.state.rawValue)", "reason": "\(target.reason?.description ?? "-")"])
             }
         }

@@ -1,4 +1,5 @@
 import Foundation
+import Metrics
 
 /// The observation sink of one adapter: runs reports through its `ChainTracker` and commits
 /// the resulting observations together with the cursor. Back-pressured: `submit` returns once
@@ -54,6 +55,8 @@ public actor ChainPipeline {
             before[key]?.demotedAtHeight != t.demotedAtHeight ? (key, t.demotedAtHeight) : nil
         })
         if !observations.isEmpty || next.tip != tracker.tip || !demotions.isEmpty {
+            let started = ContinuousClock.now
+            defer { Timer(label: "unrip_commit_seconds", dimensions: [("adapter", adapter)]).record(duration: ContinuousClock.now - started) }
             try await store.commit(
                 TrackerCommit(
                     adapter: adapter, chain: next.chain, observations: observations, tip: next.tip,
@@ -61,6 +64,11 @@ public actor ChainPipeline {
         }
         tracker = next
         submitted += reports.count
+        for o in observations {
+            Counter(label: "unrip_observations_total", dimensions: [("chain", next.chain), ("kind", o.kind.rawValue)]).increment()
+        }
+        if let tip = next.tip { Gauge(label: "unrip_cursor_height", dimensions: [("adapter", adapter)]).record(tip.height) }
+        if failure != nil { Counter(label: "unrip_tracker_rejected_reports_total", dimensions: [("adapter", adapter)]).increment() }
         if let failure { throw failure }
         return observations
     }

@@ -1,5 +1,6 @@
 import Foundation
 import Logging
+import Metrics
 import ServiceLifecycle
 import Synchronization
 
@@ -96,6 +97,7 @@ public final class PluginSupervisor: Service, ManagedPlugin {
     }
 
     private func set(_ status: PluginStatus, error: String? = nil, instance: (any PluginService)? = nil) {
+        Gauge(label: "unrip_plugin_running", dimensions: [("plugin", name)]).record(status == .running ? 1 : 0)
         current.withLock {
             $0.status = status
             if let error { $0.lastError = error }
@@ -123,6 +125,7 @@ public final class PluginSupervisor: Service, ManagedPlugin {
                     return
                 case .failed(let error):
                     self.current.withLock { $0.restarts += 1 }
+                    Counter(label: "unrip_plugin_failures_total", dimensions: [("plugin", self.name)]).increment()
                     self.set(.failed, error: error)
                     self.logger.error("plugin failed; restarting", metadata: ["plugin": "\(self.name)", "error": "\(error)", "backoff": "\(backoff)"])
                     try? await Task.sleep(for: backoff)

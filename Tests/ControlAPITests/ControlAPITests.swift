@@ -122,3 +122,22 @@ import WatchTesting
         }
     }
 }
+
+@Suite struct QueryFuzzTests {
+    /// Random query strings against the observation and latency routes: 200 or a 4xx with a JSON error.
+    @Test func randomQueriesGetAnswersNotCrashes() async throws {
+        let h = try await HostHarness.make()
+        let pieces = ["chain=", "handle=", "state=", "limit=", "since=", "x=", "&", "%", "%ZZ", "%00", "1", "-1", "99999999999999999999", "SEEN_CONFIRMED", "bitcoin", "'", "\"", "2026-11-25T00:00:00Z", "==", "?"]
+        var rng = SystemRandomNumberGenerator()
+        let queries = (0..<150).map { _ in (0..<Int.random(in: 1...6, using: &rng)).map { _ in pieces.randomElement(using: &rng)! }.joined() }
+        try await h.withRunningHost { client in
+            for (i, query) in queries.enumerated() {
+                let path = (i % 2 == 0 ? "/funding/observations?" : "/funding/latency?") + query
+                try await client.execute(uri: path, method: .get) { r in
+                    #expect(r.status == .ok || (400..<500).contains(r.status.code), "\(path) → \(r.status)")
+                    if r.status != .ok { #expect((r.json["error"] as? [String: Any])?["message"] is String, "\(path): \(r.text)") }
+                }
+            }
+        }
+    }
+}

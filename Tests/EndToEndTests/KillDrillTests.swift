@@ -1,4 +1,5 @@
 import Foundation
+import JSONRPCClient
 import PostgresStore
 import Testing
 import WatchCore
@@ -77,6 +78,9 @@ import WatchTesting
             try conn.query("SELECT count(*) AS n FROM funding_observation_events e WHERE NOT EXISTS (SELECT 1 FROM outbox o WHERE o.event_id = e.event_id)").first?.int("n")
         }
         #expect(mismatch == 0)
+        // The running host exposes what it did as Prometheus metrics.
+        let metrics = String(decoding: try await JSONRPCClient(.init(url: "http://127.0.0.1:\(host.port)")).get("/metrics"), as: UTF8.self)
+        #expect(metrics.contains("unrip_observations_total{") && metrics.contains("unrip_cursor_height{adapter=\"bitcoin\"}"), "\(metrics.prefix(2000))")
         #expect(host.terminate() == 0, "graceful shutdown on SIGTERM")
     }
 }

@@ -1,5 +1,6 @@
 import Foundation
 import Logging
+import Metrics
 import Synchronization
 import WatchCore
 
@@ -75,10 +76,12 @@ public struct BitcoinAdapter: ChainAdapter {
                 let (notification, sequence) = try ZMQNotification.parse(frames: frames)
                 let lost = gaps.record(topic: notification.topic, sequence: sequence)
                 if lost > 0 {
+                    Counter(label: "unrip_bitcoin_zmq_lost_messages_total", dimensions: [("topic", notification.topic)]).increment(by: Int(lost))
                     context.logger.warning("ZMQ messages lost; repairing from RPC", metadata: ["topic": "\(notification.topic)", "lost": "\(lost)"])
                 }
                 inbox.push(notification, lost: lost)
             } catch {
+                Counter(label: "unrip_bitcoin_zmq_malformed_total").increment()
                 inbox.malformed(reason: "\(error)")
             }
             inbox.setSubscriberMalformed(subscriber.malformed)

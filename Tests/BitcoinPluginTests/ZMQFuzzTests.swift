@@ -1,0 +1,37 @@
+import Testing
+
+@testable import BitcoinPlugin
+
+@Suite struct ZMQFuzzTests {
+    /// Random and mutated frames: every message is parsed or rejected with ZMQFrameError.
+    @Test(arguments: 0..<20)
+    func randomFramesNeverCrash(seed: UInt64) {
+        var rng = seed &+ 0x9E37_79B9_7F4A_7C15
+        func next() -> UInt64 {
+            rng ^= rng << 13
+            rng ^= rng >> 7
+            rng ^= rng << 17
+            return rng
+        }
+        let topics = ["rawtx", "rawblock", "hashblock", "hashtx", "sequence", "", "bogus", "sequenceX"]
+        var parsed = 0
+        for _ in 0..<500 {
+            var frames: [[UInt8]] = []
+            for _ in 0..<Int(next() % 5) {
+                frames.append((0..<Int(next() % 90)).map { _ in UInt8(truncatingIfNeeded: next()) })
+            }
+            if !frames.isEmpty, next() % 2 == 0 { frames[0] = Array(topics[Int(next() % UInt64(topics.count))].utf8) }
+            if frames.count == 3, next() % 2 == 0 { frames[2] = Array(frames[2].prefix(4)) + [UInt8](repeating: 0, count: max(0, 4 - frames[2].count)) }
+            if frames.count >= 2, next() % 3 == 0, frames[0] == Array("sequence".utf8) {
+                frames[1] = Array(frames[1].prefix(32)) + [UInt8](repeating: 1, count: max(0, 32 - frames[1].count)) + [[0x41, 0x43, 0x44, 0x52][Int(next() % 4)]]
+            }
+            do {
+                _ = try ZMQNotification.parse(frames: frames)
+                parsed += 1
+            } catch {
+                #expect(!error.description.isEmpty)
+            }
+        }
+        #expect(parsed < 500)
+    }
+}

@@ -67,8 +67,17 @@ public final class JSONRPCClient: Sendable {
 
     /// Calls `method` and returns its `result` (which may be `.null`).
     public func call(_ method: String, _ params: [JSONValue] = []) async throws(JSONRPCError) -> JSONValue {
+        try await send(method, params: .array(params))
+    }
+
+    /// Calls `method` with named parameters (`params` an object, as NEAR RPC expects).
+    public func call(_ method: String, named params: [String: JSONValue]) async throws(JSONRPCError) -> JSONValue {
+        try await send(method, params: .object(params))
+    }
+
+    private func send(_ method: String, params: JSONValue) async throws(JSONRPCError) -> JSONValue {
         let id = nextID.add(1, ordering: .relaxed).oldValue
-        var request: [String: JSONValue] = ["id": .int(id), "method": .string(method), "params": .array(params)]
+        var request: [String: JSONValue] = ["id": .int(id), "method": .string(method), "params": params]
         request["jsonrpc"] = .string(configuration.version.rawValue)
         counters.withLock { $0[method, default: 0] += 1 }
         let response = try await http.post(url: configuration.url, body: Array(JSONValue.object(request).serialized().utf8))

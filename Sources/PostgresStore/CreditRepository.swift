@@ -63,6 +63,24 @@ public struct CreditRepository: Sendable {
         }
     }
 
+    /// Records a verifier balance snapshot when it differs from the account's last one.
+    /// Returns true when a snapshot was written.
+    @discardableResult
+    public func recordSnapshot(id: String, account: String, at: Date, balances: [String: String]) async throws -> Bool {
+        let json = JSONValue.object(balances.mapValues(JSONValue.string)).serialized()
+        return try await pool.withConnection { conn in
+            !(try conn.query(
+                """
+                INSERT INTO credit_snapshots (snapshot_id, account_id, occurred_at, balances)
+                SELECT $1, $2, $3::timestamptz, $4::jsonb
+                WHERE (SELECT balances FROM credit_snapshots WHERE account_id = $2 ORDER BY occurred_at DESC, id DESC LIMIT 1)
+                      IS DISTINCT FROM $4::jsonb
+                ON CONFLICT (snapshot_id) DO NOTHING
+                RETURNING id
+                """, [id, account, Timestamp.string(at), json]).isEmpty)
+        }
+    }
+
     /// An observation not yet credited, with the bridge deposit and verifier snapshot that match it.
     public struct Candidate: Sendable {
         public var observationID: Int

@@ -13,6 +13,9 @@ public struct ReconcilerConfiguration: Sendable {
     public var maxPages: Int
     public var policy: CreditPolicy
     public var timeout: Duration
+    /// NEAR RPC to read verifier balances from directly (`mt_batch_balance_of`), when set.
+    public var nearRPCURL: String?
+    public var verifierContract: String
 
     public init(section: ConfigSection) {
         rpcURL = section.string("rpc_url", default: "https://bridge.chaindefuser.com/rpc") ?? ""
@@ -43,5 +46,10 @@ public struct ReconcilerConfiguration: Sendable {
             noBridgeRecord: Double(section.int("no_bridge_record_s", default: 7_200, range: 1...31_536_000)),
             notCredited: Double(section.int("credit_budget_s", default: 7_200, range: 1...31_536_000)))
         timeout = .seconds(section.int("timeout_s", default: 15, range: 1...600))
+        nearRPCURL = section.string("near_rpc_url").flatMap { $0.isEmpty ? nil : $0 }
+        if let url = nearRPCURL, !(url.hasPrefix("http://") || url.hasPrefix("https://")) {
+            section.problem("near_rpc_url", "\"\(url)\"", "expected a NEAR RPC http(s) URL, e.g. https://rpc.mainnet.near.org")
+        }
+        verifierContract = section.string("verifier_contract", default: "intents.near") ?? "intents.near"
     }
 }

@@ -12,6 +12,7 @@ import WatchCore
 public final class ReconcilerService: PluginService {
     let configuration: ReconcilerConfiguration
     let bridge: POABridgeClient
+    let verifier: NEARVerifierClient?
     let credits: CreditRepository
     let logger: Logger
     let clock: any WatchClock
@@ -26,12 +27,14 @@ public final class ReconcilerService: PluginService {
         var consecutiveErrors = 0
         var lastError: String?
         var lastPollAt: Date?
+        var snapshotsRecorded = 0
         var transitions: [String: Int] = [:]
     }
 
     public init(configuration: ReconcilerConfiguration, credits: CreditRepository, logger: Logger, clock: any WatchClock) {
         self.configuration = configuration
         bridge = POABridgeClient(url: configuration.rpcURL, timeout: configuration.timeout)
+        verifier = configuration.nearRPCURL.map { NEARVerifierClient(url: $0, contract: configuration.verifierContract, timeout: configuration.timeout) }
         self.credits = credits
         self.logger = logger
         self.clock = clock
@@ -73,6 +76,25 @@ public final class ReconcilerService: PluginService {
                         $0.lastError = "recent_deposits \(account) \(bridgeChain): \(error)"
                     }
                     logger.warning("bridge poll failed", metadata: ["account": "\(account)", "chain": "\(bridgeChain)", "error": "\(error)"])
+                }
+            }
+        }
+        if let verifier {
+            let tokens = configuration.tokens.values.sorted()
+            for account in configuration.accounts {
+                do {
+                    let b = try await verifier.balances(account: account, tokenIDs: tokens)
+                    let recorded = try await credits.recordSnapshot(
+                        id: "near:\(b.blockHeight):\(account)", account: account, at: clock.now(),
+                        balances: b.balances.mapValues(\.description))
+                    if recorded { stats.withLock { $0.snapshotsRecorded += 1 } }
+                } catch {
+                    bridgeOK = false
+                    stats.withLock {
+                        $0.errors += 1
+                        $0.lastError = "mt_batch_balance_of \(account): \(error)"
+                    }
+                    logger.warning("verifier read failed", metadata: ["account": "\(account)", "error": "\(error)"])
                 }
             }
         }
@@ -125,7 +147,8 @@ public final class ReconcilerService: PluginService {
             "bridge_url": .string(bridge.redactedURL), "accounts": .array(configuration.accounts.map(JSONValue.string)),
             "chains": .object(configuration.chains.mapValues(JSONValue.string)), "polls": .int(Int64(s.polls)),
             "deposits_seen": .int(Int64(s.depositsSeen)), "deposits_changed": .int(Int64(s.depositsChanged)),
-            "malformed_deposits": .int(Int64(s.malformed)), "errors": .int(Int64(s.errors)),
+            "malformed_deposits": .int(Int64(s.malformed)), "verifier_snapshots_recorded": .int(Int64(s.snapshotsRecorded)),
+            "verifier": verifier.map { .string("\($0.contract) via NEAR RPC") } ?? "snapshots from Kafka only", "errors": .int(Int64(s.errors)),
             "last_error": .optional(s.lastError), "last_poll_at": .optional(s.lastPollAt.map(Timestamp.string)),
             "transitions": .object(s.transitions.mapValues { .int(Int64($0)) }),
             "policy": ["no_bridge_record_s": .int(Int64(configuration.policy.noBridgeRecord)), "credit_budget_s": .int(Int64(configuration.policy.notCredited))],

@@ -1,4 +1,5 @@
 import Foundation
+import JSONRPCClient
 import Logging
 import PostgresStore
 import Reconciler
@@ -178,5 +179,41 @@ import WatchTesting
         await w.service.reconcileOnce()  // page_limit 2: three pages
         for tx in txs { #expect(try await w.observation(tx)?.state == "CREDITED") }
         #expect(w.bridge.calls == 3)
+    }
+}
+
+@Suite struct NEARVerifierTests {
+    @Test func balancesReadFromNEARRPCBecomeSnapshotsThatCredit() async throws {
+        let near = try await NEARRPCDouble.start()
+        let client = NEARVerifierClient(url: near.url)
+        near.setBalance(account: "solver.near", token: "nep141:btc.omft.near", "1000")
+        let first = try await client.balances(account: "solver.near", tokenIDs: ["nep141:btc.omft.near", "nep141:other.near"])
+        #expect(first.balances == ["nep141:btc.omft.near": Amount(1000), "nep141:other.near": .zero])
+        await #expect(throws: JSONRPCError.self) { _ = try await client.balances(account: "nobody.near", tokenIDs: ["x"]) }
+
+        // Through the reconciler: the rise in the verifier balance credits the confirmed deposit.
+        let db = try await TestDatabase.create()
+        let clock = TestClock()
+        let repository = FundingRepository(pool: db.pool)
+        let pipeline = try await ChainPipeline.restore(adapter: "bitcoin", chain: "bitcoin", network: "regtest", policy: ChainPolicy(confirmations: 1), store: repository, clock: clock)
+        var chain = ScriptedChain(asset: "BTC")
+        let pay = chain.transfer(String(repeating: "9", count: 64), 0, to: "bcrt1qx", amount: 500)
+        let bridge = try await POABridgeDouble.start()
+        let problems = ConfigProblems()
+        let section = ConfigSection(path: "bridge", table: [
+            "rpc_url": .string(bridge.url), "near_rpc_url": .string(near.url), "accounts": .array(["solver.near"]),
+            "chains": .table(["bitcoin": "btc:mainnet"]), "tokens": .table(["BTC": "nep141:btc.omft.near"]),
+        ], problems: problems)
+        let service = ReconcilerService(configuration: ReconcilerConfiguration(section: section), credits: CreditRepository(pool: db.pool), logger: Logger(label: "t"), clock: clock)
+        #expect(problems.all.isEmpty)
+        await service.reconcileOnce()  // baseline snapshot: 1000
+        await service.reconcileOnce()  // unchanged: no new snapshot
+        #expect(await service.state()["verifier_snapshots_recorded"] == .int(1))
+        try await pipeline.submit([chain.genesisReport, .mempoolEntered(pay), chain.mine([pay])])
+        clock.advance(by: 5)
+        near.setBalance(account: "solver.near", token: "nep141:btc.omft.near", "1500")
+        await service.reconcileOnce()
+        let o = try #require(try await repository.observation(TransferKey(chain: "bitcoin", txHash: pay.txHash, outputIndex: 0)))
+        #expect(o.state == "CREDITED" && o.verifierSnapshotId?.hasPrefix("near:") == true)
     }
 }

@@ -1,0 +1,54 @@
+import Foundation
+import JSONRPCClient
+import WatchCore
+
+/// Reads verifier balances from `intents.near` with NEAR RPC `query` / `call_function`
+/// `mt_batch_balance_of` (NEP-245): args as base64 JSON, the result as the bytes of a JSON
+/// array of decimal strings, one per token id.
+public struct NEARVerifierClient: Sendable {
+    let client: JSONRPCClient
+    public let contract: String
+
+    public init(url: String, contract: String = "intents.near", timeout: Duration = .seconds(15)) {
+        client = JSONRPCClient(.init(url: url, version: .v2, timeout: timeout, concurrency: 1))
+        self.contract = contract
+    }
+
+    public struct Balances: Sendable, Equatable {
+        public var blockHeight: Int
+        public var balances: [String: Amount]
+    }
+
+    public struct Malformed: Error, CustomStringConvertible {
+        public let description: String
+    }
+
+    public func balances(account: String, tokenIDs: [String]) async throws -> Balances {
+        let args = JSONValue.object(["account_id": .string(account), "token_ids": .array(tokenIDs.map(JSONValue.string))]).serialized()
+        let result = try await client.call(
+            "query",
+            named: [
+                "request_type": "call_function", "finality": "final", "account_id": .string(contract),
+                "method_name": "mt_batch_balance_of", "args_base64": .string(Data(args.utf8).base64EncodedString()),
+            ])
+        guard let bytes = result["result"]?.arrayValue else {
+            throw Malformed(description: "NEAR query result has no result byte array: \(String(result.serialized().prefix(120)))")
+        }
+        let raw = try bytes.map { value -> UInt8 in
+            guard let n = value.int64Value, (0...255).contains(n) else { throw Malformed(description: "result byte out of range") }
+            return UInt8(n)
+        }
+        let decoded = try JSONValue.parse(raw)
+        guard let list = decoded.arrayValue, list.count == tokenIDs.count else {
+            throw Malformed(description: "mt_batch_balance_of returned \(decoded.arrayValue?.count ?? -1) balances for \(tokenIDs.count) token ids")
+        }
+        var balances: [String: Amount] = [:]
+        for (token, value) in zip(tokenIDs, list) {
+            guard let text = value.stringValue, let amount = Amount(decimal: text) else {
+                throw Malformed(description: "balance of \(token) is not a decimal string: \(value.serialized())")
+            }
+            balances[token] = amount
+        }
+        return Balances(blockHeight: Int(result["block_height"]?.int64Value ?? 0), balances: balances)
+    }
+}

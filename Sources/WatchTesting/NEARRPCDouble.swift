@@ -1,0 +1,66 @@
+import Foundation
+import Hummingbird
+import Logging
+import Synchronization
+import WatchCore
+
+/// A NEAR RPC double for `query` / `call_function` `mt_batch_balance_of` on the verifier
+/// contract: `result.result` is the bytes of the JSON return value, with `block_height`,
+/// `block_hash` and `logs`; errors in NEAR's `{name, cause: {name}}` shape.
+public final class NEARRPCDouble: Sendable {
+    let balances = Mutex<[String: [String: String]]>([:])  // account → token → units
+    let height = Mutex(100)
+    public let port: Int
+    let task: Mutex<Task<Void, Error>?> = Mutex(nil)
+
+    public static func start() async throws -> NEARRPCDouble {
+        let double = NEARRPCDouble(port: try freePort())
+        let router = Router()
+        router.post("/") { request, _ -> Response in
+            let body = try await request.body.collect(upTo: 1 << 20)
+            return double.handle(Data(buffer: body))
+        }
+        var logger = Logger(label: "near-double")
+        logger.logLevel = .critical
+        let app = Application(router: router, configuration: .init(address: .hostname("127.0.0.1", port: double.port)), logger: logger)
+        double.task.withLock { $0 = Task { try await app.runService(gracefulShutdownSignals: []) } }
+        for _ in 0..<200 where !BitcoindDouble.canConnect(port: double.port) { try await Task.sleep(for: .milliseconds(10)) }
+        return double
+    }
+
+    init(port: Int) { self.port = port }
+    public var url: String { "http://127.0.0.1:\(port)" }
+
+    /// Sets `account`'s balance of `token` (base units) and advances the block height.
+    public func setBalance(account: String, token: String, _ units: String) {
+        balances.withLock { $0[account, default: [:]][token] = units }
+        height.withLock { $0 += 1 }
+    }
+
+    func reply(_ fields: [String: JSONValue]) -> Response {
+        Response(status: .ok, headers: [.contentType: "application/json"], body: .init(byteBuffer: ByteBuffer(string: JSONValue.object(fields).serialized())))
+    }
+
+    func error(_ id: JSONValue, _ name: String, _ cause: String) -> Response {
+        reply(["jsonrpc": "2.0", "id": id, "error": ["name": .string(name), "cause": ["name": .string(cause), "info": [:]], "code": -32000, "message": "Server error"]])
+    }
+
+    func handle(_ body: Data) -> Response {
+        let request = JSONValue.requestObject(body) ?? [:]
+        let id = BitcoindDouble.json(request["id"] ?? NSNull())
+        guard request["method"] as? String == "query", let params = request["params"] as? [String: Any],
+            params["request_type"] as? String == "call_function", params["method_name"] as? String == "mt_batch_balance_of",
+            let argsText = params["args_base64"] as? String, let argsData = Data(base64Encoded: argsText),
+            let args = JSONValue.requestObject(argsData), let account = args["account_id"] as? String,
+            let tokens = args["token_ids"] as? [String]
+        else { return error(id, "REQUEST_VALIDATION_ERROR", "PARSE_ERROR") }
+        let held = balances.withLock { $0[account] }
+        guard let held else { return error(id, "HANDLER_ERROR", "UNKNOWN_ACCOUNT") }
+        let value = JSONValue.array(tokens.map { .string(held[$0] ?? "0") }).serialized()
+        let h = height.withLock { $0 }
+        return reply([
+            "jsonrpc": "2.0", "id": id,
+            "result": ["result": .array(Array(value.utf8).map { .int(Int64($0)) }), "logs": [], "block_height": .int(Int64(h)), "block_hash": "7Xq3double"],
+        ])
+    }
+}

@@ -26,6 +26,9 @@ let package = Package(
         .systemLibrary(name: "CZMQ", pkgConfig: "libzmq", providers: [.apt(["libzmq3-dev"])]),
         .systemLibrary(name: "CCurl", pkgConfig: "libcurl", providers: [.apt(["libcurl4-openssl-dev"])]),
 
+        // SHA-256 with SHA-NI (runtime-selected, portable fallback) for the block parser's hot path.
+        .target(name: "CSHA256"),
+
         // Core domain: no adapter, no storage, no transport.
         .target(
             name: "WatchCore",
@@ -63,7 +66,7 @@ let package = Package(
         .target(
             name: "BitcoinPlugin",
             dependencies: [
-                "WatchCore", "CZMQ", "JSONRPCClient",
+                "WatchCore", "CZMQ", "JSONRPCClient", "CSHA256",
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Metrics", package: "swift-metrics"),
@@ -105,7 +108,7 @@ let package = Package(
         .executableTarget(
             name: "unrip-bench",
             dependencies: [
-                "BitcoinPlugin",
+                "BitcoinPlugin", "CSHA256",
                 .product(name: "Crypto", package: "swift-crypto"),
             ]
         ),
@@ -145,7 +148,10 @@ let package = Package(
         .testTarget(name: "ReconcilerTests", dependencies: ["Reconciler", "WatchCore", "WatchTesting", "PostgresStore", "JSONRPCClient"]),
         .testTarget(
             name: "BitcoinPluginTests",
-            dependencies: ["BitcoinPlugin", "WatchCore", "WatchTesting"],
+            dependencies: [
+                "BitcoinPlugin", "WatchCore", "WatchTesting", "CSHA256",
+                .product(name: "Crypto", package: "swift-crypto"),
+            ],
             resources: [.copy("Fixtures")]
         ),
     ]

@@ -15,6 +15,7 @@ enum TOMLLoader {
     }
 
     static func parse(_ text: String, path: String = "(config)") throws(ConfigProblem) -> [String: ConfigValue] {
+        if let problem = TOMLHeaderCheck.problem(in: text, path: path) { throw problem }
         do {
             return convert(try TOMLTable(string: text))
         } catch let error as TOMLParseError {

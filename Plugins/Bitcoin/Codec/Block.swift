@@ -1,3 +1,5 @@
+import CSHA256
+
 /// The 80-byte block header plus its hash.
 public struct BlockHeader: Hashable, Sendable {
     /// Size of a serialized header.
@@ -31,18 +33,25 @@ public enum MerkleTree {
     static func root(_ hashes: inout [Hash256]) -> Hash256 {
         var count = hashes.count
         precondition(count > 0, "merkle root of an empty list")
+        precondition(MemoryLayout<Hash256>.size == 32 && MemoryLayout<Hash256>.stride == 32)
         hashes.withUnsafeMutableBufferPointer { level in
             while count > 1 {
-                var write = 0
-                var read = 0
-                while read < count {
-                    let left = level[read]
-                    let right = read + 1 < count ? level[read + 1] : left
-                    level[write] = Hash256.merkleParent(left, right)
-                    write += 1
-                    read += 2
+                let pairs = count / 2
+                #if _endian(little)
+                // A Hash256 is its 32 internal-order bytes in memory on little-endian hosts, so a
+                // level is a run of 64-byte (left || right) nodes: hash them all in one C call,
+                // in place (node i is written only after nodes 2i and 2i+1 were read).
+                let raw = UnsafeMutableRawPointer(level.baseAddress!).assumingMemoryBound(to: UInt8.self)
+                csha256d_64_many(raw, raw, pairs)
+                #else
+                for i in 0..<pairs { level[i] = Hash256.merkleParent(level[2 * i], level[2 * i + 1]) }
+                #endif
+                if count & 1 == 1 {
+                    // Odd level: Core pairs the last node with itself.
+                    let last = level[count - 1]
+                    level[pairs] = Hash256.merkleParent(last, last)
                 }
-                count = write
+                count = (count + 1) / 2
             }
         }
         return hashes[0]

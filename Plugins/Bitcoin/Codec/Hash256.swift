@@ -1,10 +1,15 @@
+import CSHA256
+
+#if canImport(Crypto)
 import Crypto
+#endif
 
 /// A 32-byte hash (txid, wtxid, block hash, merkle root) stored in internal byte order.
 ///
 /// `displayHex` is the byte-reversed hex used by bitcoind's RPC and explorers.
 public struct Hash256: Hashable, Sendable, CustomStringConvertible {
     /// The bytes in internal order, as four little-endian 64-bit words.
+    /// (MerkleTree hashes `[Hash256]` in place as raw bytes: keep exactly these four stored words.)
     @usableFromInline var w0: UInt64
     @usableFromInline var w1: UInt64
     @usableFromInline var w2: UInt64
@@ -41,9 +46,21 @@ public struct Hash256: Hashable, Sendable, CustomStringConvertible {
         self.init(internalBytes: bytes.reversed())
     }
 
-    /// Creates a hash from a SHA-256 digest (internal order is the digest's byte order).
+    #if canImport(Crypto)
+    /// Creates a hash from a swift-crypto SHA-256 digest (internal order is the digest's byte order).
     public init(digest: SHA256.Digest) {
         self = digest.withUnsafeBytes { Hash256(loadingFrom: $0.baseAddress!) }
+    }
+    #endif
+
+    /// Runs `body` with a 32-byte scratch buffer for a C digest and reads the hash from it.
+    @inline(__always)
+    static func receiving(_ body: (UnsafeMutablePointer<UInt8>) -> Void) -> Hash256 {
+        var out: (UInt64, UInt64, UInt64, UInt64) = (0, 0, 0, 0)
+        return withUnsafeMutableBytes(of: &out) { raw in
+            body(raw.baseAddress!.assumingMemoryBound(to: UInt8.self))
+            return Hash256(loadingFrom: UnsafeRawPointer(raw.baseAddress!))
+        }
     }
 
     /// The 32 bytes in internal (serialization) order.
@@ -72,26 +89,16 @@ public struct Hash256: Hashable, Sendable, CustomStringConvertible {
 
     public var description: String { displayHex }
 
-    /// Single SHA-256 of `buffer` (swift-crypto, no copy).
-    static func sha256(_ buffer: UnsafeRawBufferPointer) -> SHA256.Digest {
-        var hasher = SHA256()
-        hasher.update(bufferPointer: buffer)
-        return hasher.finalize()
-    }
-
-    /// Double SHA-256 of `buffer`.
+    /// Double SHA-256 of `buffer` (CSHA256: SHA-NI when the CPU has it, portable C otherwise).
     public static func sha256d(_ buffer: UnsafeRawBufferPointer) -> Hash256 {
-        finishDouble(sha256(buffer))
+        receiving { out in
+            csha256d(buffer.baseAddress?.assumingMemoryBound(to: UInt8.self), buffer.count, out)
+        }
     }
 
     /// Double SHA-256 of `bytes`.
     public static func sha256d(_ bytes: [UInt8]) -> Hash256 {
         bytes.withUnsafeBytes { sha256d($0) }
-    }
-
-    /// Second SHA-256 round over a finished first-round digest.
-    static func finishDouble(_ first: SHA256.Digest) -> Hash256 {
-        first.withUnsafeBytes { Hash256(digest: sha256($0)) }
     }
 
     /// SHA256d of the 64-byte concatenation `left || right` (a merkle tree node).
@@ -100,7 +107,9 @@ public struct Hash256: Hashable, Sendable, CustomStringConvertible {
             left.w0.littleEndian, left.w1.littleEndian, left.w2.littleEndian, left.w3.littleEndian,
             right.w0.littleEndian, right.w1.littleEndian, right.w2.littleEndian, right.w3.littleEndian
         )
-        return withUnsafeBytes(of: &pair) { sha256d($0) }
+        return withUnsafeBytes(of: &pair) { raw in
+            receiving { out in csha256d_64(raw.baseAddress!.assumingMemoryBound(to: UInt8.self), out) }
+        }
     }
 }
 

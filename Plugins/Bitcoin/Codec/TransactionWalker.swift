@@ -1,4 +1,4 @@
-import Crypto
+import CSHA256
 
 /// Receives the pieces of a transaction while `TransactionWalker` reads it.
 ///
@@ -34,11 +34,13 @@ struct TransactionLayout {
         if !hasWitness {
             return Hash256.sha256d(UnsafeRawBufferPointer(start: base + range.lowerBound, count: range.count))
         }
-        var hasher = SHA256()
-        hasher.update(bufferPointer: UnsafeRawBufferPointer(start: base + range.lowerBound, count: 4))
-        hasher.update(bufferPointer: UnsafeRawBufferPointer(start: base + ioStart, count: ioEnd - ioStart))
-        hasher.update(bufferPointer: UnsafeRawBufferPointer(start: base + range.upperBound - 4, count: 4))
-        return Hash256.finishDouble(hasher.finalize())
+        let bytes = base.assumingMemoryBound(to: UInt8.self)
+        var context = csha256_ctx()
+        csha256_init(&context)
+        csha256_update(&context, bytes + range.lowerBound, 4)
+        csha256_update(&context, bytes + ioStart, ioEnd - ioStart)
+        csha256_update(&context, bytes + range.upperBound - 4, 4)
+        return Hash256.receiving { csha256d_final(&context, $0) }
     }
 
     /// wtxid: SHA256d of the full serialization (equals txid without witness).

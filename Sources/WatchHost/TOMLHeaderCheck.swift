@@ -1,0 +1,79 @@
+import WatchCore
+
+/// Rejects table headers that do not start with a key (`[,a]`, `[[ =x]]`) before the text reaches
+/// toml++: its parser asserts on them (aborting the process in debug builds, undefined behaviour
+/// in release ones) instead of reporting an error. Strings, comments and values spanning lines
+/// are skipped, so only real headers are checked.
+enum TOMLHeaderCheck {
+    static func problem(in text: String, path: String) -> ConfigProblem? {
+        let bytes = Array(text.utf8)
+        var i = 0
+        var line = 1
+        var depth = 0  // open [ or { inside a value
+        var atLineStart = true
+        func isKeyStart(_ c: UInt8) -> Bool {
+            (c >= 0x41 && c <= 0x5a) || (c >= 0x61 && c <= 0x7a) || (c >= 0x30 && c <= 0x39) || c == 0x5f || c == 0x2d
+                || c == 0x22 || c == 0x27
+        }
+        func skipString(_ quote: UInt8) {
+            let multi = i + 2 < bytes.count && bytes[i + 1] == quote && bytes[i + 2] == quote
+            i += multi ? 3 : 1
+            while i < bytes.count {
+                if bytes[i] == 0x0a {
+                    line += 1
+                    if !multi { return }
+                }
+                if quote == 0x22, bytes[i] == 0x5c {  // escape in a basic string
+                    i += 2
+                    continue
+                }
+                if bytes[i] == quote {
+                    if !multi { i += 1; return }
+                    if i + 2 < bytes.count, bytes[i + 1] == quote, bytes[i + 2] == quote { i += 3; return }
+                }
+                i += 1
+            }
+        }
+        while i < bytes.count {
+            let c = bytes[i]
+            switch c {
+            case 0x0a:
+                line += 1
+                atLineStart = true
+                i += 1
+                continue
+            case 0x20, 0x09, 0x0d:
+                i += 1
+                continue
+            case 0x23:  // comment to end of line
+                while i < bytes.count, bytes[i] != 0x0a { i += 1 }
+                continue
+            case 0x22, 0x27:
+                skipString(c)
+                atLineStart = false
+                continue
+            case 0x5b where atLineStart && depth == 0:  // a table header
+                var j = i + 1
+                if j < bytes.count, bytes[j] == 0x5b { j += 1 }
+                while j < bytes.count, bytes[j] == 0x20 || bytes[j] == 0x09 { j += 1 }
+                guard j < bytes.count, isKeyStart(bytes[j]) else {
+                    let lineText = String(decoding: bytes[i...].prefix { $0 != 0x0a }, as: UTF8.self)
+                    return ConfigProblem(
+                        key: "(file)", value: "\(path) line \(line)",
+                        expected: "not valid TOML: table header \(lineText.prefix(40)) must start with a key name, e.g. [bitcoin]")
+                }
+                while i < bytes.count, bytes[i] != 0x0a, bytes[i] != 0x23 {
+                    if bytes[i] == 0x22 || bytes[i] == 0x27 { skipString(bytes[i]) } else { i += 1 }
+                }
+                atLineStart = false
+                continue
+            case 0x5b, 0x7b: depth += 1
+            case 0x5d, 0x7d: depth = max(0, depth - 1)
+            default: break
+            }
+            atLineStart = false
+            i += 1
+        }
+        return nil
+    }
+}

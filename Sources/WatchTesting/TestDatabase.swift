@@ -8,6 +8,12 @@ public struct TestDatabase: Sendable {
     public let name: String
     public let pool: PostgresPool
 
+    public init(url: String, name: String, pool: PostgresPool) {
+        self.url = url
+        self.name = name
+        self.pool = pool
+    }
+
     public struct NotConfigured: Error, CustomStringConvertible {
         public var description: String {
             "UNRIP_TEST_DATABASE_URL is not set: run the tests through ./scripts/test, which starts a throwaway PostgreSQL, or point it at a server"

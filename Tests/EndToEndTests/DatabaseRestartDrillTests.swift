@@ -1,0 +1,64 @@
+import Foundation
+import PostgresStore
+import Testing
+import WatchCore
+import WatchTesting
+
+/// PostgreSQL restarted under a running host while deposits flow: nothing lost, nothing doubled.
+@Suite(.serialized) struct DatabaseRestartDrillTests {
+    /// Runs scripts/lib/pg-cluster; its output goes through a file (a pipe would stay open in
+    /// the server it starts), and the wait is bounded.
+    static func cluster(_ args: String...) throws -> String {
+        let root = URL(fileURLWithPath: TestDatabase.migrationsDirectory).deletingLastPathComponent()
+        let outPath = FileManager.default.temporaryDirectory.appendingPathComponent("pgc-\(UUID().uuidString)").path
+        _ = FileManager.default.createFile(atPath: outPath, contents: nil)
+        defer { try? FileManager.default.removeItem(atPath: outPath) }
+        let p = Process()
+        p.executableURL = root.appendingPathComponent("scripts/lib/pg-cluster")
+        p.arguments = args
+        p.standardOutput = try FileHandle(forWritingTo: URL(fileURLWithPath: outPath))
+        p.standardInput = FileHandle.nullDevice
+        try p.run()
+        let deadline = Date().addingTimeInterval(60)
+        while p.isRunning && Date() < deadline { usleep(20_000) }
+        guard !p.isRunning, p.terminationStatus == 0 else {
+            if p.isRunning { p.terminate() }
+            throw DrillError(description: "pg-cluster \(args) failed or hung")
+        }
+        return ((try? String(contentsOfFile: outPath, encoding: .utf8)) ?? "").trimmingCharacters(in: .whitespacesAndNewlines)
+    }
+    struct DrillError: Error, CustomStringConvertible { let description: String }
+
+    @Test func databaseRestartMidStreamLosesNothing() async throws {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("unrip-pgdrill-\(UUID().uuidString)").path
+        let url = try Self.cluster("start", dir)
+        defer { _ = try? Self.cluster("stop", dir) }
+        let double = try await BitcoindDouble.start()
+        double.mine(1)
+        let config = KillDrillTests.config(db: TestDatabase(url: url, name: "postgres", pool: PostgresPool(url: url)), double: double)
+        let host = try HostProcess(config: config, port: try freePort())
+        try host.start()
+        let pool = PostgresPool(url: url, size: 1, maxAttempts: 20)
+        let repository = FundingRepository(pool: pool)
+        var paid: [String] = []
+        for _ in 0..<4 { paid.append(double.pay(script: KillDrillTests.script, sats: 10_000, change: 100).txid) }
+        double.mine(1)
+        #expect(await waitUntil(.seconds(30)) { ((try? await repository.listObservations(.init()))?.count ?? 0) == 4 })
+        // Restart the database while more deposits arrive.
+        _ = try Self.cluster("restart", dir)
+        for _ in 0..<4 {
+            paid.append(double.pay(script: KillDrillTests.script, sats: 20_000, change: 100).txid)
+            double.mine(1)
+        }
+        double.mine(2)
+        let settled = await waitUntil(.seconds(60)) {
+            let rows = (try? await repository.listObservations(ObservationFilter(limit: 100))) ?? []
+            return rows.count == paid.count && rows.allSatisfy { $0.state == "SEEN_CONFIRMED" }
+        }
+        #expect(settled, "\(host.log.suffix(2000))")
+        let rows = try await repository.listObservations(ObservationFilter(limit: 100))
+        #expect(Set(rows.map(\.txHash)) == Set(paid) && rows.count == paid.count)
+        #expect(host.log.contains("PostgreSQL connection lost; retrying") || host.log.contains("failed"), "the host noticed the restart")
+        #expect(host.terminate() == 0)
+    }
+}

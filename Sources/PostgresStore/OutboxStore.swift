@@ -58,7 +58,7 @@ public struct OutboxStore: Sendable {
     /// Marks rows published (after the broker acknowledged them).
     public func markPublished(_ ids: [Int64]) async throws {
         guard !ids.isEmpty else { return }
-        try await pool.withConnection { conn in
+        _ = try await pool.withConnection { conn in
             try conn.query(
                 "UPDATE outbox SET published_at = now() WHERE id = ANY($1::bigint[]) AND published_at IS NULL",
                 ["{" + ids.map(String.init).joined(separator: ",") + "}"])

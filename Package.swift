@@ -6,6 +6,7 @@ let package = Package(
     platforms: [.macOS(.v15)],
     products: [
         .executable(name: "unrip-watch", targets: ["unrip-watch"]),
+        .executable(name: "unrip-kafka-mock", targets: ["unrip-kafka-mock"]),
         .library(name: "WatchCore", targets: ["WatchCore"]),
         .library(name: "WatchTesting", targets: ["WatchTesting"]),
     ],
@@ -62,6 +63,27 @@ let package = Package(
             ]
         ),
 
+        // Kafka: librdkafka producer/consumer, the outbox relay and the input consumers.
+        .target(
+            name: "KafkaBus",
+            dependencies: [
+                "WatchCore", "PostgresStore", "CKafka",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ]
+        ),
+        // Durable alerts: rules, evaluator, raise/clear state machine.
+        .target(
+            name: "Alerting",
+            dependencies: [
+                "WatchCore", "PostgresStore",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ]
+        ),
+        // librdkafka's Kafka-protocol mock cluster, for tests and the demo.
+        .executableTarget(name: "unrip-kafka-mock", dependencies: ["CKafka"]),
+
         // Chain adapters: each depends only on the core.
         .target(
             name: "BitcoinPlugin",
@@ -88,7 +110,7 @@ let package = Package(
         .target(
             name: "WatchHost",
             dependencies: [
-                "WatchCore", "PostgresStore", "ControlAPI", "BitcoinPlugin", "Reconciler",
+                "WatchCore", "PostgresStore", "ControlAPI", "BitcoinPlugin", "Reconciler", "KafkaBus", "Alerting",
                 .product(name: "TOMLKit", package: "TOMLKit"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "Logging", package: "swift-log"),
@@ -146,6 +168,17 @@ let package = Package(
         .testTarget(name: "WatchHostTests", dependencies: ["WatchHost", "WatchCore", "WatchTesting", "PostgresStore"]),
         .testTarget(name: "EndToEndTests", dependencies: ["WatchCore", "WatchTesting", "PostgresStore", "JSONRPCClient"]),
         .testTarget(name: "ReconcilerTests", dependencies: ["Reconciler", "WatchCore", "WatchTesting", "PostgresStore", "JSONRPCClient"]),
+        .testTarget(
+            name: "KafkaBusTests",
+            dependencies: ["KafkaBus", "Alerting", "WatchCore", "WatchTesting", "PostgresStore"]
+        ),
+        .testTarget(
+            name: "AlertingTests",
+            dependencies: [
+                "Alerting", "ControlAPI", "WatchCore", "WatchTesting", "PostgresStore",
+                .product(name: "HummingbirdTesting", package: "hummingbird"),
+            ]
+        ),
         .testTarget(
             name: "BitcoinPluginTests",
             dependencies: [

@@ -12,6 +12,8 @@ public struct ControlSurface: Sendable {
     public var hostState: @Sendable () async -> JSONValue
     public var metrics: PrometheusCollectorRegistry
     public var controlToken: String?
+    /// Called after a funding change made over HTTP (manual stuck marking): wakes the alert evaluator.
+    public var onFundingChange: @Sendable () -> Void = {}
 
     public init(plugins: [any ManagedPlugin], repository: FundingRepository, metrics: PrometheusCollectorRegistry, controlToken: String?, hostState: @escaping @Sendable () async -> JSONValue) {
         self.plugins = plugins
@@ -31,6 +33,8 @@ public struct ControlSurface: Sendable {
         addHealthRoutes(to: router)
         addPluginRoutes(to: router)
         addFundingRoutes(to: router)
+        addStuckRoute(to: router)
+        addOutboxRoutes(to: router)
         router.get("/metrics") { _, _ -> Response in
             var buffer: [UInt8] = []
             self.metrics.emit(into: &buffer)

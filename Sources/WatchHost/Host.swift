@@ -1,6 +1,8 @@
+import Alerting
 import ControlAPI
 import Foundation
 import Hummingbird
+import KafkaBus
 import Logging
 import PostgresStore
 import Prometheus
@@ -64,23 +66,72 @@ public struct UnripHost: Sendable {
                 ReconcilerService(configuration: reconcilerConfig, credits: credits, logger: reconcilerLogger, clock: clock)
             })
         }
+        let trigger = ChangeSignal()
+        supervisors += kafkaSupervisors(pool: pool, trigger: trigger)
+        var surfacePlugins: [any ManagedPlugin] = supervisors
+        if config.alerts.enabled {
+            let alerts = alertsPlugin(pool: pool, trigger: trigger, watched: supervisors)
+            supervisors.append(alerts.supervisor)
+            surfacePlugins.append(alerts)
+        }
 
         let started = clock.now()
         let effective = config.effective
         let clock = self.clock
         let kafkaOn = !config.kafkaBrokers.isEmpty
-        let surface = ControlSurface(
-            plugins: supervisors, repository: repository, metrics: metrics, controlToken: config.controlToken
+        let outbox = OutboxStore(pool: pool)
+        var surface = ControlSurface(
+            plugins: surfacePlugins, repository: repository, metrics: metrics, controlToken: config.controlToken
         ) {
             [
                 "service": "unrip-watch", "version": .string(UnripHost.version),
                 "started_at": .string(Timestamp.string(started)),
                 "uptime_s": .int(Int64(clock.now().timeIntervalSince(started))),
-                "kafka": kafkaOn ? "configured" : "off (no [kafka] brokers; events stay in the outbox)",
+                "kafka": kafkaOn ? "on (outbox relay: /plugins/relay/state)" : "off (no [kafka] brokers; events stay in the outbox: GET /outbox)",
+                "outbox": (try? await outbox.backlog().json) ?? .null,
                 "config": effective,
             ]
         }
+        surface.onFundingChange = { trigger.signal() }
         return Prepared(surface: surface, supervisors: supervisors, repository: repository)
+    }
+
+    /// The outbox relay (`relay`) and the input consumers (`inputs`); none when Kafka is off.
+    func kafkaSupervisors(pool: PostgresPool, trigger: ChangeSignal) -> [PluginSupervisor] {
+        guard !config.kafkaBrokers.isEmpty else {
+            logger.notice("Kafka is off ([kafka] brokers is empty): events stay in the outbox, inputs are not consumed")
+            return []
+        }
+        let kafka = KafkaClientConfig(brokers: config.kafkaBrokers, clientID: config.kafkaClientID, properties: config.kafkaProperties)
+        let topics = InputConsumer.Topics(
+            prices: config.topicPrices, inventory: config.topicInventory, executionResults: config.topicExecutionResults)
+        var relayLogger = logger, inputsLogger = logger
+        relayLogger[metadataKey: "plugin"] = "relay"
+        inputsLogger[metadataKey: "plugin"] = "inputs"
+        let groupID = config.kafkaGroupID
+        return [
+            PluginSupervisor(name: "relay", kind: "outbox-relay", logger: relayLogger) { [relayLogger] in
+                OutboxRelay(store: OutboxStore(pool: pool), config: kafka, logger: relayLogger)
+            },
+            PluginSupervisor(name: "inputs", kind: "kafka-inputs", logger: inputsLogger) { [inputsLogger] in
+                InputConsumer(
+                    store: InputStore(pool: pool), config: kafka, groupID: groupID, topics: topics, logger: inputsLogger,
+                    onInput: { trigger.signal() })
+            },
+        ]
+    }
+
+    /// The alert service, watching the health of every other plugin.
+    func alertsPlugin(pool: PostgresPool, trigger: ChangeSignal, watched: [PluginSupervisor]) -> AlertsPlugin {
+        var alertsLogger = logger
+        alertsLogger[metadataKey: "plugin"] = "alerts"
+        return AlertsPlugin(
+            store: AlertStore(pool: pool, topic: config.topicAlerts), config: config.alerts, clock: clock, trigger: trigger,
+            health: {
+                var out: [(name: String, health: PluginHealth)] = []
+                for s in watched { out.append((s.name, await s.health())) }
+                return out
+            }, logger: alertsLogger)
     }
 
     /// Runs until SIGTERM/SIGINT.

@@ -1,3 +1,4 @@
+import Alerting
 import Foundation
 import Reconciler
 import WatchCore
@@ -13,6 +14,14 @@ public struct HostConfig: Sendable {
     public var kafkaBrokers: [String]
     public var topicObservations: String
     public var topicAlerts: String
+    public var kafkaClientID: String
+    public var kafkaGroupID: String
+    public var topicPrices: String
+    public var topicInventory: String
+    public var topicExecutionResults: String
+    /// librdkafka properties passed through (SASL, TLS, …); secrets redacted in `effective`.
+    public var kafkaProperties: [String: String]
+    public var alerts: AlertsConfig
     public var logLevel: String
     /// Enabled adapters, in registry order.
     public var adapters: [LoadedAdapter]
@@ -23,7 +32,7 @@ public struct HostConfig: Sendable {
 
     public var enabledPlugins: [String] { adapters.map(\.kind) + (reconciler == nil ? [] : ["reconciler"]) }
 
-    static let hostSections = ["database", "http", "control", "kafka", "log", "bridge"]
+    static let hostSections = ["database", "http", "control", "kafka", "alerts", "log", "bridge"]
 
     /// Loads and validates `path`, with `UNRIP_<SECTION>_<KEY>` overrides from `environment`.
     /// Throws every problem at once.
@@ -92,8 +101,32 @@ public struct HostConfig: Sendable {
         let brokers = kafka.stringArray("brokers")
         let topicObservations = kafka.string("topic_observations", default: "unrip.funding.observations") ?? ""
         let topicAlerts = kafka.string("topic_alerts", default: "unrip.alerts") ?? ""
+        let clientID = kafka.string("client_id", default: "unrip-watch") ?? "unrip-watch"
+        let groupID = kafka.string("group_id", default: "unrip-watch") ?? "unrip-watch"
+        let topicPrices = kafka.string("topic_prices", default: "unrip.reference_prices") ?? ""
+        let topicInventory = kafka.string("topic_inventory", default: "unrip.inventory_snapshots") ?? ""
+        let topicExecution = kafka.string("topic_execution_results", default: "unrip.execution_results") ?? ""
+        var kafkaProperties: [String: String] = [:]
+        if let props = kafka.table("properties") {
+            for key in props.keys {
+                let lower = key.lowercased()
+                let secret = lower.contains("password") || lower.contains("secret")
+                if let value = props.string(key, secret: secret) { kafkaProperties[key] = value }
+            }
+            kafka.recordEffective("properties", .object(props.effective))
+        }
+        for (key, value) in [("topic_observations", topicObservations), ("topic_alerts", topicAlerts),
+            ("topic_prices", topicPrices), ("topic_inventory", topicInventory), ("topic_execution_results", topicExecution)]
+        where value.isEmpty {
+            kafka.problem(key, "\"\"", "expected a topic name")
+        }
         kafka.finish()
         effective["kafka"] = .object(kafka.effective)
+
+        let alertsSection = section("alerts")
+        let alerts = AlertsConfig(section: alertsSection)
+        alertsSection.finish()
+        effective["alerts"] = .object(alertsSection.effective)
 
         let log = section("log")
         let level = log.string("level", default: "info") ?? "info"
@@ -141,7 +174,8 @@ public struct HostConfig: Sendable {
         return HostConfig(
             databaseURL: url, databasePoolSize: poolSize, migrationsDir: migrations, httpHost: host, httpPort: port,
             controlToken: token, kafkaBrokers: brokers, topicObservations: topicObservations, topicAlerts: topicAlerts,
-            logLevel: level, adapters: adapters, reconciler: reconciler, effective: .object(effective))
+            kafkaClientID: clientID, kafkaGroupID: groupID, topicPrices: topicPrices, topicInventory: topicInventory,
+            topicExecutionResults: topicExecution, kafkaProperties: kafkaProperties, alerts: alerts, logLevel: level, adapters: adapters, reconciler: reconciler, effective: .object(effective))
     }
 
     /// `host:port`, `[v6]:port`.

@@ -26,7 +26,7 @@ import WatchTesting
         }
     }
 
-    static func world(noBridgeRecord: Int = 600, creditBudget: Int = 900) async throws -> World {
+    static func world(noBridgeRecord: Int = 600, creditBudget: Int = 900, timeout: Int = 15) async throws -> World {
         let db = try await TestDatabase.create()
         let bridge = try await POABridgeDouble.start()
         let clock = TestClock()
@@ -37,7 +37,7 @@ import WatchTesting
             path: "bridge",
             table: [
                 "rpc_url": .string(bridge.url), "accounts": .array([.string(account)]), "page_limit": 2,
-                "no_bridge_record_s": .int(noBridgeRecord), "credit_budget_s": .int(creditBudget), "timeout_s": 1,
+                "no_bridge_record_s": .int(noBridgeRecord), "credit_budget_s": .int(creditBudget), "timeout_s": .int(timeout),
                 "chains": .table(["bitcoin": "btc:mainnet"]), "tokens": .table(["BTC": .string(token)]),
             ], problems: problems)
         let configuration = ReconcilerConfiguration(section: section)
@@ -147,7 +147,7 @@ import WatchTesting
     }
 
     @Test func bridgeFaultsAreCountedNeverRecordedAndRecoveredFrom() async throws {
-        var w = try await Self.world()
+        var w = try await Self.world(timeout: 1)
         let tx = String(repeating: "a7", count: 32)
         try await Self.deposit(&w, tx: tx)
         w.bridge.addDeposit(account: Self.account, chain: "btc:mainnet", txHash: tx, address: "bcrt1qhandle", amount: "100000", nearTokenID: "btc.omft.near", status: "COMPLETED")

@@ -1,0 +1,68 @@
+import Foundation
+import WatchCore
+
+/// The rules of DESIGN §8, by their published names.
+public enum AlertRule: String, Sendable, CaseIterable {
+    case staleReferencePrice = "stale_reference_price"
+    case staleInventorySnapshot = "stale_inventory_snapshot"
+    case fundingNotCredited = "funding_not_credited"
+    case executionSubmissionFailed = "execution_submission_failed"
+    case adapterUnhealthy = "adapter_unhealthy"
+}
+
+/// A rule's finding for one subject right now: the alert should be (or become) firing.
+public struct AlertCondition: Sendable, Equatable {
+    public var rule: AlertRule
+    public var subject: String
+    public var labels: [String: String]
+    public var reason: String
+    public var details: JSONValue
+
+    public init(rule: AlertRule, subject: String, labels: [String: String] = [:], reason: String, details: JSONValue) {
+        self.rule = rule
+        self.subject = subject
+        self.labels = labels
+        self.reason = reason
+        self.details = details
+    }
+
+    /// `rule:subject`, the alert's identity and its Kafka key.
+    public var key: String { AlertCondition.key(rule, subject) }
+
+    public static func key(_ rule: AlertRule, _ subject: String) -> String { "\(rule.rawValue):\(subject)" }
+}
+
+/// An alert as `alert_state` holds it: pending (inside `for_s`) or firing.
+public struct StoredAlert: Sendable, Equatable {
+    public enum Status: String, Sendable { case pending, firing, resolved }
+    public var condition: AlertCondition
+    public var status: Status
+    public var since: Date
+    /// A firing alert whose condition went away: when (it resolves after `for_s`).
+    public var clearingSince: Date?
+
+    public var key: String { condition.key }
+}
+
+/// What one evaluation decided for one alert.
+public enum AlertChange: Sendable, Equatable {
+    /// The condition holds but `for_s` has not passed: recorded, not yet an event.
+    case pending(AlertCondition, since: Date)
+    /// A pending alert whose condition went away before it fired.
+    case dropPending(key: String)
+    /// Raise: an `alert_events` row, `alert_state` firing, an outbox event.
+    case fire(AlertCondition, at: Date)
+    /// Still firing; reason or details changed, or a clearing flap ended.
+    case refresh(AlertCondition)
+    /// Firing, but the condition went away: hysteresis starts.
+    case startClearing(key: String, at: Date)
+    /// Clear: an `alert_events` row, `alert_state` resolved, an outbox event.
+    case resolve(StoredAlert, at: Date)
+
+    public var isTransition: Bool {
+        switch self {
+        case .fire, .resolve: true
+        default: false
+        }
+    }
+}

@@ -1,0 +1,34 @@
+import Foundation
+import Hummingbird
+import PostgresStore
+import WatchCore
+
+extension ControlSurface {
+    /// `POST /funding/observations/<id>/stuck` with `{"reason": "…"}` (bearer token, like every POST):
+    /// marks the transfer `FAILED_OR_STUCK` with reason `manual: <text>`. 400 bad body, 404 unknown
+    /// id, 409 when the state machine refuses (a credited transfer is final).
+    func addStuckRoute(to router: Router<BasicRequestContext>) {
+        router.post("/funding/observations/:id/stuck") { request, context -> Response in
+            let text = context.parameters.get("id") ?? ""
+            guard let id = Int(text), id > 0 else {
+                throw HTTPError(.badRequest, message: "observation id must be a positive integer, got '\(text)'")
+            }
+            let body = try await request.body.collect(upTo: 64 * 1024)
+            guard let fields = (try? JSONValue.parse(Array(buffer: body)))?.objectValue,
+                let reason = fields["reason"]?.stringValue?.trimmingCharacters(in: .whitespacesAndNewlines), !reason.isEmpty,
+                fields.count == 1
+            else {
+                throw HTTPError(.badRequest, message: "expected a JSON body {\"reason\": \"<why this transfer is stuck>\"}")
+            }
+            switch try await self.repository.markStuck(id: id, text: reason, at: Date()) {
+            case .notFound:
+                throw HTTPError(.notFound, message: "no observation with id \(id)")
+            case .refused(let illegal):
+                throw HTTPError(.conflict, message: "\(illegal): a credited transfer cannot be marked stuck")
+            case .marked(let record):
+                self.onFundingChange()
+                return JSONResponse.ok(record.json)
+            }
+        }
+    }
+}

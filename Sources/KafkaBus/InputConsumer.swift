@@ -1,0 +1,123 @@
+import Foundation
+import Logging
+import Synchronization
+import PostgresStore
+import WatchCore
+
+/// Consumes the input topics (reference prices, inventory snapshots, execution results):
+/// each record is stored durably — or, when malformed, dead-lettered with the reason — and
+/// only then its offset committed. Malformed input is counted and skipped, never fatal.
+/// A storage failure ends the run uncommitted; the supervisor restarts it and the record is
+/// consumed again from the committed offset.
+public final class InputConsumer: PluginService {
+    public struct Topics: Sendable {
+        public var prices: String
+        public var inventory: String
+        public var executionResults: String
+
+        public init(prices: String, inventory: String, executionResults: String) {
+            self.prices = prices
+            self.inventory = inventory
+            self.executionResults = executionResults
+        }
+
+        var bySchema: [String: InputSchema] {
+            [prices: .referencePrice, inventory: .inventorySnapshot, executionResults: .executionResult]
+        }
+    }
+
+    private struct Stats {
+        var stored: [String: Int] = [:]
+        var deadLettered = 0
+        var consumerErrors = 0
+        var lastError: String?
+        var lastRecordAt: Date?
+    }
+
+    private let store: InputStore
+    private let config: KafkaClientConfig
+    private let groupID: String
+    private let topics: Topics
+    private let logger: Logger
+    private let onInput: @Sendable () -> Void
+    private let stats = Mutex(Stats())
+
+    /// - Parameter onInput: called after each durable input (wakes the alert evaluator).
+    public init(store: InputStore, config: KafkaClientConfig, groupID: String, topics: Topics, logger: Logger, onInput: @escaping @Sendable () -> Void = {}) {
+        self.store = store
+        self.config = config
+        self.groupID = groupID
+        self.topics = topics
+        self.logger = logger
+        self.onInput = onInput
+    }
+
+    public func run() async throws {
+        let schemas = topics.bySchema
+        let consumer = try KafkaConsumer(config: config, groupID: groupID, topics: Array(schemas.keys).sorted())
+        do {
+            while !Task.isCancelled {
+                switch await consumer.poll(timeoutMs: 200) {
+                case nil:
+                    continue
+                case .error(let error):
+                    stats.withLock {
+                        $0.consumerErrors += 1
+                        $0.lastError = "\(error)"
+                    }
+                    logger.debug("Kafka consumer error", metadata: ["error": "\(error)"])
+                case .record(let record):
+                    try await handle(record, schema: schemas[record.topic])
+                    try await consumer.commit(record)
+                    onInput()
+                }
+            }
+        } catch {
+            await consumer.close()
+            throw error
+        }
+        await consumer.close()
+    }
+
+    /// Stores one record (or its dead letter). Throws only when the database fails.
+    func handle(_ record: KafkaRecord, schema: InputSchema?) async throws {
+        guard let schema else {
+            try await deadLetter(record, reason: "no input schema is configured for topic \(record.topic)")
+            return
+        }
+        switch InputContracts.parse(record.value, expected: schema) {
+        case .success(let event):
+            try await store.store(event)
+            stats.withLock {
+                $0.stored[schema.rawValue, default: 0] += 1
+                $0.lastRecordAt = Date()
+            }
+        case .failure(let rejection):
+            try await deadLetter(record, reason: rejection.reason)
+        }
+    }
+
+    private func deadLetter(_ record: KafkaRecord, reason: String) async throws {
+        try await store.deadLetter(record, reason: reason)
+        stats.withLock { $0.deadLettered += 1 }
+        logger.warning(
+            "malformed input dead-lettered",
+            metadata: ["topic": "\(record.topic)", "partition": "\(record.partition)", "offset": "\(record.offset)", "reason": "\(reason)"])
+    }
+
+    public func state() async -> JSONValue {
+        let s = stats.withLock { $0 }
+        return [
+            "group_id": .string(groupID),
+            "topics": [
+                "prices": .string(topics.prices), "inventory": .string(topics.inventory),
+                "execution_results": .string(topics.executionResults),
+            ],
+            "stored_since_start": .object(s.stored.mapValues { .int(Int64($0)) }),
+            "dead_lettered_since_start": .int(Int64(s.deadLettered)),
+            "dead_letters_total": (try? await store.deadLetterCount()).map { .int(Int64($0)) } ?? .null,
+            "consumer_errors": .int(Int64(s.consumerErrors)), "last_error": .optional(s.lastError),
+            "last_record_at": s.lastRecordAt.map { .string(Timestamp.string($0)) } ?? .null,
+        ]
+    }
+}

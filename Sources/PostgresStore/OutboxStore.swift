@@ -1,0 +1,94 @@
+import Foundation
+import WatchCore
+
+/// One outbox row waiting for (or past) publication.
+public struct OutboxRow: Sendable, Equatable {
+    public let id: Int64
+    public let topic: String
+    public let key: String
+    public let eventID: String
+    /// The payload as stored (JSON text).
+    public let payload: String
+    public let createdAt: String
+    public let publishedAt: String?
+}
+
+/// How far publication lags: unpublished rows and the age of the oldest.
+public struct OutboxBacklog: Sendable, Equatable {
+    public let count: Int
+    public let oldestID: Int64?
+    public let oldestAgeSeconds: Double?
+
+    public var json: JSONValue {
+        [
+            "backlog": .int(Int64(count)), "oldest_id": .optional(oldestID),
+            "oldest_age_s": oldestAgeSeconds.map { .double(($0 * 1000).rounded() / 1000) } ?? .null,
+        ]
+    }
+}
+
+/// Reads and marks the outbox for the relay, and serves it over HTTP when Kafka is off.
+public struct OutboxStore: Sendable {
+    public let pool: PostgresPool
+
+    public init(pool: PostgresPool) { self.pool = pool }
+
+    static let columns = """
+        id, topic, message_key, event_id::text AS event_id, payload::text AS payload,
+        to_char(created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"') AS created_at,
+        to_char(published_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"') AS published_at
+        """
+
+    static func row(_ r: PGRow) -> OutboxRow {
+        OutboxRow(
+            id: Int64(r["id"] ?? "") ?? 0, topic: r["topic"] ?? "", key: r["message_key"] ?? "",
+            eventID: r["event_id"] ?? "", payload: r["payload"] ?? "{}", createdAt: r["created_at"] ?? "",
+            publishedAt: r["published_at"])
+    }
+
+    /// The oldest unpublished rows, in id (= commit) order.
+    public func unpublished(limit: Int) async throws -> [OutboxRow] {
+        try await pool.withConnection { conn in
+            try conn.query(
+                "SELECT \(Self.columns) FROM outbox WHERE published_at IS NULL ORDER BY id LIMIT $1", [String(limit)]
+            ).map(Self.row)
+        }
+    }
+
+    /// Marks rows published (after the broker acknowledged them).
+    public func markPublished(_ ids: [Int64]) async throws {
+        guard !ids.isEmpty else { return }
+        _ = try await pool.withConnection { conn in
+            try conn.query(
+                "UPDATE outbox SET published_at = now() WHERE id = ANY($1::bigint[]) AND published_at IS NULL",
+                ["{" + ids.map(String.init).joined(separator: ",") + "}"])
+        }
+    }
+
+    public func backlog() async throws -> OutboxBacklog {
+        try await pool.withConnection { conn in
+            let row = try conn.query(
+                """
+                SELECT count(*) AS n, min(id) AS oldest_id,
+                       EXTRACT(EPOCH FROM now() - min(created_at))::float8 AS age
+                FROM outbox WHERE published_at IS NULL
+                """
+            ).first
+            return OutboxBacklog(
+                count: row?.int("n") ?? 0, oldestID: row?["oldest_id"].flatMap { Int64($0) },
+                oldestAgeSeconds: row?["age"].flatMap { Double($0) })
+        }
+    }
+
+    /// Rows after `afterID`, oldest first, optionally of one topic (the HTTP view of the outbox).
+    public func list(afterID: Int64, topic: String?, limit: Int) async throws -> [OutboxRow] {
+        try await pool.withConnection { conn in
+            try conn.query(
+                """
+                SELECT \(Self.columns) FROM outbox WHERE id > $1 AND ($2::text IS NULL OR topic = $2)
+                ORDER BY id LIMIT $3
+                """, [String(afterID), topic, String(limit)]
+            ).map(Self.row)
+        }
+    }
+}

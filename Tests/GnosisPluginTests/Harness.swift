@@ -94,11 +94,3 @@ final class GnosisHarness: Sendable {
         return await waitUntil(timeout) { await self.pipeline.tip?.height ?? -1 >= want }
     }
 }
-
-extension ConfigValue: ExpressibleByStringLiteral, ExpressibleByIntegerLiteral,
-    ExpressibleByBooleanLiteral
-{
-    public init(stringLiteral value: String) { self = .string(value) }
-    public init(integerLiteral value: Int) { self = .int(value) }
-    public init(booleanLiteral value: Bool) { self = .bool(value) }
-}

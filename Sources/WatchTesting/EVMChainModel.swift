@@ -46,6 +46,12 @@ public struct EVMChainModel: Sendable {
         public var code: Int
         public var message: String
         public var data: JSONValue?
+
+        public init(code: Int, message: String, data: JSONValue? = nil) {
+            self.code = code
+            self.message = message
+            self.data = data
+        }
     }
 
     public let chainId: Int

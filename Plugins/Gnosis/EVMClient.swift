@@ -31,7 +31,7 @@ struct EVMClient: Sendable {
     }
 
     /// Runs a decoder, turning its failure into a counted `.malformed`.
-    private func decode<T>(_ method: String, _ body: () throws(EVMDecode.Failure) -> T) throws(JSONRPCError) -> T {
+    fileprivate func decode<T>(_ method: String, _ body: () throws(EVMDecode.Failure) -> T) throws(JSONRPCError) -> T {
         do {
             return try body()
         } catch {
@@ -78,6 +78,20 @@ struct EVMClient: Sendable {
     }
 }
 
+extension EVMClient {
+    /// `eth_getLogs` of exactly one block, by hash: atomic against reorgs.
+    func logs(of block: EVMBlock, filter: LogFilter) async throws -> [EVMLog] {
+        let value = try await call("eth_getLogs", [filter.json(blockHash: block.hash)])
+        let logs = try decode("eth_getLogs") { () throws(EVMDecode.Failure) in try EVMDecode.logs(value) }
+        if let stray = logs.first(where: { $0.blockHash != block.hash || $0.blockNumber != block.number }) {
+            let e = JSONRPCError.malformed("eth_getLogs(blockHash \(block.hash)) returned a log of block \(stray.blockNumber) \(stray.blockHash)")
+            stats.record(e)
+            throw e
+        }
+        return logs
+    }
+}
+
 /// Which logs to ask for: `Transfer` on the tokens, to the handles (topic2).
 struct LogFilter: Sendable {
     var tokens: [EVMAddress]
@@ -90,5 +104,13 @@ struct LogFilter: Sendable {
             "fromBlock": .string(EVMDecode.hex(range.lowerBound)), "toBlock": .string(EVMDecode.hex(range.upperBound)),
             "address": address, "topics": [.string(EVM.transferTopic), .null, to],
         ]
+    }
+
+    func json(blockHash: String) -> JSONValue {
+        var filter = json(0...0).objectValue ?? [:]
+        filter["fromBlock"] = nil
+        filter["toBlock"] = nil
+        filter["blockHash"] = .string(blockHash)
+        return .object(filter)
     }
 }

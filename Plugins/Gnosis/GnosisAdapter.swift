@@ -223,18 +223,32 @@ public struct GnosisAdapter: ChainAdapter {
         }
     }
 
-    /// Near the target: the logs of the range, then every block with its parent hash.
+    /// Near the target: every block with its parent hash, and its logs read so that a reorg
+    /// racing the reads cannot hide a transfer: one block is read by `blockHash` (atomic);
+    /// a longer range by numbers, then its last header is read again and must be unchanged
+    /// (headers chain by parent hash, so the whole range is), and every log must carry the
+    /// hash of its block's header.
     func follow(_ range: ClosedRange<Int>) async throws {
-        var logs: [EVMLog] = []
-        try await scanner.scan(range) { _, window in logs += window }
-        let byBlock = Dictionary(try matchedTransfers(logs).map { ($0.block.height, $0) }, uniquingKeysWith: { a, _ in a })
         let headers = try await blocks(range)
+        for (parent, child) in zip(headers, headers.dropFirst()) where child.parentHash != parent.hash {
+            throw ChainMovedDuringRead(description: "block \(child.number) does not extend \(parent.number) (reorg in progress); re-reading")
+        }
+        var logs: [EVMLog] = []
+        if headers.count == 1 {
+            logs = try await client.logs(of: headers[0], filter: scanner.filter)
+        } else {
+            try await scanner.scan(range) { _, window in logs += window }
+            guard let last = headers.last, try await client.block(at: last.number)?.hash == last.hash else {
+                throw ChainMovedDuringRead(description: "block \(range.upperBound) changed while its range was read (reorg in progress); re-reading")
+            }
+        }
+        let byBlock = Dictionary(try matchedTransfers(logs).map { ($0.block.height, $0) }, uniquingKeysWith: { a, _ in a })
         var reports: [ChainReport] = []
         for header in headers {
             var transfers: [TransferSighting] = []
             if let found = byBlock[header.number] {
                 guard found.block.hash == header.hash else {
-                    throw JSONRPCError.malformed("block \(header.number) changed between eth_getLogs and eth_getBlockByNumber (reorg in progress); re-reading")
+                    throw ChainMovedDuringRead(description: "block \(header.number) changed between eth_getBlockByNumber and eth_getLogs (reorg in progress); re-reading")
                 }
                 transfers = found.transfers
             }
@@ -269,6 +283,12 @@ public struct GnosisAdapter: ChainAdapter {
             out += fetched
         }
         return out
+    }
+
+    /// The chain changed between two reads of one poll (a reorg racing us): nothing is
+    /// reported from that poll, and the next one walks back and re-reads.
+    struct ChainMovedDuringRead: Error, CustomStringConvertible {
+        var description: String
     }
 
     struct BlockTransfers {

@@ -23,6 +23,9 @@ public final class EVMNodeDouble: Sendable {
         case body(String)
         /// A JSON-RPC error object.
         case rpcError(code: Int, message: String)
+        /// Reorgs the chain (as `reorg(depth:reinclude:)`) just before answering normally: a
+        /// reorg racing the client's reads.
+        case reorg(depth: Int, reinclude: Bool)
     }
 
     struct FaultRule: Sendable {
@@ -109,6 +112,8 @@ public final class EVMNodeDouble: Sendable {
             return Self.reply(JSONValue.object(["jsonrpc": "2.0", "id": id, "error": ["code": .int(Int64(code)), "message": .string(message)]]).serialized())
         case .delay(let d)?:
             try? await Task.sleep(for: d)
+        case .reorg(let depth, let reinclude)?:
+            reorg(depth: depth, reinclude: reinclude)
         case nil:
             break
         }

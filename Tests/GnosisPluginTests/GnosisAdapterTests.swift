@@ -70,6 +70,25 @@ import WatchTesting
         await h.shutdown()
     }
 
+    /// A reorg lands between the header reads and the log reads: nothing is recorded against
+    /// the dropped block, and the transfer is read from the block that replaced it.
+    @Test(arguments: [1, 3])
+    func reorgRacingTheReadsHidesNothing(blocks: Int) async throws {
+        let h = try await GnosisHarness.make()
+        try h.start()
+        #expect(await h.synced())
+        let tx = h.node.transfer(to: handleA, amount: Amount(31))
+        h.node.inject(.reorg(depth: 1, reinclude: true), method: "eth_getLogs")
+        h.node.mine(blocks)
+        #expect(await waitUntil(.seconds(10)) { h.row(tx)?.block != nil && h.node.pendingFaults == 0 })
+        h.node.mine(3)
+        #expect(await waitUntil(.seconds(10)) { h.row(tx)?.state == .seenConfirmed })
+        let row = try #require(h.row(tx))
+        let height = try #require(row.block?.height)
+        #expect(row.block?.hash == h.node.withChain { $0.blockHash(height) })
+        await h.shutdown()
+    }
+
     @Test(arguments: [EVMChainModel.ProviderStyle.infura, .alchemy, .generic])
     func providerLimitsAreSplitAndNothingIsMissed(style: EVMChainModel.ProviderStyle) async throws {
         var chain = EVMChainModel(tip: 100, limits: .init(maxBlockRange: 500, maxResults: 4, style: style))

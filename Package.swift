@@ -95,6 +95,11 @@ let package = Package(
             ],
             path: "Plugins/Bitcoin"
         ),
+        .target(
+            name: "GnosisPlugin",
+            dependencies: ["WatchCore", "JSONRPCClient"],
+            path: "Plugins/Gnosis"
+        ),
 
         // Turns observations + bridge and verifier credit into funding transitions.
         .target(
@@ -110,7 +115,7 @@ let package = Package(
         .target(
             name: "WatchHost",
             dependencies: [
-                "WatchCore", "PostgresStore", "ControlAPI", "BitcoinPlugin", "Reconciler", "KafkaBus", "Alerting",
+                "WatchCore", "PostgresStore", "ControlAPI", "BitcoinPlugin", "Reconciler", "KafkaBus", "Alerting", "GnosisPlugin",
                 .product(name: "TOMLKit", package: "TOMLKit"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "Logging", package: "swift-log"),
@@ -122,7 +127,7 @@ let package = Package(
         .executableTarget(
             name: "unrip-watch",
             dependencies: [
-                "WatchHost", "BitcoinPlugin", "JSONRPCClient", "WatchCore",
+                "WatchHost", "BitcoinPlugin", "GnosisPlugin", "JSONRPCClient", "WatchCore",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
@@ -156,6 +161,16 @@ let package = Package(
             ]
         ),
 
+        // Benchmarks (DESIGN §10): executables, never timed assertions in tests.
+        .executableTarget(
+            name: "gnosis-bench",
+            dependencies: [
+                "GnosisPlugin", "JSONRPCClient", "WatchCore", "WatchTesting",
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            path: "Benchmarks/GnosisCatchUp"
+        ),
+
         .testTarget(name: "WatchCoreTests", dependencies: ["WatchCore", "WatchTesting"]),
         .testTarget(name: "PostgresStoreTests", dependencies: ["PostgresStore", "WatchCore", "WatchTesting"]),
         .testTarget(
@@ -186,6 +201,10 @@ let package = Package(
                 .product(name: "Crypto", package: "swift-crypto"),
             ],
             resources: [.copy("Fixtures")]
+        ),
+        .testTarget(
+            name: "GnosisPluginTests",
+            dependencies: ["GnosisPlugin", "JSONRPCClient", "WatchCore", "WatchTesting", "WatchHost"]
         ),
     ]
 )

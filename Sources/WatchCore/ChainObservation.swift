@@ -58,6 +58,12 @@ public enum MempoolExit: Sendable, Hashable {
 /// (`ChainTracker`) derives confirmations, state transitions, reorg depth and the cursor.
 public enum ChainReport: Sendable, Hashable {
     case blockConnected(BlockRef, transfers: [TransferSighting])
+    /// Like `blockConnected`, for adapters that scan ranges (EVM `eth_getLogs`) instead of
+    /// reading every block: the adapter vouches that every height between the tip and this
+    /// block held nothing to report. When the block skips ahead of the tip, the tracker jumps
+    /// there without a parent check and restarts its block memory at it; open transfers keep
+    /// their depth (by height) until confirmed. Otherwise it behaves as `blockConnected`.
+    case blockScanned(BlockRef, transfers: [TransferSighting])
     case blockDisconnected(BlockRef)
     case mempoolEntered(TransferSighting)
     case mempoolLeft(txHash: String, why: MempoolExit)

@@ -43,6 +43,9 @@ public struct ChainTracker: Sendable {
         switch report {
         case .blockConnected(let block, let sightings):
             out = try next.connect(block, sightings: sightings, at: now)
+        case .blockScanned(let block, let sightings):
+            if let tip = next.tip, block.height > tip.height + 1 { next.blocks.removeAll() }
+            out = try next.connect(block, sightings: sightings, at: now)
         case .blockDisconnected(let block):
             out = try next.disconnect(block, at: now)
         case .mempoolEntered(let sighting):
@@ -148,8 +151,11 @@ public struct ChainTracker: Sendable {
                     target = t.state == .seenUnconfirmed ? .seenUnconfirmed : .seenConfirmed
                 }
                 if changed { out.append(observation(t, kind: kind, target: target, at: now)) }
-                if block.height < oldest {
-                    transfers[key] = nil  // deeper than any reorg we can see: no longer followed
+                if block.height < oldest, t.state != .seenUnconfirmed {
+                    // Deeper than any reorg we can see: no longer followed. (An unconfirmed one
+                    // only falls out of memory after a `blockScanned` jump; it stays followed
+                    // until its depth reaches the policy.)
+                    transfers[key] = nil
                 } else {
                     transfers[key] = t
                 }

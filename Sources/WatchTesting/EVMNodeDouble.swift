@@ -1,0 +1,182 @@
+import Foundation
+import Hummingbird
+import Logging
+import Synchronization
+import WatchCore
+
+/// An EVM JSON-RPC node double over real HTTP (Hummingbird), for the Gnosis adapter's tests and
+/// benchmark: `eth_chainId`, `eth_blockNumber`, `eth_getBlockByNumber` (numbers and
+/// `latest`/`safe`/`finalized`/`earliest`), `eth_getBlockByHash`, `eth_getLogs` (address or
+/// address list, positional topics with null and OR-arrays, ranges with tags, `blockHash`),
+/// with configurable provider limits and their real errors (see `EVMChainModel`). Tests drive it:
+/// mine blocks with ERC-20 transfers, reorg, and inject 429s, 5xx, timeouts and malformed replies.
+/// Any URL path is served, so API-key URLs (`/v3/<key>`) work.
+public final class EVMNodeDouble: Sendable {
+    /// A failure to serve instead of the real answer.
+    public enum Fault: Sendable {
+        /// An HTTP status with a body (429 rate limit, 502/503 gateway, …).
+        case status(Int, body: String)
+        /// Waits this long before answering (longer than the client's timeout = a timeout).
+        case delay(Duration)
+        /// HTTP 200 with this body (truncated JSON, wrong types, missing fields, …); `$ID` is
+        /// replaced by the request's id.
+        case body(String)
+        /// A JSON-RPC error object.
+        case rpcError(code: Int, message: String)
+        /// Reorgs the chain (as `reorg(depth:reinclude:)`) just before answering normally: a
+        /// reorg racing the client's reads.
+        case reorg(depth: Int, reinclude: Bool)
+    }
+
+    struct FaultRule: Sendable {
+        var fault: Fault
+        var remaining: Int
+        var method: String?
+    }
+
+    struct State: Sendable {
+        var chain: EVMChainModel
+        var faults: [FaultRule] = []
+        var counts: [String: Int] = [:]
+        var log: [String] = []
+        var keepLog = false
+    }
+
+    let state: Mutex<State>
+    private let server = Mutex<(task: Task<Void, any Error>?, port: Int?)>((nil, nil))
+    /// The token contract `ConformanceNode.send` pays in (EURe v2 by default).
+    public let defaultToken: String
+
+    public init(chain: EVMChainModel = EVMChainModel(tip: 1000), defaultToken: String = "0x420CA0f9B9b604cE0fd9C18EF134C705e5Fa3430") {
+        state = Mutex(State(chain: chain))
+        self.defaultToken = defaultToken
+    }
+
+    // MARK: - Server
+
+    /// Starts serving on 127.0.0.1 (a free port); returns the base URL.
+    @discardableResult
+    public func start() async throws -> String {
+        let router = Router()
+        let handler: @Sendable (Request, BasicRequestContext) async throws -> Response = { [self] request, _ in
+            var request = request
+            let body = try await request.collectBody(upTo: 16 << 20)
+            return await self.respond(Array(body.readableBytesView))
+        }
+        router.post("/", use: handler)
+        router.post("**", use: handler)
+        let (stream, continuation) = AsyncStream.makeStream(of: Int.self)
+        var logger = Logger(label: "evm-node-double")
+        logger.logLevel = .critical
+        let app = Application(
+            router: router, configuration: .init(address: .hostname("127.0.0.1", port: 0), serverName: "evm-double"),
+            onServerRunning: { channel in
+                continuation.yield(channel.localAddress?.port ?? 0)
+                continuation.finish()
+            }, logger: logger)
+        let task = Task { try await app.run() }
+        var port = 0
+        for await p in stream { port = p }
+        server.withLock { $0 = (task, port) }
+        return url
+    }
+
+    public func stop() async {
+        let task = server.withLock { $0.task }
+        task?.cancel()
+        _ = await task?.result
+    }
+
+    /// `http://127.0.0.1:<port>`.
+    public var url: String { "http://127.0.0.1:\(server.withLock { $0.port ?? 0 })" }
+
+    private func respond(_ body: [UInt8]) async -> Response {
+        let parsed = try? JSONValue.parse(body)
+        let method = parsed?["method"]?.stringValue ?? "?"
+        let id = parsed?["id"] ?? .null
+        let fault: Fault? = state.withLock { s in
+            s.counts[method, default: 0] += 1
+            if s.keepLog { s.log.append(method) }
+            guard let i = s.faults.firstIndex(where: { $0.method == nil || $0.method == method }) else { return nil }
+            let f = s.faults[i].fault
+            s.faults[i].remaining -= 1
+            if s.faults[i].remaining <= 0 { s.faults.remove(at: i) }
+            return f
+        }
+        switch fault {
+        case .status(let code, let text)?:
+            return Self.reply(text, status: HTTPResponse.Status(code: code), contentType: "text/plain")
+        case .body(let text)?:
+            return Self.reply(text.replacingOccurrences(of: "$ID", with: id.serialized()))
+        case .rpcError(let code, let message)?:
+            return Self.reply(JSONValue.object(["jsonrpc": "2.0", "id": id, "error": ["code": .int(Int64(code)), "message": .string(message)]]).serialized())
+        case .delay(let d)?:
+            try? await Task.sleep(for: d)
+        case .reorg(let depth, let reinclude)?:
+            reorg(depth: depth, reinclude: reinclude)
+        case nil:
+            break
+        }
+        guard let parsed, case .object = parsed else {
+            return Self.reply(#"{"jsonrpc":"2.0","id":null,"error":{"code":-32700,"message":"parse error"}}"#)
+        }
+        guard let m = parsed["method"]?.stringValue else {
+            return Self.reply(#"{"jsonrpc":"2.0","id":null,"error":{"code":-32600,"message":"invalid request"}}"#)
+        }
+        let params = parsed["params"]?.arrayValue ?? []
+        let result = state.withLock { s in Result { () throws(EVMChainModel.RPCError) -> JSONValue in try s.chain.handle(method: m, params: params) } }
+        switch result {
+        case .success(let value):
+            return Self.reply(JSONValue.object(["jsonrpc": "2.0", "id": id, "result": value]).serialized())
+        case .failure(let e):
+            var error: [String: JSONValue] = ["code": .int(Int64(e.code)), "message": .string(e.message)]
+            if let data = e.data { error["data"] = data }
+            return Self.reply(JSONValue.object(["jsonrpc": "2.0", "id": id, "error": .object(error)]).serialized())
+        }
+    }
+
+    private static func reply(_ text: String, status: HTTPResponse.Status = .ok, contentType: String = "application/json") -> Response {
+        Response(
+            status: status, headers: [.contentType: contentType],
+            body: ResponseBody(byteBuffer: ByteBuffer(string: text)))
+    }
+
+    // MARK: - Test controls
+
+    /// Reads or changes the chain under the lock.
+    @discardableResult
+    public func withChain<T>(_ body: (inout EVMChainModel) -> T) -> T { state.withLock { body(&$0.chain) } }
+
+    public var tip: Int { withChain { $0.tip } }
+
+    /// Queues an ERC-20 transfer (default token) to `to`; mined by the next `mine`. Returns the tx hash.
+    @discardableResult
+    public func transfer(to: String, amount: Amount, token: String? = nil, from: String = "0x00000000000000000000000000000000000000f1") -> String {
+        withChain { $0.transfer(token: token ?? defaultToken, from: from, to: to, amount: amount) }
+    }
+
+    public func mine(_ count: Int = 1) { withChain { $0.mine(count) } }
+
+    public func reorg(depth: Int, reinclude: Bool = false) { withChain { $0.reorg(depth: depth, reinclude: reinclude) } }
+
+    public func setLimits(_ limits: EVMChainModel.Limits) { withChain { $0.limits = limits } }
+
+    /// Serves `fault` for the next `count` requests (of `method`, when given), before anything else.
+    public func inject(_ fault: Fault, count: Int = 1, method: String? = nil) {
+        state.withLock { $0.faults.append(FaultRule(fault: fault, remaining: count, method: method)) }
+    }
+
+    public var pendingFaults: Int { state.withLock { $0.faults.reduce(0) { $0 + $1.remaining } } }
+
+    /// Requests received, by method.
+    public var requestCounts: [String: Int] { state.withLock { $0.counts } }
+    public var requestTotal: Int { state.withLock { $0.counts.values.reduce(0, +) } }
+    public func resetCounts() { state.withLock { $0.counts = [:] } }
+}
+
+extension EVMNodeDouble: ConformanceNode {
+    public var supportsMempool: Bool { false }
+    public func send(to address: String, amount: UInt64) async throws -> String { transfer(to: address, amount: Amount(amount)) }
+    public func mineBlocks(_ count: Int) async throws { mine(count) }
+    public func reorgBlocks(depth: Int) async throws { reorg(depth: depth) }
+}

@@ -1,0 +1,64 @@
+import Foundation
+import Testing
+import WatchCore
+import WatchTesting
+
+@testable import GnosisPlugin
+@testable import JSONRPCClient
+
+@Suite struct GnosisScanTests {
+    @Test func printsOneJSONObjectPerMatchingTransfer() async throws {
+        var chain = EVMChainModel(tip: 10, limits: .init(maxBlockRange: 100, maxResults: 3, style: .infura))
+        var wanted: [(String, Amount)] = []
+        for i in 0..<12 {
+            let amount = Amount(decimal: "\(i + 1)000000000000000000")!
+            wanted.append((chain.transfer(token: EVM.eureV2, to: handleA.lowercased(), amount: amount), amount))
+            _ = chain.transfer(token: EVM.eureV2, to: stranger.lowercased(), amount: Amount(1))
+            _ = chain.transfer(token: otherToken, to: handleA.lowercased(), amount: Amount(1))
+            chain.mine(1 + i * 13)
+        }
+        let node = EVMNodeDouble(chain: chain)
+        let url = try await node.start()
+        node.inject(.status(429, body: "Too Many Requests"), count: 3)
+        var lines: [String] = []
+        let scan = GnosisScan(
+            rpcURL: url, tokens: [EVM.eureV2], watch: [handleA], from: 11, to: node.tip, maxBlockRange: 1000,
+            retry: RetryPolicy(attempts: 6, baseDelay: .milliseconds(1), maxDelay: .milliseconds(10)))
+        let summary = try await scan.run { lines.append($0) }
+        #expect(summary.transfers == 12 && lines.count == 12)
+        #expect(summary.splits > 0)
+        for (line, (tx, amount)) in zip(lines, wanted) {
+            let v = try JSONValue.parse(line)
+            #expect(v["tx_hash"] == .string(tx))
+            #expect(v["value"] == .string(amount.description))
+            #expect(v["to"] == .string(handleA.lowercased()))
+            #expect(v["log_index"]?.int64Value == 0)
+            #expect(v["block_number"]?.int64Value ?? 0 > 10)
+            #expect(v["block_hash"]?.stringValue?.count == 66)
+            #expect(v["from"]?.stringValue?.count == 42)
+            #expect(line.hasPrefix("{\"tx_hash\":"))
+        }
+        await node.stop()
+    }
+
+    @Test func badArgumentsAndUnusableRPCAreClearErrors() async throws {
+        let node = EVMNodeDouble(chain: EVMChainModel(tip: 100))
+        let url = try await node.start()
+        func failure(_ scan: GnosisScan) async -> String? {
+            do {
+                _ = try await scan.run { _ in }
+                return nil
+            } catch { return error.description }
+        }
+        let fast = RetryPolicy(attempts: 2, baseDelay: .milliseconds(1), maxDelay: .milliseconds(2))
+        #expect(await failure(GnosisScan(rpcURL: url, tokens: [EVM.eureV2], watch: ["0x5aaeb6053F3E94C9b9A09f33669435E7Ef1BeAed"], from: 1, to: 2))?.contains("EIP-55") == true)
+        #expect(await failure(GnosisScan(rpcURL: url, tokens: [EVM.eureV2], watch: [], from: 1, to: 2))?.contains("--watch") == true)
+        #expect(await failure(GnosisScan(rpcURL: url, tokens: [EVM.eureV2], watch: [handleA], from: 5, to: 2))?.contains("--from") == true)
+        #expect(await failure(GnosisScan(rpcURL: url, tokens: [EVM.eureV2], watch: [handleA], from: 1, to: 500))?.contains("beyond the chain head 100") == true)
+        #expect(await failure(GnosisScan(rpcURL: "rpc.example", tokens: [EVM.eureV2], watch: [handleA], from: 1, to: 2))?.contains("--rpc") == true)
+        await node.stop()
+        let dead = await failure(GnosisScan(rpcURL: url + "/v3/9aa3d95b3bc440fa88ea12eaa4456161", tokens: [EVM.eureV2], watch: [handleA], from: 1, to: 2, retry: fast))
+        #expect(dead?.contains("unusable") == true)
+        #expect(dead?.contains("9aa3d95b3bc440fa88ea12eaa4456161") == false)
+    }
+}

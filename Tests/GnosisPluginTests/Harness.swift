@@ -1,0 +1,96 @@
+import Foundation
+import Logging
+import Testing
+import WatchCore
+import WatchTesting
+
+@testable import GnosisPlugin
+
+let handleA = "0x5aAeb6053F3E94C9b9A09f33669435E7Ef1BeAed"
+let handleB = "0xfB6916095ca1df60bB79Ce92cE3Ea74c37c5d359"
+let stranger = "0xdbF03B407c01E7cD3CBea99509d93f8DDDC8C6FB"
+let otherToken = "0xD1220A0cf47c7B9Be7A2E6BA89F429762e7b9aDb"
+
+/// Builds `[gnosis]` sections the way the TOML loader would.
+func gnosisSection(_ table: [String: ConfigValue], problems: ConfigProblems = ConfigProblems()) -> ConfigSection {
+    ConfigSection(path: "gnosis", table: table, problems: problems)
+}
+
+func handlesValue(_ addresses: [String]) -> ConfigValue {
+    .array(addresses.enumerated().map { i, a in .table(["address": .string(a), "asset": "EURe", "label": .string("mm-\(i)")]) })
+}
+
+/// A double, a memory store and a running adapter wired as the host would.
+final class GnosisHarness: Sendable {
+    let node: EVMNodeDouble
+    let store = MemoryChainStore()
+    let pipeline: ChainPipeline
+    let context: AdapterContext
+    let configuration: GnosisConfiguration
+    let task = LockedTask()
+
+    final class LockedTask: @unchecked Sendable {
+        private let lock = NSLock()
+        private var task: Task<Void, any Error>?
+        func set(_ t: Task<Void, any Error>?) { lock.withLock { task = t } }
+        var value: Task<Void, any Error>? { lock.withLock { task } }
+    }
+
+    static func make(
+        chain: EVMChainModel = EVMChainModel(tip: 1000), urlPath: String = "", overrides: [String: ConfigValue] = [:],
+        handles: [String] = [handleA, handleB]
+    ) async throws -> GnosisHarness {
+        let node = EVMNodeDouble(chain: chain)
+        let url = try await node.start() + urlPath
+        var table: [String: ConfigValue] = [
+            "enabled": true, "rpc_url": .string(url), "poll_interval_ms": 10, "confirmations": 3, "retry_base_ms": 1,
+            "retry_max_ms": 20, "rpc_timeout_ms": 2000, "handles": handlesValue(handles),
+        ]
+        table.merge(overrides) { _, new in new }
+        let problems = ConfigProblems()
+        let configuration = GnosisConfiguration(section: gnosisSection(table, problems: problems))
+        #expect(problems.all.isEmpty, "\(problems.all)")
+        return GnosisHarness(node: node, configuration: configuration)
+    }
+
+    init(node: EVMNodeDouble, configuration: GnosisConfiguration) {
+        self.node = node
+        self.configuration = configuration
+        pipeline = ChainPipeline(
+            adapter: "gnosis", tracker: ChainTracker(chain: "gnosis", network: configuration.network, policy: configuration.policy),
+            store: store, clock: SystemClock())
+        var logger = Logger(label: "gnosis-test")
+        logger.logLevel = .warning
+        context = AdapterContext(
+            name: "gnosis", chain: "gnosis", network: configuration.network, handles: configuration.handles, pipeline: pipeline,
+            logger: logger, clock: SystemClock())
+    }
+
+    func makeAdapter() throws -> GnosisAdapter { try GnosisAdapter(configuration: configuration, context: context) }
+
+    @discardableResult
+    func start() throws -> GnosisAdapter {
+        let adapter = try makeAdapter()
+        task.set(Task { try await adapter.run() })
+        return adapter
+    }
+
+    func stop() async {
+        task.value?.cancel()
+        _ = await task.value?.result
+        task.set(nil)
+    }
+
+    func shutdown() async {
+        await stop()
+        await node.stop()
+    }
+
+    func row(_ tx: String) -> MemoryChainStore.Row? { store.rows.first { $0.key.txHash == tx }?.value }
+
+    /// Waits until the cursor reaches the node's tip (or `height`).
+    func synced(to height: Int? = nil, timeout: Duration = .seconds(20)) async -> Bool {
+        let want = height ?? node.tip
+        return await waitUntil(timeout) { await self.pipeline.tip?.height ?? -1 >= want }
+    }
+}

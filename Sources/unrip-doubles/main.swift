@@ -14,6 +14,8 @@ import WatchTesting
 //   POST /bitcoin/reorg   {"depth", "reinclude"}
 //   POST /bitcoin/down, /bitcoin/up, /bitcoin/drop-zmq {"count"}
 //   GET  /bitcoin/state
+//   POST /gnosis/transfer {"to", "amount" (base units, decimal string), "token"?} → {"tx_hash"}
+//   POST /gnosis/mine     {"blocks"}
 //   POST /bridge/deposit  {"account", "chain", "tx_hash"?, "address", "amount", "status"?, "token"?}
 //   POST /bridge/status   {"tx_hash", "status", "mint_tx_hash"?}
 //   POST /bridge/fault    {"fault": "none" | "timeout" | "error" | "http502"}
@@ -21,6 +23,8 @@ import WatchTesting
 
 let bitcoind = try await BitcoindDouble.start(chain: "regtest")
 let bridge = try await POABridgeDouble.start()
+let evm = EVMNodeDouble(chain: EVMChainModel(chainId: 100, tip: 100))
+_ = try await evm.start()
 bitcoind.mine(1)
 let registry = TransactionRegistry()
 
@@ -96,6 +100,17 @@ router.get("/bitcoin/state") { _, _ -> Response in
     ])
 }
 
+router.post("/gnosis/transfer") { request, _ -> Response in
+    let b = try await body(request)
+    guard let to = b["to"] as? String, let amount = (b["amount"] as? String).flatMap({ Amount(decimal: $0) }) else {
+        return reply(["error": "to and amount (a decimal string of base units) are required"], .badRequest)
+    }
+    return reply(["tx_hash": .string(evm.transfer(to: to, amount: amount, token: b["token"] as? String))])
+}
+router.post("/gnosis/mine") { request, _ -> Response in
+    evm.mine(max(1, try await body(request)["blocks"] as? Int ?? 1))
+    return reply(["height": .int(Int64(evm.tip))])
+}
 router.post("/bridge/deposit") { request, _ -> Response in
     let b = try await body(request)
     guard let account = b["account"] as? String, let chain = b["chain"] as? String, let address = b["address"] as? String,
@@ -131,6 +146,7 @@ let endpoints: JSONValue = [
         "zmq_rawblock": .string(bitcoind.zmqEndpoints["rawblock"]!),
     ],
     "bridge": ["rpc_url": .string(bridge.url)],
+    "gnosis": ["rpc_url": .string(evm.url)],
 ]
 var logger = Logger(label: "unrip-doubles")
 logger.logLevel = .warning

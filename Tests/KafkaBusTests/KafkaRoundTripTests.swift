@@ -4,7 +4,7 @@ import Testing
 
 /// Reads records from `topics` with a fresh consumer until `count` arrived (or the timeout).
 func consume(_ bootstrap: String, topics: [String], group: String = "reader-\(UUID().uuidString)", count: Int, timeout: Double = 30, commit: Bool = false) async throws -> [KafkaRecord] {
-    let consumer = try KafkaConsumer(config: KafkaClientConfig(brokers: [bootstrap]), groupID: group, topics: topics)
+    let consumer = try KafkaConsumer(config: groupTestConfig(bootstrap), groupID: group, topics: topics)
     var records: [KafkaRecord] = []
     let deadline = Date().addingTimeInterval(timeout)
     while records.count < count, Date() < deadline {
@@ -15,6 +15,11 @@ func consume(_ bootstrap: String, topics: [String], group: String = "reader-\(UU
     }
     await consumer.close()
     return records
+}
+
+/// Short group session timeouts: the mock cluster rebalances a group only when the old member's session ends.
+func groupTestConfig(_ bootstrap: String) -> KafkaClientConfig {
+    KafkaClientConfig(brokers: [bootstrap], properties: ["session.timeout.ms": "6000", "heartbeat.interval.ms": "500"])
 }
 
 @Suite("Kafka producer and consumer over TCP (unrip-kafka-mock)", .serialized)
@@ -50,7 +55,7 @@ struct KafkaRoundTripTests {
         _ = await producer.send((0..<4).map { KafkaOutgoingMessage(topic: "resume", key: "k", value: Array("m\($0)".utf8)) })
         await producer.close()
 
-        let first = KafkaConsumerHandle(try KafkaConsumer(config: KafkaClientConfig(brokers: [mock.bootstrap]), groupID: "g1", topics: ["resume"]))
+        let first = KafkaConsumerHandle(try KafkaConsumer(config: groupTestConfig(mock.bootstrap), groupID: "g1", topics: ["resume"]))
         var seen: [String] = []
         let deadline = Date().addingTimeInterval(30)
         while seen.count < 2, Date() < deadline {
@@ -62,7 +67,7 @@ struct KafkaRoundTripTests {
         await first.consumer.close()
         #expect(seen == ["m0", "m1"])
 
-        let rest = try await consume(mock.bootstrap, topics: ["resume"], group: "g1", count: 2)
+        let rest = try await consume(mock.bootstrap, topics: ["resume"], group: "g1", count: 2, timeout: 40)
         #expect(rest.map { String(decoding: $0.value, as: UTF8.self) } == ["m2", "m3"])
         #expect(rest.first?.offset == 2)
     }

@@ -192,6 +192,7 @@ let package = Package(
             dependencies: [
                 "Alerting", "ControlAPI", "WatchCore", "WatchTesting", "PostgresStore",
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
+                .product(name: "Prometheus", package: "swift-prometheus"),
             ]
         ),
         .testTarget(

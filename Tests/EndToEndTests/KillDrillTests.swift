@@ -1,5 +1,6 @@
 import Foundation
 import JSONRPCClient
+import KafkaBus
 import PostgresStore
 import Testing
 import WatchCore
@@ -11,8 +12,14 @@ import WatchTesting
     // P2WPKH script of the handle above (BIP173 test program).
     static let script: [UInt8] = [0x00, 0x14] + [0x75, 0x1e, 0x76, 0xe8, 0x19, 0x91, 0x96, 0xd4, 0x54, 0x94, 0x1c, 0x45, 0xd1, 0xb3, 0xa3, 0x23, 0xf1, 0x43, 0x3b, 0xd6]
 
-    static func config(db: TestDatabase, double: BitcoindDouble) -> String {
-        """
+    static func config(db: TestDatabase, double: BitcoindDouble, kafka: (brokers: String, observations: String, alerts: String)? = nil) -> String {
+        let kafkaSection = kafka.map { k in
+            // Short consumer-group timeouts: killed members of the inputs group are evicted quickly.
+            "[kafka]\nbrokers = [\"\(k.brokers)\"]\ntopic_observations = \"\(k.observations)\"\ntopic_alerts = \"\(k.alerts)\"\n"
+                + "[kafka.properties]\n\"session.timeout.ms\" = \"6000\"\n\"heartbeat.interval.ms\" = \"1000\"\n"
+        } ?? ""
+        return """
+        \(kafkaSection)
         [database]
         url = "\(db.url)"
         migrations_dir = "\(TestDatabase.migrationsDirectory)"
@@ -38,7 +45,10 @@ import WatchTesting
         let db = try await TestDatabase.create()
         let double = try await BitcoindDouble.start()
         double.mine(1)
-        var host = try HostProcess(config: Self.config(db: db, double: double), port: try freePort())
+        let topic = "drill.observations.\(UUID().uuidString.prefix(8))"
+        let kafka = try KafkaMockProcess(topics: [topic, "drill.alerts"])
+        defer { kafka.stop() }
+        var host = try HostProcess(config: Self.config(db: db, double: double, kafka: (kafka.bootstrap, topic, "drill.alerts")), port: try freePort())
         try host.start()
         var paid: [String] = []
         var rng = SystemRandomNumberGenerator()
@@ -78,6 +88,31 @@ import WatchTesting
             try conn.query("SELECT count(*) AS n FROM funding_observation_events e WHERE NOT EXISTS (SELECT 1 FROM outbox o WHERE o.event_id = e.event_id)").first?.int("n")
         }
         #expect(mismatch == 0)
+        // Kafka, after dedup by event_id, holds exactly the outbox: every transfer, each
+        // confirmation once — the same ground truth as the double's payments.
+        #expect(await waitUntil(.seconds(60)) {
+            ((try? await db.pool.withConnection { try $0.query("SELECT count(*) AS n FROM outbox WHERE published_at IS NULL").first?.int("n") }) ?? nil) == 0
+        }, "outbox drained to Kafka")
+        let expected = try await db.pool.withConnection { conn in
+            Set(try conn.query("SELECT event_id::text AS e FROM outbox WHERE topic = $1", [topic]).compactMap { $0["e"] })
+        }
+        let consumer = try KafkaConsumer(
+            config: KafkaClientConfig(brokers: [kafka.bootstrap], properties: ["session.timeout.ms": "6000", "heartbeat.interval.ms": "1000"]),
+            groupID: "drill-\(UUID())", topics: [topic])
+        var events: [String: JSONValue] = [:]
+        var received = 0
+        let deadline = ContinuousClock.now + .seconds(90)
+        while events.count < expected.count, ContinuousClock.now < deadline {
+            guard case .record(let record) = await consumer.poll(timeoutMs: 200) else { continue }
+            received += 1
+            if let event = try? JSONValue.parse(record.value), let id = event["event_id"]?.stringValue { events[id] = event }
+        }
+        await consumer.close()
+        #expect(Set(events.keys) == expected, "Kafka has \(events.count) distinct events of \(expected.count) (received \(received))")
+        let confirmedOnce = Dictionary(grouping: events.values.filter { $0["state"] == "SEEN_CONFIRMED" && $0["previous_state"] != "SEEN_CONFIRMED" }) { $0["tx_hash"]?.stringValue ?? "" }
+        #expect(Set(confirmedOnce.keys) == Set(paid))
+        #expect(confirmedOnce.values.allSatisfy { $0.count == 1 })
+
         // The running host exposes what it did as Prometheus metrics.
         let metrics = String(decoding: try await JSONRPCClient(.init(url: "http://127.0.0.1:\(host.port)")).get("/metrics"), as: UTF8.self)
         #expect(metrics.contains("unrip_observations_total{") && metrics.contains("unrip_cursor_height{adapter=\"bitcoin\"}"), "\(metrics.prefix(2000))")

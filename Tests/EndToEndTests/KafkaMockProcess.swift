@@ -30,8 +30,9 @@ final class KafkaMockProcess: @unchecked Sendable {
         bootstrap = line.trimmingCharacters(in: .whitespaces)
     }
 
+    /// SIGKILL: a mock started from the test process may have SIGTERM blocked (inherited mask).
     func stop() {
-        process.terminate()
+        kill(process.processIdentifier, SIGKILL)
         process.waitUntilExit()
     }
 }

@@ -1,4 +1,5 @@
 import Foundation
+import JSONRPCClient
 import Logging
 import Metrics
 import Synchronization
@@ -29,7 +30,7 @@ public struct BitcoinAdapter: ChainAdapter {
 
     public func state() async -> JSONValue {
         guard case .object(var fields) = await sync.state() else { return .null }
-        fields["rpc_url"] = .string(Redaction.url(configuration.rpcURL))
+        fields["rpc_url"] = .string(URLRedaction.redact(configuration.rpcURL))
         fields["rest"] = .bool(configuration.rest)
         fields["ingest"] = configuration.zmqTopics.isEmpty
             ? .string("polling RPC every \(configuration.pollInterval) (no ZMQ endpoints configured)")

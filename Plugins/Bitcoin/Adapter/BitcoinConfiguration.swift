@@ -1,4 +1,5 @@
 import Foundation
+import JSONRPCClient
 import WatchCore
 
 /// The `[bitcoin]` config section.
@@ -34,7 +35,7 @@ public struct BitcoinConfiguration: AdapterConfiguration {
         if !(rpcURL.hasPrefix("http://") || rpcURL.hasPrefix("https://")) {
             section.problem("rpc_url", "\"\(rpcURL)\"", "expected an http:// or https:// URL of bitcoind's RPC port")
         }
-        section.recordEffective("rpc_url", .string(Redaction.url(rpcURL)))
+        section.recordEffective("rpc_url", .string(URLRedaction.redact(rpcURL)))
         rpcUser = section.string("rpc_user")
         rpcPassword = section.string("rpc_password", secret: true)
         rpcCookieFile = section.string("rpc_cookie_file")
@@ -92,15 +93,5 @@ public struct BitcoinConfiguration: AdapterConfiguration {
     /// Which ZMQ topics are subscribed, for `/state`.
     public var zmqTopics: [String] {
         [("sequence", zmqSequence), ("rawtx", zmqRawTx), ("rawblock", zmqRawBlock)].compactMap { $0.1 == nil ? nil : $0.0 }
-    }
-}
-
-/// Hides credentials in URLs before they reach a log or `/state`.
-enum Redaction {
-    static func url(_ text: String) -> String {
-        guard let scheme = text.range(of: "://"), let at = text[scheme.upperBound...].firstIndex(of: "@") else { return text }
-        var out = text
-        out.replaceSubrange(scheme.upperBound..<at, with: "<redacted>")
-        return out
     }
 }

@@ -170,6 +170,14 @@ let package = Package(
             ],
             path: "Benchmarks/GnosisCatchUp"
         ),
+        .executableTarget(
+            name: "e2e-bench",
+            dependencies: [
+                "WatchTesting", "WatchCore", "PostgresStore", "KafkaBus", "BitcoinPlugin", "JSONRPCClient",
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            path: "Benchmarks/EndToEnd"
+        ),
 
         .testTarget(name: "WatchCoreTests", dependencies: ["WatchCore", "WatchTesting"]),
         .testTarget(name: "PostgresStoreTests", dependencies: ["PostgresStore", "WatchCore", "WatchTesting"]),

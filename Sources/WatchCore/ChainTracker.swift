@@ -36,25 +36,24 @@ public struct ChainTracker: Sendable {
         return blocks[height - first.height].hash
     }
 
-    /// Applies one report. Throws `TrackerError` (tracker unchanged) when the report does not fit.
+    /// Applies one report. Throws `TrackerError` (tracker unchanged) when the report does not fit:
+    /// every check that can throw runs before anything is changed, so the tracker is updated in
+    /// place (no copy of its transfers per report).
     public mutating func apply(_ report: ChainReport, at now: Date) throws(TrackerError) -> [ChainObservation] {
-        var next = self
-        let out: [ChainObservation]
         switch report {
         case .blockConnected(let block, let sightings):
-            out = try next.connect(block, sightings: sightings, at: now)
+            return try connect(block, sightings: sightings, at: now)
         case .blockScanned(let block, let sightings):
-            if let tip = next.tip, block.height > tip.height + 1 { next.blocks.removeAll() }
-            out = try next.connect(block, sightings: sightings, at: now)
+            // A jump ahead of the tip cannot be refused, so clearing the memory first is safe.
+            if let tip, block.height > tip.height + 1 { blocks.removeAll() }
+            return try connect(block, sightings: sightings, at: now)
         case .blockDisconnected(let block):
-            out = try next.disconnect(block, at: now)
+            return try disconnect(block, at: now)
         case .mempoolEntered(let sighting):
-            out = next.enterMempool(sighting, at: now)
+            return enterMempool(sighting, at: now)
         case .mempoolLeft(let txHash, let why):
-            out = next.leaveMempool(txHash: txHash, why: why, at: now)
+            return leaveMempool(txHash: txHash, why: why, at: now)
         }
-        self = next
-        return out
     }
 
     // MARK: - Blocks

@@ -94,17 +94,30 @@ public struct BitcoinAdapter: ChainAdapter {
     func work() async throws {
         var backoff = Duration.milliseconds(250)
         var lastMempoolResync: ContinuousClock.Instant?
+        var lastBlockSync: ContinuousClock.Instant?
         var needsMempoolResync = true
         let fetchOnAdd = configuration.zmqRawTx == nil
         while !Task.isCancelled {
             let generation = wake.generation
             do {
                 if lastMempoolResync == nil { try await sync.start() }
-                var needsBlockSync = true
+                // Blocks are re-checked on block events, and at least every poll interval.
+                var needsBlockSync = lastBlockSync.map { ContinuousClock.now - $0 >= configuration.pollInterval } ?? true
+                // Transactions drained in one wake-up become one batch: one transaction in PostgreSQL.
+                var batch: [ChainReport] = []
                 for item in inbox.drain() {
-                    if item.lost > 0 { needsMempoolResync = true }
+                    if item.lost > 0 {  // a lost message may have been a block notice, too
+                        needsMempoolResync = true
+                        needsBlockSync = true
+                    }
+                    if case .rawTx(let raw) = item.notification {
+                        batch += await sync.transactionReports(raw)
+                        continue
+                    }
+                    try await sync.submit(batch)  // keep order with what follows
+                    batch = []
                     switch item.notification {
-                    case .rawTx(let raw): try await sync.handleTransaction(raw)
+                    case .rawTx: break
                     case .rawBlock, .hashBlock: needsBlockSync = true
                     case .hashTx: break
                     case .sequence(let hash, let label, let mempoolSequence):
@@ -117,7 +130,11 @@ public struct BitcoinAdapter: ChainAdapter {
                         }
                     }
                 }
-                if needsBlockSync { try await sync.syncBlocks() }
+                try await sync.submit(batch)
+                if needsBlockSync {
+                    try await sync.syncBlocks()
+                    lastBlockSync = .now
+                }
                 let interval = configuration.zmqTopics.isEmpty ? configuration.pollInterval : configuration.mempoolResyncInterval
                 if needsMempoolResync || lastMempoolResync.map({ ContinuousClock.now - $0 >= interval }) ?? true {
                     try await sync.resyncMempool()

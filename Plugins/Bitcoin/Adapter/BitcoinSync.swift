@@ -176,15 +176,22 @@ actor BitcoinSync {
 
     // MARK: - Mempool
 
-    /// A transaction from ZMQ `rawtx` or fetched after `A`/a resync.
+    /// A transaction from ZMQ `rawtx` or fetched after `A`/a resync: reported and made durable.
     func handleTransaction(_ raw: [UInt8]) async throws {
+        let reports = transactionReports(raw)
+        if !reports.isEmpty { try await pipeline.submit(reports) }
+    }
+
+    /// What one transaction means for the watched handles: entries for outputs paying them, and
+    /// replacements of watched mempool transactions whose inputs it spends. Callers batch these.
+    func transactionReports(_ raw: [UInt8]) -> [ChainReport] {
         let result: TransactionScanResult
         do {
             result = try BlockScanner.scan(transaction: raw, watching: watch)
         } catch {
             count("parse_errors")
             lastError = "malformed transaction from bitcoind: \(error)"
-            return
+            return []
         }
         let txid = result.txid.displayHex
         knownMempool.insert(txid)
@@ -204,6 +211,11 @@ actor BitcoinSync {
             }
             pendingRemoval[txid] = nil
         }
+        return reports
+    }
+
+    /// Makes a batch of reports durable in one transaction.
+    func submit(_ reports: [ChainReport]) async throws {
         if !reports.isEmpty { try await pipeline.submit(reports) }
     }
 

@@ -114,8 +114,10 @@ public struct BitcoinAdapter: ChainAdapter {
                         batch += await sync.transactionReports(raw)
                         continue
                     }
-                    try await sync.submit(batch)  // keep order with what follows
-                    batch = []
+                    if item.needsOrdering {  // a removal or block event must follow the entries before it
+                        try await sync.submit(batch)
+                        batch = []
+                    }
                     switch item.notification {
                     case .rawTx: break
                     case .rawBlock, .hashBlock: needsBlockSync = true
@@ -173,6 +175,15 @@ final class ZMQInbox: Sendable {
     struct Item: Sendable {
         var notification: ZMQNotification
         var lost: UInt32
+
+        /// Everything but `sequence` A (and hash-only tx notices) depends on the order of earlier entries.
+        var needsOrdering: Bool {
+            switch notification {
+            case .rawTx, .hashTx: false
+            case .sequence(_, let label, _): label != .txAdded
+            case .rawBlock, .hashBlock: true
+            }
+        }
     }
     struct Stats: Sendable {
         var received = 0

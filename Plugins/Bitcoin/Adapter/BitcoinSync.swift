@@ -22,6 +22,10 @@ actor BitcoinSync {
     var spentBy: [OutPoint: String] = [:]
     /// Watched transactions bitcoind removed (`R`, or gone at resync), waiting for their replacement.
     var pendingRemoval: [String: Date] = [:]
+    /// Watched transactions whose block was disconnected. bitcoind publishes `rawtx` for them,
+    /// which is no proof they are back in the mempool: only `sequence` A, a resync or a block is.
+    /// Until then the core's reorg grace decides (`reorged_out`), not an eviction.
+    var reorgedTxids: Set<String> = []
     var progress = CatchUpProgress()
     var counters: [String: Int] = [:]
     var nodeTip: Int?
@@ -90,7 +94,12 @@ actor BitcoinSync {
         // Walk back while our block at the cursor is no longer the node's.
         while try await node.blockHash(height: tip.height) != tip.hash {
             logger.notice("block left the node's chain; disconnecting", metadata: ["height": "\(tip.height)", "hash": "\(tip.hash)"])
+            let inBlock = await pipeline.openTransfers.filter { $0.block?.hash == tip.hash }.map(\.key.txHash)
             try await pipeline.submit([.blockDisconnected(tip)])
+            for txid in inBlock {
+                forget(txid)
+                reorgedTxids.insert(txid)
+            }
             count("blocks_disconnected")
             guard let previous = await pipeline.tip else {
                 try await start()
@@ -158,6 +167,7 @@ actor BitcoinSync {
             }
         }
         mined.forEach(forget)
+        reorgedTxids.subtract(mined)
         try await pipeline.submit(reports)
     }
 
@@ -203,7 +213,7 @@ actor BitcoinSync {
                 forget(watched)
             }
         }
-        if !result.matches.isEmpty {
+        if !result.matches.isEmpty, !reorgedTxids.contains(txid) {
             reports += result.matches.map { .mempoolEntered(sighting($0)) }
             if watchedMempool[txid] == nil {
                 watchedMempool[txid] = result.spentOutpoints
@@ -227,6 +237,10 @@ actor BitcoinSync {
 
     /// `sequence` A: fetch the transaction unless rawtx already brings it.
     func handleAdded(txid: String, fetch: Bool) async throws {
+        if reorgedTxids.remove(txid) != nil {  // really back in the mempool after a reorg
+            if let raw = try await node.rawTransaction(txid: txid) { try await handleTransaction(raw) }
+            return
+        }
         guard fetch, !knownMempool.contains(txid) else { return }
         if let raw = try await node.rawTransaction(txid: txid) { try await handleTransaction(raw) }
     }
@@ -250,7 +264,9 @@ actor BitcoinSync {
         let (txids, sequence) = try await node.mempool()
         count("mempool_resyncs")
         let current = Set(txids)
-        for txid in txids where !knownMempool.contains(txid) {
+        let backAfterReorg = reorgedTxids.intersection(current)
+        reorgedTxids.subtract(backAfterReorg)
+        for txid in txids where !knownMempool.contains(txid) || backAfterReorg.contains(txid) {
             if Task.isCancelled { return }
             if let raw = try await node.rawTransaction(txid: txid) { try await handleTransaction(raw) }
         }

@@ -116,6 +116,7 @@ let package = Package(
             name: "WatchHost",
             dependencies: [
                 "WatchCore", "PostgresStore", "ControlAPI", "BitcoinPlugin", "Reconciler", "KafkaBus", "Alerting", "GnosisPlugin",
+                "JSONRPCClient",
                 .product(name: "TOMLKit", package: "TOMLKit"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "Logging", package: "swift-log"),
@@ -127,7 +128,7 @@ let package = Package(
         .executableTarget(
             name: "unrip-watch",
             dependencies: [
-                "WatchHost", "BitcoinPlugin", "GnosisPlugin", "JSONRPCClient", "WatchCore",
+                "WatchHost", "BitcoinPlugin", "GnosisPlugin", "JSONRPCClient", "WatchCore", "KafkaBus", "PostgresStore",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),

@@ -1,4 +1,5 @@
 import Foundation
+import PostgresStore
 import WatchCore
 
 /// The input schemas this service consumes (docs/events.md, docs/schemas/).
@@ -143,7 +144,7 @@ private struct Fields {
 
     mutating func timestamp(_ key: String) throws -> String {
         let s = try string(key, pattern: "^\\d{4}-\\d{2}-\\d{2}T\\d{2}:\\d{2}:\\d{2}(\\.\\d+)?(Z|[+-]\\d{2}:\\d{2})$", what: "an RFC 3339 timestamp")
-        guard InputTime.parse(s) != nil else { throw InputRejection(reason: "bad field \(key): expected an RFC 3339 timestamp") }
+        guard Timestamp.parse(s) != nil else { throw InputRejection(reason: "bad field \(key): expected an RFC 3339 timestamp") }
         return s
     }
 
@@ -193,13 +194,5 @@ private struct Fields {
     func finish() throws {
         let unknown = Set(all.keys).subtracting(read).sorted()
         if !unknown.isEmpty { throw InputRejection(reason: "unknown field(s): \(unknown.joined(separator: ", "))") }
-    }
-}
-
-/// RFC 3339 timestamps as the inputs carry them.
-public enum InputTime {
-    public static func parse(_ text: String) -> Date? {
-        if let d = try? Date(text, strategy: Date.ISO8601FormatStyle(includingFractionalSeconds: true)) { return d }
-        return try? Date(text, strategy: Date.ISO8601FormatStyle())
     }
 }

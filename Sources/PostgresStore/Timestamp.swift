@@ -14,19 +14,10 @@ public enum Timestamp {
             Int(parts.tm_mday), Int(parts.tm_hour), Int(parts.tm_min), Int(parts.tm_sec), min(micros, 999_999))
     }
 
-    /// Parses what `string` produces (and PostgreSQL's `to_char` in the same format).
+    /// Parses an RFC 3339 time (`Z` or a numeric offset, fractional seconds optional), as
+    /// `string` produces, PostgreSQL's `to_char` prints, and inputs and query parameters carry.
     public static func parse(_ text: String) -> Date? {
-        let parts = text.split(whereSeparator: { "-T:.Z".contains($0) }).compactMap { Int($0) }
-        guard parts.count >= 6 else { return nil }
-        var t = tm()
-        t.tm_year = Int32(parts[0] - 1900)
-        t.tm_mon = Int32(parts[1] - 1)
-        t.tm_mday = Int32(parts[2])
-        t.tm_hour = Int32(parts[3])
-        t.tm_min = Int32(parts[4])
-        t.tm_sec = Int32(parts[5])
-        let seconds = timegm(&t)
-        let micros = parts.count > 6 ? Double(parts[6]) / 1_000_000 : 0
-        return Date(timeIntervalSince1970: Double(seconds) + micros)
+        if let d = try? Date(text, strategy: Date.ISO8601FormatStyle(includingFractionalSeconds: true)) { return d }
+        return try? Date(text, strategy: Date.ISO8601FormatStyle())
     }
 }

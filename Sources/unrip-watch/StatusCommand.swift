@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import JSONRPCClient
+import PostgresStore
 import WatchCore
 
 /// `unrip-watch status`: handles, open transfers with their age and state, and active alerts,
@@ -45,7 +46,7 @@ enum StatusTable {
         out += table(
             ["ID", "CHAIN", "TX", "AMOUNT", "STATE", "CONF", "AGE", "REASON"],
             open.map { o in
-                let age = (o["first_seen_at"]?.stringValue).flatMap(parseTime).map { duration(now.timeIntervalSince($0)) } ?? "?"
+                let age = (o["first_seen_at"]?.stringValue).flatMap(Timestamp.parse).map { duration(now.timeIntervalSince($0)) } ?? "?"
                 let tx = o["tx_hash"]?.stringValue ?? ""
                 return [o["id"]?.serialized() ?? "", o["chain"]?.stringValue ?? "", String(tx.prefix(16)) + (tx.count > 16 ? "…" : ""),
                         o["amount"]?.stringValue ?? "", o["state"]?.stringValue ?? "", o["confirmations"]?.serialized() ?? "",
@@ -78,11 +79,5 @@ enum StatusTable {
         if s < 7200 { return "\(s / 60)m" }
         if s < 172_800 { return "\(s / 3600)h\(s % 3600 / 60)m" }
         return "\(s / 86400)d"
-    }
-
-    static func parseTime(_ text: String) -> Date? {
-        let f = ISO8601DateFormatter()
-        f.formatOptions = [.withInternetDateTime, .withFractionalSeconds]
-        return f.date(from: text)
     }
 }

@@ -21,7 +21,7 @@ final class Children: @unchecked Sendable {
         processes.append(p)
         lock.unlock()
         if let h = FileHandle(forWritingAtPath: work.appendingPathComponent("pids").path) ?? {
-            FileManager.default.createFile(atPath: work.appendingPathComponent("pids").path, contents: nil)
+            _ = FileManager.default.createFile(atPath: work.appendingPathComponent("pids").path, contents: nil)
             return FileHandle(forWritingAtPath: work.appendingPathComponent("pids").path)
         }() {
             h.seekToEndOfFile()
@@ -78,7 +78,7 @@ final class Children: @unchecked Sendable {
         let configPath = work.appendingPathComponent("host.toml").path
         let logPath = work.appendingPathComponent("host.log").path
         try config.write(toFile: configPath, atomically: true, encoding: .utf8)
-        FileManager.default.createFile(atPath: logPath, contents: nil)
+        _ = FileManager.default.createFile(atPath: logPath, contents: nil)
         let log = try FileHandle(forWritingTo: URL(fileURLWithPath: logPath))
         let p = Process()
         p.executableURL = URL(fileURLWithPath: binary)

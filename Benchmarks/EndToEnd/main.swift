@@ -248,7 +248,7 @@ func run() async throws {
         groupID: "e2e-bench-\(UUID().uuidString.prefix(8))", topics: [topic])
     let consumerTask = Task.detached {
         while !arrivals.stopped.load(ordering: .relaxed) {
-            if case .record(let r) = await consumer.poll(timeoutMs: 50) {
+            for case .record(let r) in await consumer.poll(max: 1_000, timeoutMs: 50) {
                 arrivals.record(r.value, at: wallNow())
             }
         }

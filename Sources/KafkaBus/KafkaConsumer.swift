@@ -61,18 +61,33 @@ public final class KafkaConsumer: Sendable {
     /// Waits up to `timeoutMs` for a record; nil when none arrived.
     public func poll(timeoutMs: Int32 = 200) async -> KafkaPollResult? {
         let handle = self.handle
-        return await onQueue { () -> KafkaPollResult? in
-            guard let m = rd_kafka_consumer_poll(handle.raw, timeoutMs) else { return nil }
-            defer { rd_kafka_message_destroy(m) }
-            let msg = m.pointee
-            if msg.err != RD_KAFKA_RESP_ERR_NO_ERROR {
-                return .error(KafkaError(msg.err, context: rd_kafka_message_errstr(m).map { String(cString: $0) }))
+        return await onQueue { Self.pollOne(handle, timeoutMs: timeoutMs) }
+    }
+
+    /// Waits up to `timeoutMs` for a record, then takes what else is already there, up to
+    /// `max` results in all (one hop to the consumer's queue for many records).
+    public func poll(max: Int, timeoutMs: Int32 = 200) async -> [KafkaPollResult] {
+        let handle = self.handle
+        return await onQueue { () -> [KafkaPollResult] in
+            var out: [KafkaPollResult] = []
+            while out.count < max, let result = Self.pollOne(handle, timeoutMs: out.isEmpty ? timeoutMs : 0) {
+                out.append(result)
             }
-            let topic = String(cString: rd_kafka_topic_name(msg.rkt))
-            let value = msg.payload.map { Array(UnsafeRawBufferPointer(start: $0, count: msg.len)) } ?? []
-            let key = msg.key.map { Array(UnsafeRawBufferPointer(start: $0, count: msg.key_len)) }
-            return .record(KafkaRecord(topic: topic, partition: msg.partition, offset: msg.offset, key: key, value: value))
+            return out
         }
+    }
+
+    private static func pollOne(_ handle: KafkaHandle, timeoutMs: Int32) -> KafkaPollResult? {
+        guard let m = rd_kafka_consumer_poll(handle.raw, timeoutMs) else { return nil }
+        defer { rd_kafka_message_destroy(m) }
+        let msg = m.pointee
+        if msg.err != RD_KAFKA_RESP_ERR_NO_ERROR {
+            return .error(KafkaError(msg.err, context: rd_kafka_message_errstr(m).map { String(cString: $0) }))
+        }
+        let topic = String(cString: rd_kafka_topic_name(msg.rkt))
+        let value = msg.payload.map { Array(UnsafeRawBufferPointer(start: $0, count: msg.len)) } ?? []
+        let key = msg.key.map { Array(UnsafeRawBufferPointer(start: $0, count: msg.key_len)) }
+        return .record(KafkaRecord(topic: topic, partition: msg.partition, offset: msg.offset, key: key, value: value))
     }
 
     /// Commits `record` as consumed (offset + 1), synchronously with the group coordinator.

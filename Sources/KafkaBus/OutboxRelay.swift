@@ -5,10 +5,14 @@ import Synchronization
 import WatchCore
 
 /// Publishes `outbox` rows to Kafka in id order and marks them published only after the
-/// broker acknowledged them. While the broker is down the batch in flight waits (librdkafka
-/// retries it, in order, idempotently) and new rows accumulate in the outbox; on recovery
-/// everything drains. A row that fails for good is retried later, and no later row with the
-/// same key is marked published before it, so a key's events are never reordered.
+/// broker acknowledged them. It wakes when rows commit (PostgreSQL NOTIFY on `unrip_outbox`,
+/// polling every `idleInterval` as a fallback) and keeps up to `maxInFlight` batches in flight
+/// on one idempotent producer, so a batch does not wait for the acknowledgement of the one
+/// before it (librdkafka keeps their order per partition). While the broker is down the
+/// batches in flight wait (librdkafka retries them, in order, idempotently) and new rows
+/// accumulate in the outbox; on recovery everything drains. A row that fails for good is
+/// retried later, and no later row with the same key is marked published before it, so a
+/// key's events are never reordered.
 public final class OutboxRelay: PluginService {
     public struct Settings: Sendable {
         public var batchSize: Int
@@ -16,12 +20,21 @@ public final class OutboxRelay: PluginService {
         public var retryBackoff: Duration
         /// `/healthz` turns unhealthy when the oldest unpublished row is older than this.
         public var unhealthyAfterSeconds: Double
+        /// Batches sent and not yet acknowledged, at most.
+        public var maxInFlight: Int
+        /// Wake on PostgreSQL NOTIFY when outbox rows commit (else poll only).
+        public var listen: Bool
 
-        public init(batchSize: Int = 500, idleInterval: Duration = .milliseconds(100), retryBackoff: Duration = .seconds(1), unhealthyAfterSeconds: Double = 60) {
+        public init(
+            batchSize: Int = 500, idleInterval: Duration = .milliseconds(100), retryBackoff: Duration = .seconds(1),
+            unhealthyAfterSeconds: Double = 60, maxInFlight: Int = 4, listen: Bool = true
+        ) {
             self.batchSize = batchSize
             self.idleInterval = idleInterval
             self.retryBackoff = retryBackoff
             self.unhealthyAfterSeconds = unhealthyAfterSeconds
+            self.maxInFlight = max(1, maxInFlight)
+            self.listen = listen
         }
     }
 
@@ -30,6 +43,14 @@ public final class OutboxRelay: PluginService {
         var published = 0
         var lastError: String?
         var lastPublishedAt: Date?
+        var listening = false
+    }
+
+    /// One batch sent to the broker; its delivery results once every report arrived.
+    private final class Flight: Sendable {
+        let rows: [OutboxRow]
+        let results = Mutex<[Result<KafkaDelivery, KafkaError>]?>(nil)
+        init(rows: [OutboxRow]) { self.rows = rows }
     }
 
     private let store: OutboxStore
@@ -47,8 +68,13 @@ public final class OutboxRelay: PluginService {
 
     public func run() async throws {
         let producer = try KafkaProducer(config: config)
+        let listener = settings.listen ? store.listen(logger: logger) : nil
+        let wake = listener?.signal ?? ChangeSignal()
+        defer {
+            if let listener { DispatchQueue.global().async { listener.stop() } }
+        }
         do {
-            try await relay(with: producer)
+            try await relay(with: producer, wake: wake, listener: listener)
         } catch {
             await producer.close()
             throw error
@@ -56,36 +82,78 @@ public final class OutboxRelay: PluginService {
         await producer.close()
     }
 
-    private func relay(with producer: KafkaProducer) async throws {
+    private func relay(with producer: KafkaProducer, wake: ChangeSignal, listener: NotificationListener?) async throws {
+        var inFlight: [(flight: Flight, task: Task<Void, Never>)] = []
+        defer { inFlight.forEach { $0.task.cancel() } }
+        // Keys with a row that failed: their later rows are not marked published until the
+        // relay has re-read the outbox from the oldest unpublished row.
+        var blocked: Set<String> = []
+        var failure: String?
         while !Task.isCancelled {
-            let rows = try await store.unpublished(limit: settings.batchSize)
-            if rows.isEmpty {
-                try await Task.sleep(for: settings.idleInterval)
-                continue
+            let generation = wake.generation
+            stats.withLock { $0.listening = listener?.isListening ?? false }
+
+            // Acknowledged batches, oldest first.
+            var acked: [Int64] = []
+            while let first = inFlight.first, let results = first.flight.results.withLock({ $0 }) {
+                inFlight.removeFirst()
+                let (ids, error) = Self.publishable(first.flight.rows, results, blocked: &blocked)
+                acked += ids
+                failure = failure ?? error
             }
-            stats.withLock { $0.inFlight = rows.count }
-            let results = await producer.send(
-                rows.map { KafkaOutgoingMessage(topic: $0.topic, key: $0.key, value: Array($0.payload.utf8)) })
-            stats.withLock { $0.inFlight = 0 }
-            try Task.checkCancellation()
-            let (acked, failure) = Self.publishable(rows, results)
-            try await store.markPublished(acked)
+            if !acked.isEmpty { try await store.markPublished(acked) }
             stats.withLock {
+                $0.inFlight = inFlight.reduce(0) { $0 + $1.flight.rows.count }
                 $0.published += acked.count
                 if !acked.isEmpty { $0.lastPublishedAt = Date() }
                 if let failure { $0.lastError = failure }
             }
-            if let failure {
-                logger.warning("outbox publication failed; retrying", metadata: ["error": "\(failure)", "published": "\(acked.count)"])
-                try await Task.sleep(for: settings.retryBackoff)
+
+            if let error = failure {
+                // Let what is in flight finish, then go again from the oldest unpublished row.
+                if inFlight.isEmpty {
+                    logger.warning("outbox publication failed; retrying", metadata: ["error": "\(error)"])
+                    try await Task.sleep(for: settings.retryBackoff)
+                    blocked = []
+                    failure = nil
+                } else {
+                    await wake.wait(after: generation)
+                }
+                continue
+            }
+
+            if inFlight.count < settings.maxInFlight {
+                let rows = try await store.unpublished(
+                    limit: settings.batchSize, excluding: inFlight.flatMap { $0.flight.rows.map(\.id) })
+                if !rows.isEmpty {
+                    let flight = Flight(rows: rows)
+                    let messages = rows.map { KafkaOutgoingMessage(topic: $0.topic, key: $0.key, value: Array($0.payload.utf8)) }
+                    let task = Task {
+                        let results = await producer.send(messages)
+                        flight.results.withLock { $0 = results }
+                        wake.signal()
+                    }
+                    inFlight.append((flight, task))
+                    stats.withLock { $0.inFlight += rows.count }
+                    continue
+                }
+            }
+            // Until a batch is acknowledged, a row commits, or the idle interval passes.
+            await withTaskGroup(of: Void.self) { group in
+                group.addTask { await wake.wait(after: generation) }
+                group.addTask { try? await Task.sleep(for: self.settings.idleInterval) }
+                await group.next()
+                group.cancelAll()
             }
         }
     }
 
     /// The ids to mark published: every acknowledged row, except rows whose key has an earlier
     /// unacknowledged row in the batch (they go again after it, keeping the key's order).
-    static func publishable(_ rows: [OutboxRow], _ results: [Result<KafkaDelivery, KafkaError>]) -> ([Int64], String?) {
-        var blocked: Set<String> = []
+    /// `blocked` carries the keys with a failed row from batch to batch.
+    static func publishable(
+        _ rows: [OutboxRow], _ results: [Result<KafkaDelivery, KafkaError>], blocked: inout Set<String>
+    ) -> ([Int64], String?) {
         var acked: [Int64] = []
         var failure: String?
         for (row, result) in zip(rows, results) {
@@ -108,7 +176,8 @@ public final class OutboxRelay: PluginService {
         var fields: [String: JSONValue] = [
             "kafka": "on", "brokers": .array(config.brokers.map(JSONValue.string)),
             "in_flight": .int(Int64(s.inFlight)), "published_since_start": .int(Int64(s.published)),
-            "last_error": .optional(s.lastError),
+            "last_error": .optional(s.lastError), "max_in_flight_batches": .int(Int64(settings.maxInFlight)),
+            "wake": .string(s.listening ? "notify (LISTEN unrip_outbox) + poll" : "poll every \(settings.idleInterval)"),
             "last_published_at": s.lastPublishedAt.map { .string(Timestamp.string($0)) } ?? .null,
         ]
         do {

@@ -97,8 +97,8 @@ public struct CreditRepository: Sendable {
     /// its bridge deposit (by tx hash; by address and amount when the deposit has no tx hash) and
     /// to the first verifier snapshot whose balance of the asset's token rose by at least the amount.
     public func candidates(chains: [String: String], tokens: [String: String]) async throws -> [Candidate] {
-        let chainPairs = PGArray.text(chains.map { "\($0.key)=\($0.value)" })
-        let tokenPairs = PGArray.text(tokens.map { "\($0.key)=\($0.value)" })
+        let chainPairs = PGArray.literal(chains.map { "\($0.key)=\($0.value)" })
+        let tokenPairs = PGArray.literal(tokens.map { "\($0.key)=\($0.value)" })
         return try await pool.withConnection { conn in
             try conn.query(
                 """
@@ -173,7 +173,7 @@ public struct CreditRepository: Sendable {
                 """, [String(observationID), target.state.rawValue, reason, stamp, deposit, near, snapshot])
             try FundingRepository.appendEvent(
                 conn: conn, observationID: observationID, kind: kind, state: target.state, previous: previous, reason: reason,
-                ids: (deposit, near, snapshot), at: stamp, topic: topic, key: row["address"] ?? "")
+                ids: (deposit, near, snapshot), at: stamp, topic: topic)
             return true
         }
     }

@@ -48,7 +48,7 @@ public struct FundingRepository: ChainStateStore {
                 UPDATE funding_handles SET active = FALSE, updated_at = now()
                 WHERE chain = $1 AND source = 'config' AND active
                   AND NOT (network || '|' || address || '|' || asset = ANY($2::text[]))
-                """, [chain, PGArray.text(keep)])
+                """, [chain, PGArray.literal(keep)])
         }
     }
 
@@ -153,13 +153,20 @@ public struct FundingRepository: ChainStateStore {
         let topic = observationsTopic
         let logger = self.logger
         try await pool.transaction { conn in
-            for observation in commit.observations {
-                try Self.apply(observation, conn: conn, topic: topic, logger: logger)
-            }
-            for (key, height) in commit.demotions {
+            try ObservationBatch.apply(commit.observations, conn: conn, topic: topic, logger: logger)
+            if !commit.demotions.isEmpty {
+                let demotions = commit.demotions.sorted { ($0.key.txHash, $0.key.outputIndex) < ($1.key.txHash, $1.key.outputIndex) }
                 try conn.query(
-                    "UPDATE funding_observations SET demoted_at_height = $4 WHERE chain = $1 AND tx_hash = $2 AND output_index = $3",
-                    [key.chain, key.txHash, String(key.outputIndex), height.map(String.init)])
+                    """
+                    UPDATE funding_observations SET demoted_at_height = u_height
+                    FROM unnest($1::text[], $2::text[], $3::int[], $4::bigint[]) AS u(u_chain, u_tx_hash, u_output_index, u_height)
+                    WHERE chain = u_chain AND tx_hash = u_tx_hash AND output_index = u_output_index
+                    """,
+                    [
+                        PGArray.literal(demotions.map(\.key.chain)), PGArray.literal(demotions.map(\.key.txHash)),
+                        PGArray.literal(demotions.map { String($0.key.outputIndex) }),
+                        PGArray.literal(demotions.map { $0.value.map(String.init) }),
+                    ])
             }
             let blocks = String(decoding: try JSONEncoder().encode(commit.recentBlocks), as: UTF8.self)
             try conn.query(
@@ -183,106 +190,17 @@ public struct FundingRepository: ChainStateStore {
         }
     }
 
-    /// Upserts one observation through the state machine; appends an event and an outbox row
-    /// for every state change or change of block. Safe against concurrent writers of the same
-    /// transfer: the row is locked, or inserted with ON CONFLICT and then locked.
-    static func apply(_ o: ChainObservation, conn: PGConnection, topic: String, logger: Logger) throws {
-        let at = Timestamp.string(o.observedAt)
-        let keyParams = [o.key.chain, o.key.txHash, String(o.key.outputIndex)]
-        func lockRow() throws -> PGRow? {
-            try conn.query(
-                "SELECT id, state, block_hash FROM funding_observations WHERE chain = $1 AND tx_hash = $2 AND output_index = $3 FOR UPDATE",
-                keyParams
-            ).first
-        }
-        var existing = try lockRow()
-        var insertedID: Int?
-        if existing == nil {
-            guard FundingStateMachine.isLegal(from: nil, to: o.target.state) else {
-                logger.debug("ignoring observation for unknown transfer", metadata: ["transfer": "\(o.key)", "target": "\(o.target.state)"])
-                return
-            }
-            insertedID = try conn.query(
-                """
-                INSERT INTO funding_observations (chain, network, asset, address, tx_hash, output_index, amount, state,
-                    confirmations, block_height, block_hash, first_seen_at, confirmed_at, updated_at, state_since)
-                VALUES ($1, $2, $3, $4, $5, $6, $7::numeric, $8, $9, $10, $11, $12::timestamptz,
-                    CASE WHEN $8 = 'SEEN_CONFIRMED' THEN $12::timestamptz END, $12::timestamptz, $12::timestamptz)
-                ON CONFLICT (chain, tx_hash, output_index) DO NOTHING
-                RETURNING id
-                """,
-                [o.key.chain, o.network, o.asset, o.address, o.key.txHash, String(o.key.outputIndex), o.amount.description,
-                 o.target.state.rawValue, String(o.confirmations), o.block.map { String($0.height) }, o.block?.hash, at]
-            ).first?.int("id")
-            if insertedID == nil { existing = try lockRow() }  // a concurrent writer inserted it first
-        }
-        let previous = existing?["state"].flatMap(FundingState.init(rawValue:))
-        let legal = FundingStateMachine.isLegal(from: previous, to: o.target.state)
-        let newState = legal ? o.target.state : previous!
-        let reason = newState == .failedOrStuck ? (legal ? o.target.reason?.description : nil) : nil
-        let replacedBy = legal ? o.target.reason?.replacedBy : nil
-        let id: Int
-        if let insertedID {
-            id = insertedID
-        } else if let existing, let existingID = existing.int("id") {
-            id = existingID
-            try conn.query(
-                """
-                UPDATE funding_observations SET state = $2,
-                    state_since = CASE WHEN state <> $2 THEN $8::timestamptz ELSE state_since END,
-                    reason = CASE WHEN $2 = 'FAILED_OR_STUCK' THEN COALESCE($3, reason) ELSE NULL END,
-                    replaced_by = COALESCE($4, replaced_by), confirmations = $5, block_height = $6, block_hash = $7,
-                    confirmed_at = CASE WHEN $2 = 'SEEN_CONFIRMED' AND confirmed_at IS NULL THEN $8::timestamptz ELSE confirmed_at END,
-                    demoted_at_height = CASE WHEN $6::bigint IS NOT NULL THEN NULL ELSE demoted_at_height END,
-                    updated_at = $8::timestamptz
-                WHERE id = $1
-                """,
-                [String(id), newState.rawValue, reason, replacedBy, String(o.confirmations), o.block.map { String($0.height) },
-                 o.block?.hash, at])
-        } else {
-            throw PostgresError.unexpectedResult("observation \(o.key) neither inserted nor found")
-        }
-        // A timeline step is a state change or a change of block (included, reorged out);
-        // a repeated report of the same thing adds nothing.
-        let blockChanged = insertedID != nil || existing?["block_hash"] != o.block?.hash
-        guard previous != newState || blockChanged else { return }
-        try appendEvent(
-            conn: conn, observationID: id, kind: o.kind.rawValue, state: newState, previous: previous, reason: reason,
-            ids: (nil, nil, nil), at: at, topic: topic, key: o.address)
-    }
-
     /// Appends one timeline step of an observation (already updated in this transaction) and its
     /// outbox event, built from the stored row so every writer publishes the same shape.
     static func appendEvent(
         conn: PGConnection, observationID id: Int, kind: String, state: FundingState, previous: FundingState?,
-        reason: String?, ids: (deposit: String?, nearTx: String?, snapshot: String?), at: String, topic: String, key: String
+        reason: String?, ids: (deposit: String?, nearTx: String?, snapshot: String?), at: String, topic: String
     ) throws {
         guard let row = try conn.query("SELECT \(columns) FROM funding_observations WHERE id = $1", [String(id)]).first else {
             throw PostgresError.unexpectedResult("observation \(id) vanished inside its transaction")
         }
-        let o = ObservationRecord(row: row)
-        let eventID = UUID().uuidString.lowercased()
-        try conn.query(
-            """
-            INSERT INTO funding_observation_events (observation_id, kind, state, previous_state, reason, confirmations,
-                block_height, block_hash, bridge_deposit_id, near_tx_hash, verifier_snapshot_id, event_id, at)
-            VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12::uuid, $13::timestamptz)
-            """,
-            [String(id), kind, state.rawValue, previous?.rawValue, reason, String(o.confirmations),
-             o.blockHeight.map(String.init), o.blockHash, ids.deposit ?? o.bridgeDepositId, ids.nearTx ?? o.nearTxHash,
-             ids.snapshot ?? o.verifierSnapshotId, eventID, at])
-        let payload: JSONValue = [
-            "schema": "unrip.funding_observation.v1", "event_id": .string(eventID), "occurred_at": .string(at),
-            "observation_id": .int(Int64(id)), "chain": .string(o.chain), "network": .string(o.network),
-            "asset": .string(o.asset), "address": .string(o.address), "tx_hash": .string(o.txHash),
-            "output_index": .int(Int64(o.outputIndex)), "amount": .string(o.amount),
-            "kind": .string(kind), "state": .string(state.rawValue),
-            "previous_state": .optional(previous?.rawValue), "reason": .optional(reason),
-            "replaced_by": .optional(o.replacedBy), "confirmations": .int(Int64(o.confirmations)),
-            "block_height": .optional(o.blockHeight), "block_hash": .optional(o.blockHash),
-            "bridge_deposit_id": .optional(ids.deposit ?? o.bridgeDepositId), "near_tx_hash": .optional(ids.nearTx ?? o.nearTxHash),
-            "verifier_snapshot_id": .optional(ids.snapshot ?? o.verifierSnapshotId),
-        ]
-        try Outbox.enqueue(conn: conn, topic: topic, key: key, eventID: eventID, payload: payload)
+        try insertEvents(
+            [TimelineEvent(record: ObservationRecord(row: row), kind: kind, state: state, previous: previous, reason: reason, ids: ids, at: at)],
+            conn: conn, topic: topic)
     }
 }

@@ -1,4 +1,5 @@
 import Foundation
+import Logging
 import WatchCore
 
 /// One outbox row waiting for (or past) publication.
@@ -33,6 +34,11 @@ public struct OutboxStore: Sendable {
 
     public init(pool: PostgresPool) { self.pool = pool }
 
+    /// A listener woken whenever outbox rows commit (any writer, any process).
+    public func listen(logger: Logger) -> NotificationListener {
+        NotificationListener(url: pool.url, channel: Outbox.channel, logger: logger)
+    }
+
     static let columns = """
         id, topic, message_key, event_id::text AS event_id, payload::text AS payload,
         to_char(created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"') AS created_at,
@@ -46,11 +52,15 @@ public struct OutboxStore: Sendable {
             publishedAt: r["published_at"])
     }
 
-    /// The oldest unpublished rows, in id (= commit) order.
-    public func unpublished(limit: Int) async throws -> [OutboxRow] {
+    /// The oldest unpublished rows, in id (= commit) order, but for those in `excluding` (the
+    /// relay's batches in flight).
+    public func unpublished(limit: Int, excluding: [Int64] = []) async throws -> [OutboxRow] {
         try await pool.withConnection { conn in
             try conn.query(
-                "SELECT \(Self.columns) FROM outbox WHERE published_at IS NULL ORDER BY id LIMIT $1", [String(limit)]
+                """
+                SELECT \(Self.columns) FROM outbox WHERE published_at IS NULL AND NOT (id = ANY($2::bigint[]))
+                ORDER BY id LIMIT $1
+                """, [String(limit), "{" + excluding.map(String.init).joined(separator: ",") + "}"]
             ).map(Self.row)
         }
     }

@@ -18,7 +18,7 @@ public struct PGRow: Sendable {
 /// A blocking libpq connection. Only ever used from the pool's own threads, never from
 /// Swift's cooperative pool. Parameterized queries only (`$1`, `$2`, … with text values).
 public final class PGConnection {
-    private var conn: OpaquePointer?
+    var conn: OpaquePointer?
     let url: String
 
     init(url: String) throws(PostgresError) {
@@ -43,7 +43,7 @@ public final class PGConnection {
         guard PQstatus(conn) == CONNECTION_OK else { throw .connectionLost(Self.errorMessage(conn)) }
     }
 
-    private static func errorMessage(_ conn: OpaquePointer?) -> String {
+    static func errorMessage(_ conn: OpaquePointer?) -> String {
         guard let conn, let c = PQerrorMessage(conn) else { return "no connection" }
         // libpq messages can carry the connection string's host but never the password.
         return String(cString: c).trimmingCharacters(in: .whitespacesAndNewlines)

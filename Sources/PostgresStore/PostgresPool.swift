@@ -17,7 +17,7 @@ public final class PostgresPool: Sendable {
         var closed = false
     }
 
-    private let url: String
+    let url: String
     private let size: Int
     private let logger: Logger
     private let state = Mutex(State())

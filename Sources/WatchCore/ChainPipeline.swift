@@ -11,12 +11,16 @@ public actor ChainPipeline {
     private let clock: any WatchClock
     public private(set) var submitted = 0
     public private(set) var rejected = 0
+    /// The tip last made durable (what readers see while a batch is being committed).
+    private var committedTip: BlockRef?
+    private let gate = AsyncGate()
 
     public init(adapter: String, tracker: ChainTracker, store: any ChainStateStore, clock: any WatchClock) {
         self.adapter = adapter
         self.tracker = tracker
         self.store = store
         self.clock = clock
+        committedTip = tracker.tip
     }
 
     /// Builds a pipeline whose tracker is restored from the store.
@@ -29,45 +33,56 @@ public actor ChainPipeline {
     }
 
     /// The cursor: the last block made durable.
-    public var tip: BlockRef? { tracker.tip }
+    public var tip: BlockRef? { committedTip }
     public func hash(at height: Int) -> String? { tracker.hash(at: height) }
     public var openTransfers: [TrackedTransfer] { Array(tracker.transfers.values) }
 
     /// Applies and commits `reports` in order. Reports before a failing one are committed; the
-    /// failing one is rethrown as `TrackerError` for the adapter to re-sync.
+    /// failing one is rethrown as `TrackerError` for the adapter to re-sync. Submissions are
+    /// serialized: one waits for the commit of the one before it.
     @discardableResult
     public func submit(_ reports: [ChainReport]) async throws -> [ChainObservation] {
-        var next = tracker
+        await gate.acquire()
+        defer { gate.release() }
+        // The tracker is changed in place under a journal (copying every open transfer per
+        // batch would cost more than the batch) and rolled back if the commit fails.
+        tracker.beginBatch()
+        let tipBefore = tracker.tip
         var observations: [ChainObservation] = []
         var failure: TrackerError?
         let now = clock.now()
         for report in reports {
             do {
-                observations += try next.apply(report, at: now)
+                observations += try tracker.apply(report, at: now)
             } catch {
                 failure = error
                 rejected += 1
                 break
             }
         }
-        let before = tracker.transfers
-        let demotions = Dictionary(uniqueKeysWithValues: next.transfers.compactMap { key, t in
-            before[key]?.demotedAtHeight != t.demotedAtHeight ? (key, t.demotedAtHeight) : nil
-        })
-        if !observations.isEmpty || next.tip != tracker.tip || !demotions.isEmpty {
+        let demotions = tracker.demotionChanges
+        if !observations.isEmpty || tracker.tip != tipBefore || !demotions.isEmpty {
             let started = ContinuousClock.now
             defer { Timer(label: "unrip_commit_seconds", dimensions: [("adapter", adapter)]).record(duration: ContinuousClock.now - started) }
-            try await store.commit(
-                TrackerCommit(
-                    adapter: adapter, chain: next.chain, observations: observations, tip: next.tip,
-                    recentBlocks: next.blocks, demotions: demotions))
+            do {
+                try await store.commit(
+                    TrackerCommit(
+                        adapter: adapter, chain: tracker.chain, observations: observations, tip: tracker.tip,
+                        recentBlocks: tracker.blocks, demotions: demotions))
+            } catch {
+                tracker.rollback()
+                throw error
+            }
         }
-        tracker = next
+        tracker.endBatch()
+        committedTip = tracker.tip
         submitted += reports.count
-        for o in observations {
-            Counter(label: "unrip_observations_total", dimensions: [("chain", next.chain), ("kind", o.kind.rawValue)]).increment()
+        var byKind: [ObservationKind: Int] = [:]
+        for o in observations { byKind[o.kind, default: 0] += 1 }
+        for (kind, n) in byKind {
+            Counter(label: "unrip_observations_total", dimensions: [("chain", tracker.chain), ("kind", kind.rawValue)]).increment(by: n)
         }
-        if let tip = next.tip { Gauge(label: "unrip_cursor_height", dimensions: [("adapter", adapter)]).record(tip.height) }
+        if let tip = tracker.tip { Gauge(label: "unrip_cursor_height", dimensions: [("adapter", adapter)]).record(tip.height) }
         if failure != nil { Counter(label: "unrip_tracker_rejected_reports_total", dimensions: [("adapter", adapter)]).increment() }
         if let failure { throw failure }
         return observations

@@ -13,6 +13,8 @@ public struct ChainTracker: Sendable {
     public private(set) var blocks: [BlockRef]
     /// Open transfers still followed for depth, reorgs, replacement or eviction.
     public private(set) var transfers: [TransferKey: TrackedTransfer]
+    /// While a batch is open: every changed transfer as it was before the batch, and the blocks.
+    private var journal: (transfers: [TransferKey: TrackedTransfer?], blocks: [BlockRef])?
 
     public init(
         chain: ChainName, network: String, policy: ChainPolicy, blocks: [BlockRef] = [],
@@ -86,12 +88,14 @@ public struct ChainTracker: Sendable {
             if var known = transfers[key] {
                 known.block = block
                 known.demotedAtHeight = nil
-                transfers[key] = known
+                set(key, known)
             } else {
-                transfers[key] = TrackedTransfer(
-                    key: key, network: network, asset: sighting.asset, address: sighting.address,
-                    amount: sighting.amount, state: .seenUnconfirmed, block: block, confirmations: 0,
-                    demotedAtHeight: nil)
+                set(
+                    key,
+                    TrackedTransfer(
+                        key: key, network: network, asset: sighting.asset, address: sighting.address,
+                        amount: sighting.amount, state: .seenUnconfirmed, block: block, confirmations: 0,
+                        demotedAtHeight: nil))
             }
         }
         out += refreshDepths(newlyIncluded: Set(sightings.map { TransferKey(chain: chain, txHash: $0.txHash, outputIndex: $0.outputIndex) }), at: now)
@@ -117,12 +121,15 @@ public struct ChainTracker: Sendable {
     /// they come back or the grace runs out.
     private mutating func demoteTransfers(in block: BlockRef, at now: Date) -> [ChainObservation] {
         var out: [ChainObservation] = []
-        for (key, var t) in transfers where t.block?.hash == block.hash {
+        // In key order, so the events of one reorg come out the same however they were batched.
+        let included = transfers.compactMap { $0.value.block?.hash == block.hash ? $0.key : nil }
+        for key in included.sorted(by: Self.order) {
+            guard var t = transfers[key] else { continue }
             t.block = nil
             t.confirmations = 0
             t.demotedAtHeight = block.height - 1
             t.state = .seenUnconfirmed
-            transfers[key] = t
+            set(key, t)
             out.append(observation(t, kind: .reorgedOut, target: .seenUnconfirmed, at: now))
         }
         return out
@@ -154,12 +161,12 @@ public struct ChainTracker: Sendable {
                     // Deeper than any reorg we can see: no longer followed. (An unconfirmed one
                     // only falls out of memory after a `blockScanned` jump; it stays followed
                     // until its depth reaches the policy.)
-                    transfers[key] = nil
+                    set(key, nil)
                 } else {
-                    transfers[key] = t
+                    set(key, t)
                 }
             } else if let demoted = t.demotedAtHeight, tip.height - demoted >= policy.reorgGraceBlocks {
-                transfers[key] = nil
+                set(key, nil)
                 out.append(observation(t, kind: .reorgedOut, target: .failedOrStuck(.reorgedOut), at: now))
             }
         }
@@ -174,14 +181,14 @@ public struct ChainTracker: Sendable {
             // Back in the mempool after a reorg: no longer at risk of `reorged_out`.
             if known.block == nil, known.demotedAtHeight != nil {
                 known.demotedAtHeight = nil
-                transfers[key] = known
+                set(key, known)
             }
             return []
         }
         let t = TrackedTransfer(
             key: key, network: network, asset: s.asset, address: s.address, amount: s.amount,
             state: .seenUnconfirmed, block: nil, confirmations: 0, demotedAtHeight: nil)
-        transfers[key] = t
+        set(key, t)
         return [observation(t, kind: .seenInMempool, target: .seenUnconfirmed, at: now)]
     }
 
@@ -189,7 +196,7 @@ public struct ChainTracker: Sendable {
         var out: [ChainObservation] = []
         for key in transfers.keys.sorted(by: Self.order) where key.txHash == txHash {
             guard let t = transfers[key], t.block == nil else { continue }
-            transfers[key] = nil
+            set(key, nil)
             switch why {
             case .replaced(let by):
                 out.append(observation(t, kind: .replaced, target: .failedOrStuck(.replaced(by: by)), at: now))
@@ -198,6 +205,44 @@ public struct ChainTracker: Sendable {
             }
         }
         return out
+    }
+
+    // MARK: - Batches
+
+    /// Starts recording changes so that `rollback()` can undo them: a pipeline applies reports
+    /// in place (no copy of every open transfer per batch) and undoes them if the commit fails.
+    public mutating func beginBatch() {
+        journal = ([:], blocks)
+    }
+
+    /// Undoes every change since `beginBatch()`.
+    public mutating func rollback() {
+        guard let journal else { return }
+        for (key, original) in journal.transfers { transfers[key] = original }
+        blocks = journal.blocks
+        self.journal = nil
+    }
+
+    /// Keeps the changes since `beginBatch()`.
+    public mutating func endBatch() {
+        journal = nil
+    }
+
+    /// Transfers still followed whose `demotedAtHeight` changed since `beginBatch()`.
+    public var demotionChanges: [TransferKey: Int?] {
+        var out: [TransferKey: Int?] = [:]
+        for (key, original) in journal?.transfers ?? [:] {
+            guard let now = transfers[key], original?.demotedAtHeight != now.demotedAtHeight else { continue }
+            out[key] = now.demotedAtHeight
+        }
+        return out
+    }
+
+    private mutating func set(_ key: TransferKey, _ value: TrackedTransfer?) {
+        if journal != nil, journal?.transfers[key] == nil {
+            journal?.transfers[key] = .some(transfers[key])
+        }
+        transfers[key] = value
     }
 
     // MARK: - Helpers

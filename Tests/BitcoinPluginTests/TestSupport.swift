@@ -1,4 +1,5 @@
 import Foundation
+import WatchTesting
 import Testing
 
 @testable import BitcoinPlugin
@@ -65,19 +66,6 @@ func scriptFromASM(_ asm: String) -> [UInt8] {
         }
     }
     return out
-}
-
-/// SplitMix64: a tiny seeded generator so every run mutates the same way.
-struct SeededGenerator: RandomNumberGenerator {
-    var state: UInt64
-    init(seed: UInt64) { state = seed }
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
 }
 
 extension Dictionary where Key == String, Value == Any {

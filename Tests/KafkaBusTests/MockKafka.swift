@@ -90,14 +90,3 @@ final class LineReader: @unchecked Sendable {
         }
     }
 }
-
-/// Polls `condition` until true or the timeout passes.
-func eventually(_ what: String, timeout: Double = 20, _ condition: () async throws -> Bool) async throws {
-    let deadline = Date().addingTimeInterval(timeout)
-    while Date() < deadline {
-        if try await condition() { return }
-        try await Task.sleep(for: .milliseconds(100))
-    }
-    Issue.record("timed out waiting for: \(what)")
-    throw CancellationError()
-}

@@ -64,4 +64,35 @@ struct OutboxRelayTests {
             #expect(firstSeen == ids, "key \(key)")
         }
     }
+
+    @Test("a committed row is published without waiting for the poll: the relay wakes on NOTIFY, many batches in flight keep each key's order")
+    func wakesOnCommitAndOverlapsBatches() async throws {
+        let db = try await TestDatabase.create()
+        let mock = try await MockKafka.start(topics: ["relay.wake"])
+        defer { mock.stop() }
+        let store = OutboxStore(pool: db.pool)
+        // An hour between polls: only the commit notification can wake it.
+        let relay = OutboxRelay(
+            store: store, config: KafkaClientConfig(brokers: [mock.bootstrap]),
+            settings: .init(batchSize: 3, idleInterval: .seconds(3600), maxInFlight: 4), logger: Logger(label: "test.relay"))
+        let running = Task { try await relay.run() }
+        defer { running.cancel() }
+        try await eventually("relay listening") { (await relay.state())["wake"]?.stringValue?.hasPrefix("notify") == true }
+
+        var expected: [String: [String]] = [:]
+        for round in 0..<3 {
+            for n in 0..<20 {
+                let key = "handle-\(n % 4)"
+                expected[key, default: []].append(try await enqueue(db.pool, topic: "relay.wake", key: key, n: round * 100 + n))
+            }
+            try await eventually("round \(round) published", timeout: 20) { try await store.backlog().count == 0 }
+        }
+        let records = try await consume(mock.bootstrap, topics: ["relay.wake"], count: 60)
+        var got: [String: [String]] = [:]
+        for r in records {
+            let payload = try JSONValue.parse(r.value)
+            got[String(decoding: r.key ?? [], as: UTF8.self), default: []].append(payload["event_id"]?.stringValue ?? "?")
+        }
+        #expect(got == expected)
+    }
 }

@@ -8,7 +8,7 @@ import WatchTesting
 @Suite struct NeverSpendableTests {
     @Test(arguments: 0..<40)
     func randomChainHistoriesNeverCredit(seed: Int) async throws {
-        var rng = SplitMix(seed: UInt64(seed))
+        var rng = SeededGenerator(seed: UInt64(seed))
         var chain = ScriptedChain()
         let store = MemoryChainStore()
         let pipeline = ChainPipeline(
@@ -46,18 +46,5 @@ import WatchTesting
             #expect(row.state != .credited)
             #expect(row.state == .failedOrStuck ? row.reason != nil : row.reason == nil)
         }
-    }
-}
-
-/// A small deterministic generator for property tests.
-struct SplitMix {
-    var state: UInt64
-    init(seed: UInt64) { state = seed &+ 0x9E37_79B9_7F4A_7C15 }
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
     }
 }

@@ -1,0 +1,193 @@
+import Foundation
+import Logging
+import WatchCore
+
+/// Writes a batch of chain observations with a fixed number of statements, whatever the batch
+/// size: lock the stored rows, insert the new ones, update the known ones, append their
+/// timeline events, enqueue their outbox events. Each statement takes arrays (`unnest`).
+///
+/// The rules are those of one observation at a time: the stored state is the arbiter, every
+/// change goes through `FundingStateMachine`, a refused transition keeps the stored state and
+/// only refreshes chain fields, and a timeline step (event + outbox row) is written for a state
+/// change or a change of block only. Observations of the same transfer are applied in order:
+/// the batch is cut into rounds in which every transfer appears once, so the order of events
+/// (and so of outbox rows) is exactly the order of the batch.
+enum ObservationBatch {
+    static func apply(_ observations: [ChainObservation], conn: PGConnection, topic: String, logger: Logger) throws {
+        var start = observations.startIndex
+        while start < observations.endIndex {
+            var keys: Set<TransferKey> = []
+            var end = start
+            while end < observations.endIndex, keys.insert(observations[end].key).inserted { end += 1 }
+            try applyRound(observations[start..<end], conn: conn, topic: topic, logger: logger)
+            start = end
+        }
+    }
+
+    /// What is stored for a transfer before the round changes it.
+    private struct Stored {
+        let id: Int
+        let state: FundingState?
+        let blockHash: String?
+    }
+
+    /// Applies observations of distinct transfers.
+    private static func applyRound(_ round: ArraySlice<ChainObservation>, conn: PGConnection, topic: String, logger: Logger) throws {
+        var stored = try lock(round.map(\.key), conn: conn)
+        var records: [TransferKey: ObservationRecord] = [:]
+
+        // New transfers: one INSERT; a row a concurrent writer inserted first is locked and
+        // handled as stored.
+        let fresh = round.filter { stored[$0.key] == nil }
+        let insertable = fresh.filter { o in
+            let legal = FundingStateMachine.isLegal(from: nil, to: o.target.state)
+            if !legal {
+                logger.debug("ignoring observation for unknown transfer", metadata: ["transfer": "\(o.key)", "target": "\(o.target.state)"])
+            }
+            return legal
+        }
+        var inserted: Set<TransferKey> = []
+        if !insertable.isEmpty {
+            for record in try insert(insertable, conn: conn) {
+                let key = TransferKey(chain: record.chain, txHash: record.txHash, outputIndex: record.outputIndex)
+                records[key] = record
+                inserted.insert(key)
+            }
+            let raced = insertable.map(\.key).filter { !inserted.contains($0) }
+            if !raced.isEmpty { stored.merge(try lock(raced, conn: conn)) { _, new in new } }
+        }
+
+        // Known transfers: through the state machine, one UPDATE.
+        var steps: [Step] = []
+        var updates: [Update] = []
+        for o in round {
+            if inserted.contains(o.key) {
+                steps.append(Step(observation: o, state: o.target.state, previous: nil, reason: nil))
+                continue
+            }
+            guard let row = stored[o.key] else { continue }
+            let previous = row.state
+            let legal = FundingStateMachine.isLegal(from: previous, to: o.target.state)
+            let newState = legal ? o.target.state : (previous ?? o.target.state)
+            let reason = newState == .failedOrStuck ? (legal ? o.target.reason?.description : nil) : nil
+            updates.append(Update(id: row.id, observation: o, state: newState, reason: reason, replacedBy: legal ? o.target.reason?.replacedBy : nil))
+            // A timeline step is a state change or a change of block (included, reorged out);
+            // a repeated report of the same thing adds nothing.
+            if previous != newState || row.blockHash != o.block?.hash {
+                steps.append(Step(observation: o, state: newState, previous: previous, reason: reason))
+            }
+        }
+        if !updates.isEmpty {
+            for record in try update(updates, conn: conn) {
+                records[TransferKey(chain: record.chain, txHash: record.txHash, outputIndex: record.outputIndex)] = record
+            }
+        }
+        try appendSteps(steps, records: records, conn: conn, topic: topic)
+    }
+
+    // MARK: - Statements
+
+    /// Locks the stored rows of `keys` (in id order, so concurrent writers cannot deadlock).
+    private static func lock(_ keys: [TransferKey], conn: PGConnection) throws -> [TransferKey: Stored] {
+        let rows = try conn.query(
+            """
+            SELECT f.id, f.chain, f.tx_hash, f.output_index, f.state, f.block_hash
+            FROM funding_observations f
+            JOIN unnest($1::text[], $2::text[], $3::int[]) AS k(chain, tx_hash, output_index)
+              ON f.chain = k.chain AND f.tx_hash = k.tx_hash AND f.output_index = k.output_index
+            ORDER BY f.id FOR UPDATE OF f
+            """,
+            [PGArray.literal(keys.map(\.chain)), PGArray.literal(keys.map(\.txHash)), PGArray.literal(keys.map { String($0.outputIndex) })])
+        var out: [TransferKey: Stored] = [:]
+        for row in rows {
+            guard let id = row.int("id"), let chain = row["chain"], let tx = row["tx_hash"], let index = row.int("output_index") else {
+                throw PostgresError.unexpectedResult("locked observation row without its key")
+            }
+            out[TransferKey(chain: chain, txHash: tx, outputIndex: index)] = Stored(
+                id: id, state: row["state"].flatMap(FundingState.init(rawValue:)), blockHash: row["block_hash"])
+        }
+        return out
+    }
+
+    private static func insert(_ observations: [ChainObservation], conn: PGConnection) throws -> [ObservationRecord] {
+        func column(_ value: (ChainObservation) -> String?) -> String? { PGArray.literal(observations.map(value)) }
+        return try conn.query(
+            """
+            INSERT INTO funding_observations (chain, network, asset, address, tx_hash, output_index, amount, state,
+                confirmations, block_height, block_hash, first_seen_at, confirmed_at, updated_at, state_since)
+            SELECT u_chain, u_network, u_asset, u_address, u_tx_hash, u_output_index, u_amount, u_state, u_confirmations,
+                   u_block_height, u_block_hash, u_at, CASE WHEN u_state = 'SEEN_CONFIRMED' THEN u_at END, u_at, u_at
+            FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::int[], $7::numeric[], $8::text[],
+                        $9::int[], $10::bigint[], $11::text[], $12::timestamptz[]) WITH ORDINALITY
+                 AS u(u_chain, u_network, u_asset, u_address, u_tx_hash, u_output_index, u_amount, u_state, u_confirmations,
+                      u_block_height, u_block_hash, u_at, u_ord)
+            ORDER BY u_ord
+            ON CONFLICT (chain, tx_hash, output_index) DO NOTHING
+            RETURNING \(FundingRepository.columns)
+            """,
+            [
+                column(\.key.chain), column(\.network), column(\.asset), column(\.address), column(\.key.txHash),
+                column { String($0.key.outputIndex) }, column(\.amount.description), column(\.target.state.rawValue),
+                column { String($0.confirmations) }, column { $0.block.map { String($0.height) } }, column(\.block?.hash),
+                column { Timestamp.string($0.observedAt) },
+            ]
+        ).map(ObservationRecord.init(row:))
+    }
+
+    /// One stored transfer's new state and chain fields.
+    private struct Update {
+        let id: Int
+        let observation: ChainObservation
+        let state: FundingState
+        let reason: String?
+        let replacedBy: String?
+    }
+
+    private static func update(_ updates: [Update], conn: PGConnection) throws -> [ObservationRecord] {
+        func column(_ value: (Update) -> String?) -> String? { PGArray.literal(updates.map(value)) }
+        return try conn.query(
+            """
+            UPDATE funding_observations SET state = u_state,
+                state_since = CASE WHEN state <> u_state THEN u_at ELSE state_since END,
+                reason = CASE WHEN u_state = 'FAILED_OR_STUCK' THEN COALESCE(u_reason, reason) ELSE NULL END,
+                replaced_by = COALESCE(u_replaced_by, replaced_by), confirmations = u_confirmations,
+                block_height = u_block_height, block_hash = u_block_hash,
+                confirmed_at = CASE WHEN u_state = 'SEEN_CONFIRMED' AND confirmed_at IS NULL THEN u_at ELSE confirmed_at END,
+                demoted_at_height = CASE WHEN u_block_height IS NOT NULL THEN NULL ELSE demoted_at_height END,
+                updated_at = u_at
+            FROM unnest($1::bigint[], $2::text[], $3::text[], $4::text[], $5::int[], $6::bigint[], $7::text[], $8::timestamptz[])
+                 AS u(u_id, u_state, u_reason, u_replaced_by, u_confirmations, u_block_height, u_block_hash, u_at)
+            WHERE id = u_id
+            RETURNING \(FundingRepository.columns)
+            """,
+            [
+                column { String($0.id) }, column(\.state.rawValue), column(\.reason), column(\.replacedBy),
+                column { String($0.observation.confirmations) }, column { $0.observation.block.map { String($0.height) } },
+                column(\.observation.block?.hash), column { Timestamp.string($0.observation.observedAt) },
+            ]
+        ).map(ObservationRecord.init(row:))
+    }
+
+    /// One timeline step to append.
+    private struct Step {
+        let observation: ChainObservation
+        let state: FundingState
+        let previous: FundingState?
+        let reason: String?
+    }
+
+    /// Appends the steps' events and their outbox rows, in the order of the steps.
+    private static func appendSteps(_ steps: [Step], records: [TransferKey: ObservationRecord], conn: PGConnection, topic: String) throws {
+        var events: [FundingRepository.TimelineEvent] = []
+        for step in steps {
+            guard let record = records[step.observation.key] else {
+                throw PostgresError.unexpectedResult("observation \(step.observation.key) vanished inside its transaction")
+            }
+            events.append(
+                FundingRepository.TimelineEvent(
+                    record: record, kind: step.observation.kind.rawValue, state: step.state, previous: step.previous,
+                    reason: step.reason, at: Timestamp.string(step.observation.observedAt)))
+        }
+        try FundingRepository.insertEvents(events, conn: conn, topic: topic)
+    }
+}

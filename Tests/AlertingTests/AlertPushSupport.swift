@@ -42,6 +42,17 @@ struct PushHarness {
         Task { try? await pusher.run() }
     }
 
+    /// Runs `pusher` and returns once every target has its cursor (a new target's cursor starts
+    /// at the alerts firing when it is created, so tests raise alerts only after this).
+    func startReady(_ pusher: AlertPusher) async throws -> Task<Void, Never> {
+        let task = start(pusher)
+        try await eventually("cursors created") {
+            let targets = await pusher.state()["targets"]?.objectValue ?? [:]
+            return !targets.isEmpty && targets.values.allSatisfy { $0["cursor"] != nil }
+        }
+        return task
+    }
+
     /// One evaluation through the real evaluator, which wakes the pushers on a raise or clear.
     @discardableResult
     func evaluate() async throws -> [AlertChange] {

@@ -12,7 +12,7 @@ struct AlertPushTests {
         let h = try await PushHarness.make()
         defer { h.receiver.stop() }
         let pusher = h.pusher(h.config(alertmanager: true))
-        let running = h.start(pusher)
+        let running = try await h.startReady(pusher)
         defer { running.cancel() }
 
         let firedAt = try await h.raise("BTC/EUR")
@@ -56,7 +56,7 @@ struct AlertPushTests {
         defer { h.receiver.stop() }
         h.receiver.setDefault(status: 503)
         let pusher = h.pusher(h.config(webhook: true))
-        let running = h.start(pusher)
+        let running = try await h.startReady(pusher)
         defer { running.cancel() }
 
         _ = try await h.raise("BTC/EUR")
@@ -87,7 +87,7 @@ struct AlertPushTests {
         defer { h.receiver.stop() }
         h.receiver.setDefault(status: 502)
         let pusher = h.pusher(h.config(webhook: true, unhealthyAfterS: 120))
-        let running = h.start(pusher)
+        let running = try await h.startReady(pusher)
         defer { running.cancel() }
 
         _ = try await h.raise("BTC/EUR")
@@ -156,7 +156,7 @@ struct AlertPushTests {
         defer { h.receiver.stop() }
         let config = h.config(webhook: true)
 
-        let first = h.start(h.pusher(config))
+        let first = try await h.startReady(h.pusher(config))
         _ = try await h.raise("BTC/EUR")
         try await eventually("first event delivered") { h.receiver.accepted.count == 1 }
         first.cancel()
@@ -224,7 +224,7 @@ struct AlertPushTests {
         let h = try await PushHarness.make()
         defer { h.receiver.stop() }
         let pusher = h.pusher(h.config(webhook: true, token: "hook-secret-42"))
-        let running = h.start(pusher)
+        let running = try await h.startReady(pusher)
         defer { running.cancel() }
         _ = try await h.raise("BTC/EUR")
         h.f.clock.advance(by: 5)
@@ -251,7 +251,7 @@ struct AlertPushTests {
         defer { h.receiver.stop() }
         h.receiver.enqueue([.hang(.seconds(4))])
         let pusher = h.pusher(h.config(webhook: true, timeoutS: 1))
-        let running = h.start(pusher)
+        let running = try await h.startReady(pusher)
         defer { running.cancel() }
         _ = try await h.raise("BTC/EUR")
         try await eventually("delivered after the timeout") { h.receiver.accepted.count == 1 }
@@ -260,6 +260,20 @@ struct AlertPushTests {
         #expect(state["retries_since_start"] == .int(1))
         #expect(state["last_error"]?.stringValue?.contains("timeout") == true)
         #expect(state["delivered"] == .int(1))
+    }
+
+    @Test("a new target does not replay history: it starts at the alerts firing now")
+    func newTargetStartsAtActiveAlerts() async throws {
+        let h = try await PushHarness.make()
+        defer { h.receiver.stop() }
+        _ = try await h.raise("BTC/EUR")
+        _ = try await h.clear("BTC/EUR")
+        _ = try await h.raise("ETH/EUR")
+        let pusher = h.pusher(h.config(webhook: true))
+        let running = h.start(pusher)
+        defer { running.cancel() }
+        try await eventually("caught up") { await h.targetState(pusher, "webhook")["backlog"] == .int(0) }
+        #expect(h.receiver.accepted.compactMap { $0.json?["key"]?.stringValue } == ["stale_reference_price:ETH/EUR"])
     }
 
     @Test("with no target configured push is off and says so")

@@ -76,7 +76,7 @@ let package = Package(
         .target(
             name: "Alerting",
             dependencies: [
-                "WatchCore", "PostgresStore",
+                "WatchCore", "PostgresStore", "JSONRPCClient",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ]

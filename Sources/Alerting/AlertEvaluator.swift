@@ -7,7 +7,8 @@ import WatchCore
 /// The alert service's run loop: evaluates at once, then every `eval_interval_ms` (on the
 /// `WatchClock`) and whenever `trigger` fires (an input arrived, a transfer was marked stuck).
 /// Everything it decides is durable before it is reported, so a restart neither loses an
-/// active alert nor raises it twice.
+/// active alert nor raises it twice. After a raise or clear it signals `transitions` (the
+/// alert pusher waits on it).
 public final class AlertEvaluator: PluginService {
     public typealias HealthSource = @Sendable () async -> [(name: String, health: PluginHealth)]
 
@@ -24,15 +25,20 @@ public final class AlertEvaluator: PluginService {
     private let clock: any WatchClock
     private let trigger: ChangeSignal
     private let healthSource: HealthSource?
+    private let transitions: ChangeSignal?
     private let logger: Logger
     private let stats = Mutex(Stats())
 
-    public init(store: AlertStore, config: AlertsConfig, clock: any WatchClock, trigger: ChangeSignal = ChangeSignal(), health: HealthSource? = nil, logger: Logger) {
+    public init(
+        store: AlertStore, config: AlertsConfig, clock: any WatchClock, trigger: ChangeSignal = ChangeSignal(), health: HealthSource? = nil,
+        transitions: ChangeSignal? = nil, logger: Logger
+    ) {
         self.store = store
         self.config = config
         self.clock = clock
         self.trigger = trigger
         self.healthSource = health
+        self.transitions = transitions
         self.logger = logger
     }
 
@@ -63,6 +69,7 @@ public final class AlertEvaluator: PluginService {
         do {
             let changes = try await store.evaluate(now: now, config: config, health: health)
             record(changes, at: now)
+            if changes.contains(where: \.isTransition) { transitions?.signal() }
             return changes
         } catch {
             stats.withLock { $0.lastError = "\(error)" }

@@ -105,10 +105,8 @@ public struct AlertStore: Sendable {
         guard let rule = r["rule"].flatMap(AlertRule.init(rawValue:)), let status = r["status"].flatMap(StoredAlert.Status.init(rawValue:)),
             let since = date(r["since"])
         else { return nil }
-        var labels: [String: String] = [:]
-        for (k, v) in (r["labels"].flatMap { try? JSONValue.parse($0) }?.objectValue ?? [:]) { labels[k] = v.stringValue ?? v.serialized() }
         let condition = AlertCondition(
-            rule: rule, subject: r["subject"] ?? "", labels: labels, reason: r["reason"] ?? "",
+            rule: rule, subject: r["subject"] ?? "", labels: labels(r["labels"]), reason: r["reason"] ?? "",
             details: r["details"].flatMap { try? JSONValue.parse($0) } ?? .object([:]))
         return StoredAlert(condition: condition, status: status, since: since, clearingSince: date(r["clearing_since"]))
     }
@@ -160,21 +158,24 @@ public struct AlertStore: Sendable {
     }
 
     static func appendEvent(_ c: AlertCondition, status: StoredAlert.Status, at: Date, firedAt: Date?, conn: PGConnection, topic: String) throws {
-        let eventID = UUID().uuidString.lowercased()
-        let at = Timestamp.string(at)
+        let event = AlertEventRecord(
+            eventID: UUID().uuidString.lowercased(), key: c.key, rule: c.rule.rawValue, subject: c.subject, status: status,
+            reason: c.reason, labels: c.labels, details: c.details, at: Timestamp.string(at), firedAt: firedAt.map(Timestamp.string))
         try conn.query(
             """
-            INSERT INTO alert_events (alert_key, rule, subject, status, reason, details, labels, event_id, at)
-            VALUES ($1, $2, $3, $4, $5, $6::jsonb, $7::jsonb, $8::uuid, $9::timestamptz)
+            INSERT INTO alert_events (alert_key, rule, subject, status, reason, details, labels, event_id, at, fired_at)
+            VALUES ($1, $2, $3, $4, $5, $6::jsonb, $7::jsonb, $8::uuid, $9::timestamptz, $10::timestamptz)
             """,
-            [c.key, c.rule.rawValue, c.subject, status.rawValue, c.reason, c.details.serialized(), labelsJSON(c.labels), eventID, at])
-        let payload: JSONValue = [
-            "schema": "unrip.alert.v1", "event_id": .string(eventID), "occurred_at": .string(at), "key": .string(c.key),
-            "rule": .string(c.rule.rawValue), "subject": .string(c.subject), "status": .string(status.rawValue),
-            "since": .string(at), "fired_at": firedAt.map { .string(Timestamp.string($0)) } ?? .null,
-            "reason": .string(c.reason), "labels": .object(c.labels.mapValues(JSONValue.string)), "details": c.details,
-        ]
-        try Outbox.enqueue(conn: conn, topic: topic, key: c.key, eventID: eventID, payload: payload)
+            [event.key, event.rule, event.subject, status.rawValue, event.reason, event.details.serialized(), labelsJSON(event.labels),
+             event.eventID, event.at, event.firedAt])
+        try Outbox.enqueue(conn: conn, topic: topic, key: event.key, eventID: event.eventID, payload: event.payload)
+    }
+
+    /// A `labels` JSONB column as a string map.
+    static func labels(_ text: String?) -> [String: String] {
+        var labels: [String: String] = [:]
+        for (k, v) in (text.flatMap { try? JSONValue.parse($0) }?.objectValue ?? [:]) { labels[k] = v.stringValue ?? v.serialized() }
+        return labels
     }
 
     // MARK: - Reading, for /plugins/alerts/state

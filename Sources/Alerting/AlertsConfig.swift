@@ -17,11 +17,14 @@ public struct AlertsConfig: Sendable, Equatable {
     public var executionFailureClearAfterSeconds: Int
     /// Pending before firing, and gone before resolving (hysteresis).
     public var forSeconds: Int
+    /// `[alerts.push]`: Alertmanager / webhook delivery of every raise and clear.
+    public var push: AlertPushConfig
 
     public init(
         enabled: Bool = true, evalIntervalMs: Int = 5000, stalePriceMaxAgeSeconds: Int = 300,
         staleInventoryMaxAgeSeconds: Int = 900, fundingBudgetSeconds: [String: [FundingState: Int]] = [:],
-        executionFailureClearAfter: Int = 3, executionFailureClearAfterSeconds: Int = 0, forSeconds: Int = 30
+        executionFailureClearAfter: Int = 3, executionFailureClearAfterSeconds: Int = 0, forSeconds: Int = 30,
+        push: AlertPushConfig = AlertPushConfig()
     ) {
         self.enabled = enabled
         self.evalIntervalMs = evalIntervalMs
@@ -31,6 +34,7 @@ public struct AlertsConfig: Sendable, Equatable {
         self.executionFailureClearAfter = executionFailureClearAfter
         self.executionFailureClearAfterSeconds = executionFailureClearAfterSeconds
         self.forSeconds = forSeconds
+        self.push = push
     }
 
     /// States that have a time budget (the others are final or already stuck).
@@ -69,5 +73,9 @@ public struct AlertsConfig: Sendable, Equatable {
         }
         s.recordEffective("funding_budget_s", .object(effective))
         fundingBudgetSeconds = budgets
+        let pushSection = s.overridableTable("push")
+        push = AlertPushConfig(section: pushSection)
+        pushSection.finish()
+        s.recordEffective("push", .object(pushSection.effective))
     }
 }

@@ -17,10 +17,11 @@ public final class AlertsPlugin: ManagedPlugin {
     /// A supervised evaluator under the name `alerts`.
     public convenience init(
         store: AlertStore, config: AlertsConfig, clock: any WatchClock, trigger: ChangeSignal,
-        health: AlertEvaluator.HealthSource?, logger: Logger, name: String = "alerts"
+        health: AlertEvaluator.HealthSource?, transitions: ChangeSignal? = nil, logger: Logger, name: String = "alerts"
     ) {
         let supervisor = PluginSupervisor(name: name, kind: "alerts", logger: logger) {
-            AlertEvaluator(store: store, config: config, clock: clock, trigger: trigger, health: health, logger: logger)
+            AlertEvaluator(
+                store: store, config: config, clock: clock, trigger: trigger, health: health, transitions: transitions, logger: logger)
         }
         self.init(supervisor: supervisor, store: store)
     }

@@ -78,7 +78,7 @@ public final class ConfigSection {
         self.path = path
         self.table = table
         self.environment = environment
-        self.envPrefix = overridable ? "UNRIP_\(path.uppercased())_" : nil
+        self.envPrefix = overridable ? "UNRIP_\(path.uppercased().replacingOccurrences(of: ".", with: "_"))_" : nil
         self.problems = problems
     }
 
@@ -190,6 +190,21 @@ public final class ConfigSection {
             return nil
         }
         return ConfigSection(path: keyPath(key), table: t, environment: [:], problems: problems, overridable: false)
+    }
+
+    /// A nested table whose keys take environment overrides too (`[alerts.push] webhook_url` ←
+    /// `UNRIP_ALERTS_PUSH_WEBHOOK_URL`); an empty section when absent, so the environment
+    /// alone can set it.
+    public func overridableTable(_ key: String) -> ConfigSection {
+        var inner: [String: ConfigValue] = [:]
+        if let (value, _) = raw(key) {
+            if case .table(let t) = value {
+                inner = t
+            } else {
+                problem(key, value.display, "expected a table, found \(value.typeName)")
+            }
+        }
+        return ConfigSection(path: keyPath(key), table: inner, environment: environment, problems: problems)
     }
 
     /// An array of tables (`handles = [{ … }, …]`), each its own section.

@@ -68,9 +68,13 @@ public struct UnripHost: Sendable {
         }
         let trigger = ChangeSignal()
         supervisors += kafkaSupervisors(pool: pool, trigger: trigger)
+        let alertTransitions = ChangeSignal()
+        if config.alerts.push.isEnabled {
+            supervisors.append(alertPushSupervisor(pool: pool, wake: alertTransitions))
+        }
         var surfacePlugins: [any ManagedPlugin] = supervisors
         if config.alerts.enabled {
-            let alerts = alertsPlugin(pool: pool, trigger: trigger, watched: supervisors)
+            let alerts = alertsPlugin(pool: pool, trigger: trigger, transitions: alertTransitions, watched: supervisors)
             supervisors.append(alerts.supervisor)
             surfacePlugins.append(alerts)
         }
@@ -79,6 +83,7 @@ public struct UnripHost: Sendable {
         let effective = config.effective
         let clock = self.clock
         let kafkaOn = !config.kafkaBrokers.isEmpty
+        let pushOn = config.alerts.push.isEnabled
         let outbox = OutboxStore(pool: pool)
         var surface = ControlSurface(
             plugins: surfacePlugins, repository: repository, metrics: metrics, controlToken: config.controlToken
@@ -89,6 +94,8 @@ public struct UnripHost: Sendable {
                 "uptime_s": .int(Int64(clock.now().timeIntervalSince(started))),
                 "kafka": kafkaOn ? "on (outbox relay: /plugins/relay/state)" : "off (no [kafka] brokers; events stay in the outbox: GET /outbox)",
                 "outbox": (try? await outbox.backlog().json) ?? .null,
+                "alert_push": pushOn
+                    ? "on (/plugins/alert_push/state)" : "off (no [alerts.push] alertmanager_url or webhook_url)",
                 "config": effective,
             ]
         }
@@ -121,8 +128,19 @@ public struct UnripHost: Sendable {
         ]
     }
 
+    /// Pushes alert transitions to the Alertmanager and/or webhook of `[alerts.push]`
+    /// (`alert_push`); `wake` is signalled by the evaluator after each raise or clear.
+    func alertPushSupervisor(pool: PostgresPool, wake: ChangeSignal) -> PluginSupervisor {
+        var pushLogger = logger
+        pushLogger[metadataKey: "plugin"] = "alert_push"
+        let config = self.config.alerts.push, clock = self.clock, named = pushLogger
+        return PluginSupervisor(name: "alert_push", kind: "alert-push", logger: pushLogger) {
+            AlertPusher(store: AlertPushStore(pool: pool), config: config, clock: clock, wake: wake, logger: named)
+        }
+    }
+
     /// The alert service, watching the health of every other plugin.
-    func alertsPlugin(pool: PostgresPool, trigger: ChangeSignal, watched: [PluginSupervisor]) -> AlertsPlugin {
+    func alertsPlugin(pool: PostgresPool, trigger: ChangeSignal, transitions: ChangeSignal, watched: [PluginSupervisor]) -> AlertsPlugin {
         var alertsLogger = logger
         alertsLogger[metadataKey: "plugin"] = "alerts"
         return AlertsPlugin(
@@ -131,7 +149,7 @@ public struct UnripHost: Sendable {
                 var out: [(name: String, health: PluginHealth)] = []
                 for s in watched { out.append((s.name, await s.health())) }
                 return out
-            }, logger: alertsLogger)
+            }, transitions: transitions, logger: alertsLogger)
     }
 
     /// Runs until SIGTERM/SIGINT.

@@ -30,7 +30,9 @@ public struct HostConfig: Sendable {
     /// The effective config, secrets redacted: printed by `check-config`, served in `/state`.
     public var effective: JSONValue
 
-    public var enabledPlugins: [String] { adapters.map(\.kind) + (reconciler == nil ? [] : ["reconciler"]) }
+    public var enabledPlugins: [String] {
+        adapters.map(\.kind) + (reconciler == nil ? [] : ["reconciler"]) + (alerts.push.isEnabled ? ["alert_push"] : [])
+    }
 
     static let hostSections = ["database", "http", "control", "kafka", "alerts", "log", "bridge"]
 

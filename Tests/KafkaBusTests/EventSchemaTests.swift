@@ -7,20 +7,9 @@ import Testing
 import WatchCore
 import WatchTesting
 
-let repositoryRoot = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
-
 /// Runs docs/schemas/validate.py (python3 `jsonschema`, draft 2020-12); returns (exit code, output).
 func validateSchemas(_ arguments: [String]) throws -> (Int32, String) {
-    let process = Process()
-    process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-    process.arguments = ["python3", repositoryRoot.appendingPathComponent("docs/schemas/validate.py").path] + arguments
-    let out = Pipe()
-    process.standardOutput = out
-    process.standardError = out
-    try process.run()
-    let data = out.fileHandleForReading.readDataToEndOfFile()
-    process.waitUntilExit()
-    return (process.terminationStatus, String(decoding: data, as: UTF8.self))
+    try EventSchemaValidator.run(arguments)
 }
 
 /// One observation written through the store, as an adapter's pipeline would.

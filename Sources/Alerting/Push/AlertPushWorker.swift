@@ -1,0 +1,202 @@
+import Foundation
+import JSONRPCClient
+import Logging
+import PostgresStore
+import Synchronization
+import WatchCore
+
+/// Pushes one target's backlog in `alert_events` id order, advancing its durable cursor only
+/// past what the target took (2xx) or refused for good (4xx). Transient failures are retried
+/// with exponential backoff and jitter, without limit: nothing is skipped. For an
+/// Alertmanager, every firing alert is also re-sent each `resend_interval_s`.
+final class AlertPushWorker: Sendable {
+    struct Stats: Sendable {
+        var retries = 0
+        var consecutiveFailures = 0
+        var failingSince: Date?
+        var lastFailure: String?
+        var deliveredSinceStart = 0
+        var rejectedSinceStart = 0
+        var lastResendAt: Date?
+        var resentSinceStart = 0
+    }
+
+    let target: AlertPushTarget
+    private let store: AlertPushStore
+    private let config: AlertPushConfig
+    private let clock: any WatchClock
+    private let wake: ChangeSignal
+    private let logger: Logger
+    private let backoff: RetryPolicy
+    let stats = Mutex(Stats())
+
+    init(target: AlertPushTarget, store: AlertPushStore, config: AlertPushConfig, clock: any WatchClock, wake: ChangeSignal, logger: Logger) {
+        self.target = target
+        self.store = store
+        self.config = config
+        self.clock = clock
+        self.wake = wake
+        var named = logger
+        named[metadataKey: "target"] = "\(target.name)"
+        self.logger = named
+        backoff = RetryPolicy(
+            attempts: .max, baseDelay: .milliseconds(config.retryInitialMs), maxDelay: .seconds(config.retryMaxSeconds))
+    }
+
+    func run() async throws {
+        try await store.ensureCursor(target.name)
+        logger.info("alert push on", metadata: ["url": "\(target.redactedURL)"])
+        while !Task.isCancelled {
+            let generation = wake.generation
+            guard try await drain() else { continue }
+            guard try await resendIfDue() else { continue }
+            await waitForWork(after: generation)
+        }
+    }
+
+    /// Until the poll interval passes or the evaluator records a change.
+    private func waitForWork(after generation: Int) async {
+        let clock = self.clock, wake = self.wake, interval = Duration.milliseconds(config.pollIntervalMs)
+        await withTaskGroup(of: Void.self) { group in
+            group.addTask { try? await clock.sleep(for: interval) }
+            group.addTask { await wake.wait(after: generation) }
+            await group.next()
+            group.cancelAll()
+        }
+    }
+
+    /// Pushes everything after the cursor. False after a transient failure (the backoff slept).
+    private func drain() async throws -> Bool {
+        while !Task.isCancelled {
+            let pending = try await store.pending(target.name, limit: target.perRequest)
+            if pending.isEmpty { return true }
+            guard try await send(pending) else { return false }
+        }
+        return true
+    }
+
+    /// True when every event of `batch` is past the cursor (delivered or rejected).
+    private func send(_ batch: [AlertPushStore.Pending]) async throws -> Bool {
+        let events = batch.map(\.event)
+        switch try await target.post(target.body(batch)) {
+        case .delivered:
+            try await store.delivered(target.name, through: events.last!.id, count: events.count, at: clock.now())
+            recovered { $0.deliveredSinceStart += events.count }
+            return true
+        case .rejected(let status, _) where batch.count > 1:
+            // One bad alert must not cost the others: the batch goes again one by one.
+            logger.warning("alert batch refused; sending its alerts one by one", metadata: ["status": "\(status)", "alerts": "\(batch.count)"])
+            for item in batch {
+                guard try await send([item]) else { return false }
+            }
+            return true
+        case .rejected(let status, let response):
+            let event = events[0]
+            let error = "HTTP \(status): refused event \(event.id) (\(event.status.rawValue) \(event.key)) for good: \(response)"
+            try await store.rejected(target.name, events: events, status: status, response: response, error: error, at: clock.now())
+            recovered { $0.rejectedSinceStart += 1 }
+            logger.error(
+                "alert refused by the target; skipped (see alert_push_rejections)",
+                metadata: ["status": "\(status)", "event": "\(event.id)", "alert": "\(event.key)", "url": "\(target.redactedURL)"])
+            return true
+        case .failed(let why):
+            try await failed(why, what: "\(events.count) alert event(s) from id \(events[0].id)")
+            return false
+        }
+    }
+
+    /// Re-sends every firing alert to an Alertmanager when the interval has passed. False after
+    /// a transient failure (the backoff slept; it is tried again).
+    private func resendIfDue() async throws -> Bool {
+        guard target.kind == .alertmanager, config.resendIntervalSeconds > 0 else { return true }
+        let now = clock.now()
+        if let last = stats.withLock({ $0.lastResendAt }), now.timeIntervalSince(last) < Double(config.resendIntervalSeconds) {
+            return true
+        }
+        let firing = try await store.firing()
+        var start = 0
+        while start < firing.count {
+            let chunk = Array(firing[start..<min(firing.count, start + target.perRequest)])
+            switch try await target.post(AlertmanagerPayload.body(chunk, generatorURL: target.generatorURL)) {
+            case .delivered:
+                recovered { $0.resentSinceStart += chunk.count }
+            case .rejected(let status, let response):
+                logger.error("re-send of firing alerts refused", metadata: ["status": "\(status)", "response": "\(response)"])
+                try await store.failed(target.name, error: "HTTP \(status): re-send refused: \(response)", at: clock.now())
+            case .failed(let why):
+                try await failed(why, what: "re-send of \(firing.count) firing alert(s)")
+                return false
+            }
+            start += chunk.count
+        }
+        stats.withLock { $0.lastResendAt = now }
+        return true
+    }
+
+    private func recovered(_ count: (inout Stats) -> Void) {
+        let wasFailing = stats.withLock { s -> Bool in
+            count(&s)
+            defer {
+                s.consecutiveFailures = 0
+                s.failingSince = nil
+            }
+            return s.failingSince != nil
+        }
+        if wasFailing { logger.notice("alert push recovered", metadata: ["url": "\(target.redactedURL)"]) }
+    }
+
+    /// Records a transient failure and sleeps the backoff.
+    private func failed(_ why: String, what: String) async throws {
+        let now = clock.now()
+        let attempt = stats.withLock { s -> Int in
+            s.retries += 1
+            s.consecutiveFailures += 1
+            s.failingSince = s.failingSince ?? now
+            s.lastFailure = why
+            return s.consecutiveFailures
+        }
+        try await store.failed(target.name, error: why, at: now)
+        let pause = backoff.delay(retry: attempt - 1)
+        logger.warning(
+            "alert push failed; retrying",
+            metadata: ["error": "\(why)", "pending": "\(what)", "attempt": "\(attempt)", "retry_in": "\(pause)", "url": "\(target.redactedURL)"])
+        try await Task.sleep(for: pause)
+    }
+
+    /// Failing for longer than `unhealthy_after_s`, if so.
+    func problem(now: Date) -> String? {
+        let s = stats.withLock { $0 }
+        guard let since = s.failingSince, now.timeIntervalSince(since) > Double(config.unhealthyAfterSeconds) else { return nil }
+        return "\(target.name) (\(target.redactedURL)) failing for \(Int(now.timeIntervalSince(since))) s: \(s.lastFailure ?? "?")"
+    }
+
+    func state() async -> JSONValue {
+        let s = stats.withLock { $0 }
+        var fields: [String: JSONValue] = [
+            "url": .string(target.redactedURL), "retries_since_start": .int(Int64(s.retries)),
+            "consecutive_failures": .int(Int64(s.consecutiveFailures)),
+            "failing_since": s.failingSince.map { .string(Timestamp.string($0)) } ?? .null,
+            "delivered_since_start": .int(Int64(s.deliveredSinceStart)), "rejected_since_start": .int(Int64(s.rejectedSinceStart)),
+            "events_per_request": .int(Int64(target.perRequest)),
+        ]
+        if target.kind == .alertmanager {
+            fields["resend_interval_s"] = .int(Int64(config.resendIntervalSeconds))
+            fields["last_resend_at"] = s.lastResendAt.map { .string(Timestamp.string($0)) } ?? .null
+            fields["resent_since_start"] = .int(Int64(s.resentSinceStart))
+        }
+        do {
+            if let c = try await store.cursor(target.name) {
+                fields["cursor"] = .int(c.lastEventID)
+                fields["delivered"] = .int(c.delivered)
+                fields["rejected"] = .int(c.rejected)
+                fields["last_success_at"] = .optional(c.lastSuccessAt)
+                fields["last_error"] = .optional(c.lastError)
+                fields["last_error_at"] = .optional(c.lastErrorAt)
+                fields["backlog"] = .int(Int64(try await store.backlog(target.name)))
+            }
+        } catch {
+            fields["store_error"] = .string("\(error)")
+        }
+        return .object(fields)
+    }
+}

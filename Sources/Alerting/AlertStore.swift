@@ -25,7 +25,7 @@ public struct AlertStore: Sendable {
         let health = health.map { $0.map { HealthEntry(name: $0.name, health: $0.health) } }
         return try await pool.transaction { conn in
             try conn.query("SELECT pg_advisory_xact_lock($1::bigint)", [Self.lockKey])
-            let inputs = try Self.loadInputs(conn)
+            let inputs = try Self.loadInputs(conn, config: config, now: now)
             let stored = try Self.loadStored(conn)
             let (conditions, evaluated) = AlertRules.conditions(
                 inputs, health: health?.map { ($0.name, $0.health) }, config: config, now: now)
@@ -44,7 +44,7 @@ public struct AlertStore: Sendable {
 
     static func date(_ text: String?) -> Date? { text.flatMap(Double.init).map { Date(timeIntervalSince1970: $0) } }
 
-    static func loadInputs(_ conn: PGConnection) throws -> AlertInputs {
+    static func loadInputs(_ conn: PGConnection, config: AlertsConfig, now: Date) throws -> AlertInputs {
         var inputs = AlertInputs()
         inputs.prices = try conn.query(
             """
@@ -62,18 +62,29 @@ public struct AlertStore: Sendable {
         ).compactMap { r in
             date(r["at"]).map { AlertInputs.Snapshot(accountID: r["account_id"] ?? "", snapshotID: r["snapshot_id"] ?? "", occurredAt: $0) }
         }
+        // Only transfers that can hold: stuck ones, and open ones older than their state's budget
+        // (`AlertRules` checks the budget exactly; this keeps the read small however many
+        // transfers are open). `state_since` is kept by every writer of a state change.
+        var budgets: (chains: [String?], states: [String?], cutoffs: [String?]) = ([], [], [])
+        for (chain, perState) in config.fundingBudgetSeconds {
+            for (state, seconds) in perState {
+                budgets.chains.append(chain)
+                budgets.states.append(state.rawValue)
+                budgets.cutoffs.append(String(now.timeIntervalSince1970 - Double(seconds) + 1))
+            }
+        }
+        let columns = """
+            o.id, o.chain, o.network, o.asset, o.address, o.tx_hash, o.output_index, o.amount::text AS amount,
+            o.state, o.reason, EXTRACT(EPOCH FROM o.state_since)::float8 AS entered_at
+            """
         inputs.transfers = try conn.query(
             """
-            SELECT o.id, o.chain, o.network, o.asset, o.address, o.tx_hash, o.output_index, o.amount::text AS amount,
-                   o.state, o.reason,
-                   EXTRACT(EPOCH FROM COALESCE(
-                       (SELECT max(e.at) FROM funding_observation_events e
-                        WHERE e.observation_id = o.id AND e.previous_state IS DISTINCT FROM e.state),
-                       o.first_seen_at))::float8 AS entered_at
-            FROM funding_observations o
-            WHERE o.state IN ('SEEN_UNCONFIRMED', 'SEEN_CONFIRMED', 'CREDIT_PENDING', 'FAILED_OR_STUCK')
-            ORDER BY o.id
-            """
+            SELECT \(columns) FROM funding_observations o WHERE o.state = 'FAILED_OR_STUCK'
+            UNION ALL
+            SELECT \(columns) FROM unnest($1::text[], $2::text[], $3::float8[]) AS b(b_chain, b_state, b_cutoff)
+            JOIN funding_observations o ON o.state = b_state AND o.chain = b_chain AND o.state_since < to_timestamp(b_cutoff)
+            ORDER BY id
+            """, [PGArray.literal(budgets.chains), PGArray.literal(budgets.states), PGArray.literal(budgets.cutoffs)]
         ).compactMap { r in
             guard let state = r["state"].flatMap(FundingState.init(rawValue:)), let entered = date(r["entered_at"]) else { return nil }
             return AlertInputs.Transfer(
@@ -159,7 +170,7 @@ public struct AlertStore: Sendable {
 
     static func appendEvent(_ c: AlertCondition, status: StoredAlert.Status, at: Date, firedAt: Date?, conn: PGConnection, topic: String) throws {
         let event = AlertEventRecord(
-            eventID: UUID().uuidString.lowercased(), key: c.key, rule: c.rule.rawValue, subject: c.subject, status: status,
+            eventID: EventID.make(), key: c.key, rule: c.rule.rawValue, subject: c.subject, status: status,
             reason: c.reason, labels: c.labels, details: c.details, at: Timestamp.string(at), firedAt: firedAt.map(Timestamp.string))
         try conn.query(
             """

@@ -30,7 +30,7 @@ public final class KafkaConsumer: Sendable {
     public static let defaults: [(String, String)] = [
         ("enable.auto.commit", "false"), ("enable.auto.offset.store", "false"),
         ("auto.offset.reset", "earliest"), ("enable.partition.eof", "false"),
-        ("reconnect.backoff.max.ms", "2000"),
+        ("reconnect.backoff.max.ms", "2000"), ("socket.nagle.disable", "true"),
     ]
 
     public init(config: KafkaClientConfig, groupID: String, topics: [String]) throws(KafkaError) {

@@ -89,6 +89,7 @@ public final class OutboxRelay: PluginService {
         // relay has re-read the outbox from the oldest unpublished row.
         var blocked: Set<String> = []
         var failure: String?
+        var floor = OutboxFloor()
         while !Task.isCancelled {
             let generation = wake.generation
             stats.withLock { $0.listening = listener?.isListening ?? false }
@@ -101,7 +102,10 @@ public final class OutboxRelay: PluginService {
                 acked += ids
                 failure = failure ?? error
             }
-            if !acked.isEmpty { try await store.markPublished(acked) }
+            if !acked.isEmpty {
+                try await store.markPublished(acked)
+                floor.published(upTo: acked.max()!)
+            }
             stats.withLock {
                 $0.inFlight = inFlight.reduce(0) { $0 + $1.flight.rows.count }
                 $0.published += acked.count
@@ -116,6 +120,7 @@ public final class OutboxRelay: PluginService {
                     try await Task.sleep(for: settings.retryBackoff)
                     blocked = []
                     failure = nil
+                    floor.reset()
                 } else {
                     await wake.wait(after: generation)
                 }
@@ -123,8 +128,9 @@ public final class OutboxRelay: PluginService {
             }
 
             if inFlight.count < settings.maxInFlight {
-                let rows = try await store.unpublished(
-                    limit: settings.batchSize, excluding: inFlight.flatMap { $0.flight.rows.map(\.id) })
+                let inFlightIDs = inFlight.flatMap { $0.flight.rows.map(\.id) }
+                let rows = try await store.unpublished(limit: settings.batchSize, floor: floor.value, excluding: inFlightIDs)
+                floor.read(rows.first?.id ?? inFlightIDs.max().map { $0 + 1 } ?? floor.publishedUpTo + 1)
                 if !rows.isEmpty {
                     let flight = Flight(rows: rows)
                     let messages = rows.map { KafkaOutgoingMessage(topic: $0.topic, key: $0.key, value: Array($0.payload.utf8)) }

@@ -149,9 +149,31 @@ public struct FundingRepository: ChainStateStore {
         }
     }
 
+    /// Observations in a commit above which a commit that moves no cursor is split in two.
+    static let parallelCommitThreshold = 256
+
     public func commit(_ commit: TrackerCommit) async throws {
         let topic = observationsTopic
         let logger = self.logger
+        // A large batch that only adds or updates transfers (mempool traffic: no cursor, no
+        // demotion) is written by two transactions at once, split by handle address, so each
+        // address's events stay in one transaction and in order. Should one of them fail, the
+        // other's rows are durable: the pipeline rolls its tracker back and the transfers are
+        // found again as repeated reports (which add nothing) or when their block arrives.
+        if !commit.cursorMoved, commit.demotions.isEmpty, commit.observations.count >= Self.parallelCommitThreshold {
+            var halves: ([ChainObservation], [ChainObservation]) = ([], [])
+            for o in commit.observations {
+                if Self.stableHash(o.address) & 1 == 0 { halves.0.append(o) } else { halves.1.append(o) }
+            }
+            async let first: Void = pool.transaction { [halves] conn in
+                try ObservationBatch.apply(halves.0, conn: conn, topic: topic, logger: logger)
+            }
+            try await pool.transaction { [halves] conn in
+                try ObservationBatch.apply(halves.1, conn: conn, topic: topic, logger: logger)
+            }
+            try await first
+            return
+        }
         try await pool.transaction { conn in
             try ObservationBatch.apply(commit.observations, conn: conn, topic: topic, logger: logger)
             if !commit.demotions.isEmpty {
@@ -168,8 +190,9 @@ public struct FundingRepository: ChainStateStore {
                         PGArray.literal(demotions.map { $0.value.map(String.init) }),
                     ])
             }
+            guard commit.cursorMoved else { return }
             let blocks = String(decoding: try JSONEncoder().encode(commit.recentBlocks), as: UTF8.self)
-            try conn.query(
+            try conn.queryPrepared(
                 """
                 INSERT INTO chain_cursors (adapter, chain, height, block_hash, recent_blocks, updated_at)
                 VALUES ($1, $2, $3, $4, $5::jsonb, now())
@@ -178,6 +201,13 @@ public struct FundingRepository: ChainStateStore {
                 """,
                 [commit.adapter, commit.chain, commit.tip.map { String($0.height) }, commit.tip?.hash, blocks])
         }
+    }
+
+    /// FNV-1a of the UTF-8 bytes: the same split in every process (Swift's `Hasher` is seeded).
+    static func stableHash(_ text: String) -> UInt64 {
+        var h: UInt64 = 0xcbf2_9ce4_8422_2325
+        for b in text.utf8 { h = (h ^ UInt64(b)) &* 0x0000_0100_0000_01b3 }
+        return h
     }
 
     /// The stored cursor of an adapter.

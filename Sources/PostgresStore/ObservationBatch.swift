@@ -48,9 +48,10 @@ enum ObservationBatch {
         }
         var inserted: Set<TransferKey> = []
         if !insertable.isEmpty {
-            for record in try insert(insertable, conn: conn) {
-                let key = TransferKey(chain: record.chain, txHash: record.txHash, outputIndex: record.outputIndex)
-                records[key] = record
+            let byKey = Dictionary(insertable.map { ($0.key, $0) }, uniquingKeysWith: { first, _ in first })
+            for (key, id) in try insert(insertable, conn: conn) {
+                guard let o = byKey[key] else { continue }
+                records[key] = ObservationRecord(id: id, inserted: o)
                 inserted.insert(key)
             }
             let raced = insertable.map(\.key).filter { !inserted.contains($0) }
@@ -88,30 +89,35 @@ enum ObservationBatch {
     // MARK: - Statements
 
     /// Locks the stored rows of `keys` (in id order, so concurrent writers cannot deadlock).
+    /// Planned for each call (not prepared): a plan cached while the table was small would
+    /// scan it whole once it is large.
     private static func lock(_ keys: [TransferKey], conn: PGConnection) throws -> [TransferKey: Stored] {
+        let wanted = Set(keys)
         let rows = try conn.query(
             """
-            SELECT f.id, f.chain, f.tx_hash, f.output_index, f.state, f.block_hash
-            FROM funding_observations f
-            JOIN unnest($1::text[], $2::text[], $3::int[]) AS k(chain, tx_hash, output_index)
-              ON f.chain = k.chain AND f.tx_hash = k.tx_hash AND f.output_index = k.output_index
-            ORDER BY f.id FOR UPDATE OF f
+            SELECT id, chain, tx_hash, output_index, state, block_hash FROM funding_observations
+            WHERE chain = ANY($1::text[]) AND tx_hash = ANY($2::text[])
+            ORDER BY id FOR UPDATE
             """,
-            [PGArray.literal(keys.map(\.chain)), PGArray.literal(keys.map(\.txHash)), PGArray.literal(keys.map { String($0.outputIndex) })])
+            [PGArray.literal(Array(Set(keys.map(\.chain)))), PGArray.literal(Array(Set(keys.map(\.txHash))))])
         var out: [TransferKey: Stored] = [:]
         for row in rows {
             guard let id = row.int("id"), let chain = row["chain"], let tx = row["tx_hash"], let index = row.int("output_index") else {
                 throw PostgresError.unexpectedResult("locked observation row without its key")
             }
-            out[TransferKey(chain: chain, txHash: tx, outputIndex: index)] = Stored(
-                id: id, state: row["state"].flatMap(FundingState.init(rawValue:)), blockHash: row["block_hash"])
+            let key = TransferKey(chain: chain, txHash: tx, outputIndex: index)
+            // Other outputs of the same transactions are locked too (harmless), not returned.
+            guard wanted.contains(key) else { continue }
+            out[key] = Stored(id: id, state: row["state"].flatMap(FundingState.init(rawValue:)), blockHash: row["block_hash"])
         }
         return out
     }
 
-    private static func insert(_ observations: [ChainObservation], conn: PGConnection) throws -> [ObservationRecord] {
+    /// Inserts new transfers; returns the id of each row inserted (a row a concurrent writer
+    /// inserted first is not). The rest of the row is what was sent: no need to read it back.
+    private static func insert(_ observations: [ChainObservation], conn: PGConnection) throws -> [(TransferKey, Int)] {
         func column(_ value: (ChainObservation) -> String?) -> String? { PGArray.literal(observations.map(value)) }
-        return try conn.query(
+        return try conn.queryPrepared(
             """
             INSERT INTO funding_observations (chain, network, asset, address, tx_hash, output_index, amount, state,
                 confirmations, block_height, block_hash, first_seen_at, confirmed_at, updated_at, state_since)
@@ -123,7 +129,7 @@ enum ObservationBatch {
                       u_block_height, u_block_hash, u_at, u_ord)
             ORDER BY u_ord
             ON CONFLICT (chain, tx_hash, output_index) DO NOTHING
-            RETURNING \(FundingRepository.columns)
+            RETURNING id, chain, tx_hash, output_index
             """,
             [
                 column(\.key.chain), column(\.network), column(\.asset), column(\.address), column(\.key.txHash),
@@ -131,7 +137,12 @@ enum ObservationBatch {
                 column { String($0.confirmations) }, column { $0.block.map { String($0.height) } }, column(\.block?.hash),
                 column { Timestamp.string($0.observedAt) },
             ]
-        ).map(ObservationRecord.init(row:))
+        ).map { row in
+            guard let id = row.int("id"), let chain = row["chain"], let tx = row["tx_hash"], let index = row.int("output_index") else {
+                throw PostgresError.unexpectedResult("inserted observation row without its key")
+            }
+            return (TransferKey(chain: chain, txHash: tx, outputIndex: index), id)
+        }
     }
 
     /// One stored transfer's new state and chain fields.
@@ -143,6 +154,7 @@ enum ObservationBatch {
         let replacedBy: String?
     }
 
+    /// Planned for each call, like `lock`.
     private static func update(_ updates: [Update], conn: PGConnection) throws -> [ObservationRecord] {
         func column(_ value: (Update) -> String?) -> String? { PGArray.literal(updates.map(value)) }
         return try conn.query(

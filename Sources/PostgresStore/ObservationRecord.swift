@@ -24,6 +24,32 @@ public struct ObservationRecord: Sendable, Equatable {
     public var creditedAt: String?
     public var updatedAt: String
 
+    /// The row `ObservationBatch` just inserted for `o` under `id`, as it was written.
+    init(id: Int, inserted o: ChainObservation) {
+        let at = Timestamp.string(o.observedAt)
+        self.id = id
+        chain = o.key.chain
+        network = o.network
+        asset = o.asset
+        address = o.address
+        txHash = o.key.txHash
+        outputIndex = o.key.outputIndex
+        amount = o.amount.description
+        state = o.target.state.rawValue
+        reason = nil
+        replacedBy = nil
+        confirmations = o.confirmations
+        blockHeight = o.block?.height
+        blockHash = o.block?.hash
+        bridgeDepositId = nil
+        nearTxHash = nil
+        verifierSnapshotId = nil
+        firstSeenAt = at
+        confirmedAt = o.target.state == .seenConfirmed ? at : nil
+        creditedAt = nil
+        updatedAt = at
+    }
+
     init(row: PGRow) {
         id = row.int("id") ?? 0
         chain = row["chain"] ?? ""

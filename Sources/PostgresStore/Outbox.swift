@@ -29,11 +29,11 @@ public enum Outbox {
     /// Enqueues `entries` in order (ids ascending) with one statement.
     public static func enqueue(conn: PGConnection, _ entries: [OutboxEntry]) throws {
         guard !entries.isEmpty else { return }
-        try conn.query(
+        try conn.queryPrepared(
             """
             INSERT INTO outbox (topic, message_key, event_id, payload)
             SELECT u_topic, u_key, u_event, u_payload
-            FROM unnest($1::text[], $2::text[], $3::uuid[], $4::jsonb[]) WITH ORDINALITY AS u(u_topic, u_key, u_event, u_payload, u_ord)
+            FROM unnest($1::text[], $2::text[], $3::uuid[], $4::json[]) WITH ORDINALITY AS u(u_topic, u_key, u_event, u_payload, u_ord)
             ORDER BY u_ord
             """,
             [
@@ -45,8 +45,8 @@ public enum Outbox {
 
 /// PostgreSQL array literals for parameters (`$1::text[]`, `$2::bigint[]`, …): every element
 /// quoted and escaped, `nil` as NULL.
-enum PGArray {
-    static func literal(_ items: [String?]) -> String {
+public enum PGArray {
+    public static func literal(_ items: [String?]) -> String {
         var bytes: [UInt8] = [UInt8(ascii: "{")]
         bytes.reserveCapacity(items.reduce(2) { $0 + ($1?.utf8.count ?? 4) + 3 })
         for (i, item) in items.enumerated() {

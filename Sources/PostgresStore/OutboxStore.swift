@@ -52,15 +52,17 @@ public struct OutboxStore: Sendable {
             publishedAt: r["published_at"])
     }
 
-    /// The oldest unpublished rows, in id (= commit) order, but for those in `excluding` (the
-    /// relay's batches in flight).
-    public func unpublished(limit: Int, excluding: [Int64] = []) async throws -> [OutboxRow] {
+    /// The oldest unpublished rows with an id above `floor`, in id order, but for those in
+    /// `excluding` (the relay's batches in flight). The floor spares the scan the index entries
+    /// of rows published since the last vacuum; 0 reads everything.
+    public func unpublished(limit: Int, floor: Int64 = 0, excluding: [Int64] = []) async throws -> [OutboxRow] {
         try await pool.withConnection { conn in
             try conn.query(
                 """
-                SELECT \(Self.columns) FROM outbox WHERE published_at IS NULL AND NOT (id = ANY($2::bigint[]))
+                SELECT \(Self.columns) FROM outbox
+                WHERE published_at IS NULL AND id > $2 AND NOT (id = ANY($3::bigint[]))
                 ORDER BY id LIMIT $1
-                """, [String(limit), "{" + excluding.map(String.init).joined(separator: ",") + "}"]
+                """, [String(limit), String(floor), "{" + excluding.map(String.init).joined(separator: ",") + "}"]
             ).map(Self.row)
         }
     }

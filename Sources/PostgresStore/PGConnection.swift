@@ -20,6 +20,8 @@ public struct PGRow: Sendable {
 public final class PGConnection {
     var conn: OpaquePointer?
     let url: String
+    /// Statements prepared on this session (SQL text → name); a reset session has none.
+    private var prepared: [String: String] = [:]
 
     init(url: String) throws(PostgresError) {
         self.url = url
@@ -39,6 +41,7 @@ public final class PGConnection {
 
     /// Re-establishes a broken connection.
     func reset() throws(PostgresError) {
+        prepared = [:]
         PQreset(conn)
         guard PQstatus(conn) == CONNECTION_OK else { throw .connectionLost(Self.errorMessage(conn)) }
     }
@@ -54,6 +57,29 @@ public final class PGConnection {
     public func query(_ sql: String, _ params: [String?] = []) throws(PostgresError) -> [PGRow] {
         let result = withCParams(params) { values in
             PQexecParams(conn, sql, Int32(params.count), nil, values, nil, nil, 0)
+        }
+        defer { PQclear(result) }
+        return try rows(of: result)
+    }
+
+    /// Like `query`, for statements run again and again with the same text (the hot paths):
+    /// prepared once per session, so PostgreSQL parses it once and can keep its plan. Only for
+    /// statements whose plan does not depend on a table's size (inserts, upserts by key): a
+    /// plan kept from when a table was small can scan it whole once it is large.
+    @discardableResult
+    public func queryPrepared(_ sql: String, _ params: [String?] = []) throws(PostgresError) -> [PGRow] {
+        let name: String
+        if let known = prepared[sql] {
+            name = known
+        } else {
+            name = "unrip_\(prepared.count)"
+            let result = PQprepare(conn, name, sql, Int32(params.count), nil)
+            defer { PQclear(result) }
+            _ = try rows(of: result)
+            prepared[sql] = name
+        }
+        let result = withCParams(params) { values in
+            PQexecPrepared(conn, name, Int32(params.count), values, nil, nil, 0)
         }
         defer { PQclear(result) }
         return try rows(of: result)

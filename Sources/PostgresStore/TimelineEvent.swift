@@ -15,7 +15,7 @@ extension FundingRepository {
         let at: String
         /// The Kafka message key: the handle's address.
         var key: String { record.address }
-        let eventID = UUID().uuidString.lowercased()
+        let eventID = EventID.make()
 
         var depositID: String? { ids.deposit ?? record.bridgeDepositId }
         var nearTxHash: String? { ids.nearTx ?? record.nearTxHash }
@@ -43,7 +43,7 @@ extension FundingRepository {
     static func insertEvents(_ events: [TimelineEvent], conn: PGConnection, topic: String) throws {
         guard !events.isEmpty else { return }
         func column(_ value: (TimelineEvent) -> String?) -> String? { PGArray.literal(events.map(value)) }
-        try conn.query(
+        try conn.queryPrepared(
             """
             INSERT INTO funding_observation_events (observation_id, kind, state, previous_state, reason, confirmations,
                 block_height, block_hash, bridge_deposit_id, near_tx_hash, verifier_snapshot_id, event_id, at)

@@ -68,7 +68,7 @@ public actor ChainPipeline {
                 try await store.commit(
                     TrackerCommit(
                         adapter: adapter, chain: tracker.chain, observations: observations, tip: tracker.tip,
-                        recentBlocks: tracker.blocks, demotions: demotions))
+                        recentBlocks: tracker.blocks, demotions: demotions, cursorMoved: tracker.tip != tipBefore))
             } catch {
                 tracker.rollback()
                 throw error

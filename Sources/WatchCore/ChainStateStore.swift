@@ -8,14 +8,20 @@ public struct TrackerCommit: Sendable {
     public var recentBlocks: [BlockRef]
     /// Tracker's view of transfers that left the reorg-watch (for `demoted_at_height`).
     public var demotions: [TransferKey: Int?]
+    /// Whether the cursor (tip and recent blocks) moved; a batch of mempool entries leaves it.
+    public var cursorMoved: Bool
 
-    public init(adapter: String, chain: ChainName, observations: [ChainObservation], tip: BlockRef?, recentBlocks: [BlockRef], demotions: [TransferKey: Int?]) {
+    public init(
+        adapter: String, chain: ChainName, observations: [ChainObservation], tip: BlockRef?, recentBlocks: [BlockRef],
+        demotions: [TransferKey: Int?], cursorMoved: Bool = true
+    ) {
         self.adapter = adapter
         self.chain = chain
         self.observations = observations
         self.tip = tip
         self.recentBlocks = recentBlocks
         self.demotions = demotions
+        self.cursorMoved = cursorMoved
     }
 }
 

@@ -127,6 +127,8 @@ struct AlertPushTests {
         }
 
         for target in ["alertmanager", "webhook"] {
+            // The receiver records a request before the pusher has its answer and counts it.
+            try await eventually("\(target) counted the clear") { await h.targetState(pusher, target)["delivered"] == .int(3) }
             let state = await h.targetState(pusher, target)
             #expect(state["rejected"] == .int(1), "\(target)")
             #expect(state["delivered"] == .int(3), "\(target)")

@@ -16,4 +16,16 @@ import Testing
             #expect(Timestamp.parse(bad) == nil, "\(bad)")
         }
     }
+
+    @Test func formatsUTCWithMicroseconds() {
+        // Expected values from Python's datetime, an independent formatter.
+        let cases: [(Double, String)] = [
+            (0, "1970-01-01T00:00:00.000000Z"), (1_780_000_123.456789, "2026-05-28T20:28:43.456789Z"),
+            (951_782_400.5, "2000-02-29T00:00:00.500000Z"), (4_102_444_799.999999, "2099-12-31T23:59:59.999999Z"),
+            (1_000_000_000.000001, "2001-09-09T01:46:40.000001Z"),
+        ]
+        for (seconds, text) in cases {
+            #expect(Timestamp.string(Date(timeIntervalSince1970: seconds)) == text)
+        }
+    }
 }

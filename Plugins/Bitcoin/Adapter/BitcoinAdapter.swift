@@ -71,19 +71,21 @@ public struct BitcoinAdapter: ChainAdapter {
         let stream = try subscriber.messages()
         defer { subscriber.stop() }
         var gaps = ZMQGapDetector()
-        for await frames in stream {
+        for await batch in stream {
             if Task.isCancelled { break }
-            do {
-                let (notification, sequence) = try ZMQNotification.parse(frames: frames)
-                let lost = gaps.record(topic: notification.topic, sequence: sequence)
-                if lost > 0 {
-                    Counter(label: "unrip_bitcoin_zmq_lost_messages_total", dimensions: [("topic", notification.topic)]).increment(by: Int(lost))
-                    context.logger.warning("ZMQ messages lost; repairing from RPC", metadata: ["topic": "\(notification.topic)", "lost": "\(lost)"])
+            for frames in batch {
+                do {
+                    let (notification, sequence) = try ZMQNotification.parse(frames: frames)
+                    let lost = gaps.record(topic: notification.topic, sequence: sequence)
+                    if lost > 0 {
+                        Counter(label: "unrip_bitcoin_zmq_lost_messages_total", dimensions: [("topic", notification.topic)]).increment(by: Int(lost))
+                        context.logger.warning("ZMQ messages lost; repairing from RPC", metadata: ["topic": "\(notification.topic)", "lost": "\(lost)"])
+                    }
+                    inbox.push(notification, lost: lost)
+                } catch {
+                    Counter(label: "unrip_bitcoin_zmq_malformed_total").increment()
+                    inbox.malformed(reason: "\(error)")
                 }
-                inbox.push(notification, lost: lost)
-            } catch {
-                Counter(label: "unrip_bitcoin_zmq_malformed_total").increment()
-                inbox.malformed(reason: "\(error)")
             }
             inbox.setSubscriberMalformed(subscriber.malformed)
             wake.signal()

@@ -3,7 +3,9 @@ import Foundation
 import Synchronization
 
 /// A ZMQ SUB socket on its own thread, connected to bitcoind's publishers. Delivers each
-/// multipart message's frames in order; stops when `stop()` is called or the stream ends.
+/// multipart message's frames in order, in batches: what arrived together is handed over
+/// together (one wake-up of the reader for many messages); stops when `stop()` is called or
+/// the stream ends.
 final class ZMQSubscriber: Sendable {
     let endpoints: [(topic: String, endpoint: String)]
     private let stopped = Atomic<Bool>(false)
@@ -19,8 +21,8 @@ final class ZMQSubscriber: Sendable {
         let description: String
     }
 
-    /// Frames of every message received, until `stop()`.
-    func messages() throws -> AsyncStream<[[UInt8]]> {
+    /// Batches of messages (each message its frames) as received, until `stop()`.
+    func messages() throws -> AsyncStream<[[[UInt8]]]> {
         let context = zmq_ctx_new()
         guard let socket = zmq_socket(context, ZMQ_SUB) else {
             zmq_ctx_term(context)
@@ -44,7 +46,7 @@ final class ZMQSubscriber: Sendable {
             throw SetupError(description: "cannot connect ZMQ endpoint \(endpoint): \(reason)")
         }
         let handles = SocketHandles(context: context, socket: socket)
-        let (stream, continuation) = AsyncStream<[[UInt8]]>.makeStream(bufferingPolicy: .bufferingOldest(100_000))
+        let (stream, continuation) = AsyncStream<[[[UInt8]]]>.makeStream(bufferingPolicy: .bufferingOldest(100_000))
         let thread = Thread { [self] in
             self.receiveLoop(handles, continuation)
         }
@@ -56,20 +58,31 @@ final class ZMQSubscriber: Sendable {
 
     func stop() { stopped.store(true, ordering: .relaxed) }
 
-    private func receiveLoop(_ handles: SocketHandles, _ continuation: AsyncStream<[[UInt8]]>.Continuation) {
+    /// Messages handed over in one batch, at most.
+    static let batchLimit = 1_024
+
+    private func receiveLoop(_ handles: SocketHandles, _ continuation: AsyncStream<[[[UInt8]]]>.Continuation) {
         defer {
             zmq_close(handles.socket)
             zmq_ctx_term(handles.context)
             continuation.finish()
         }
+        var batch: [[[UInt8]]] = []
         var frames: [[UInt8]] = []
         while !stopped.load(ordering: .relaxed) {
+            // Block (up to the receive timeout) for the first message; then take what is
+            // already there without waiting, and hand it over when nothing more is.
+            let flags = batch.isEmpty && frames.isEmpty ? 0 : ZMQ_DONTWAIT
             var message = zmq_msg_t()
             zmq_msg_init(&message)
-            let n = zmq_msg_recv(&message, handles.socket, 0)
+            let n = zmq_msg_recv(&message, handles.socket, flags)
             if n < 0 {
                 zmq_msg_close(&message)
-                continue  // timeout (EAGAIN) or interrupted: check the stop flag
+                if !batch.isEmpty {
+                    continuation.yield(batch)
+                    batch = []
+                }
+                continue  // nothing more now, timeout (EAGAIN) or interrupted: check the stop flag
             }
             let size = zmq_msg_size(&message)
             let data = zmq_msg_data(&message)
@@ -83,10 +96,15 @@ final class ZMQSubscriber: Sendable {
                 continue
             }
             if !more {
-                continuation.yield(frames)
+                batch.append(frames)
                 frames = []
+                if batch.count >= Self.batchLimit {
+                    continuation.yield(batch)
+                    batch = []
+                }
             }
         }
+        if !batch.isEmpty { continuation.yield(batch) }
     }
 }
 

@@ -20,20 +20,37 @@ enum DoubleSerialization {
         for i in 0..<bytes { out.append(UInt8(truncatingIfNeeded: value >> (8 * UInt64(i)))) }
     }
 
-    static func displayHex(_ internalOrder: [UInt8]) -> String {
-        internalOrder.reversed().map { String(format: "%02x", $0) }.joined()
+    static func displayHex(_ internalOrder: [UInt8]) -> String { hex(internalOrder.reversed()) }
+
+    static func hex(_ bytes: some Collection<UInt8>) -> String {
+        let digits = Array("0123456789abcdef".utf8)
+        var out: [UInt8] = []
+        out.reserveCapacity(bytes.count * 2)
+        for b in bytes {
+            out.append(digits[Int(b >> 4)])
+            out.append(digits[Int(b & 0x0f)])
+        }
+        return String(decoding: out, as: UTF8.self)
     }
 
-    static func hex(_ bytes: [UInt8]) -> String { bytes.map { String(format: "%02x", $0) }.joined() }
-
+    /// Display hex (a txid or block hash as RPC prints it) to internal byte order; a bad digit reads as 0.
     static func internalBytes(displayHex: String) -> [UInt8] {
-        var out: [UInt8] = []
-        var chars = Array(displayHex.utf8)
-        if chars.count % 2 == 1 { chars.insert(48, at: 0) }
-        for i in stride(from: 0, to: chars.count, by: 2) {
-            out.append(UInt8(String(decoding: chars[i..<i + 2], as: UTF8.self), radix: 16) ?? 0)
+        func nibble(_ c: UInt8) -> UInt8 {
+            switch c {
+            case 0x30...0x39: c - 0x30
+            case 0x61...0x66: c - 0x61 + 10
+            case 0x41...0x46: c - 0x41 + 10
+            default: 0
+            }
         }
-        return out.reversed()
+        var chars = Array(displayHex.utf8)
+        if chars.count % 2 == 1 { chars.insert(0x30, at: 0) }
+        var out: [UInt8] = []
+        out.reserveCapacity(chars.count / 2)
+        for i in stride(from: chars.count - 2, through: 0, by: -2) {
+            out.append(nibble(chars[i]) << 4 | nibble(chars[i + 1]))
+        }
+        return out
     }
 }
 

@@ -33,19 +33,12 @@ enum ObservationBatch {
 
     /// Applies observations of distinct transfers.
     private static func applyRound(_ round: ArraySlice<ChainObservation>, conn: PGConnection, topic: String, logger: Logger) throws {
-        var stored = try lock(round.map(\.key), conn: conn)
         var records: [TransferKey: ObservationRecord] = [:]
 
-        // New transfers: one INSERT; a row a concurrent writer inserted first is locked and
-        // handled as stored.
-        let fresh = round.filter { stored[$0.key] == nil }
-        let insertable = fresh.filter { o in
-            let legal = FundingStateMachine.isLegal(from: nil, to: o.target.state)
-            if !legal {
-                logger.debug("ignoring observation for unknown transfer", metadata: ["transfer": "\(o.key)", "target": "\(o.target.state)"])
-            }
-            return legal
-        }
+        // New transfers first: one INSERT of every observation that may open a transfer; a row
+        // that exists already (or that a concurrent writer inserted first) is left alone here
+        // and locked below with the other known ones. Mempool traffic is all new: no lock read.
+        let insertable = round.filter { FundingStateMachine.isLegal(from: nil, to: $0.target.state) }
         var inserted: Set<TransferKey> = []
         if !insertable.isEmpty {
             let byKey = Dictionary(insertable.map { ($0.key, $0) }, uniquingKeysWith: { first, _ in first })
@@ -54,8 +47,11 @@ enum ObservationBatch {
                 records[key] = ObservationRecord(id: id, inserted: o)
                 inserted.insert(key)
             }
-            let raced = insertable.map(\.key).filter { !inserted.contains($0) }
-            if !raced.isEmpty { stored.merge(try lock(raced, conn: conn)) { _, new in new } }
+        }
+        let known = round.map(\.key).filter { !inserted.contains($0) }
+        let stored = known.isEmpty ? [:] : try lock(known, conn: conn)
+        for o in round where !inserted.contains(o.key) && stored[o.key] == nil {
+            logger.debug("ignoring observation for unknown transfer", metadata: ["transfer": "\(o.key)", "target": "\(o.target.state)"])
         }
 
         // Known transfers: through the state machine, one UPDATE.
@@ -88,27 +84,27 @@ enum ObservationBatch {
 
     // MARK: - Statements
 
-    /// Locks the stored rows of `keys` (in id order, so concurrent writers cannot deadlock).
-    /// Planned for each call (not prepared): a plan cached while the table was small would
-    /// scan it whole once it is large.
+    /// Locks the stored rows of `keys` (in id order, so concurrent writers cannot deadlock):
+    /// one probe of the unique index per key. The planner is told not to scan the table: its
+    /// statistics lag far behind a table that grows by thousands of rows a second, and a plan
+    /// made for the small table it believes in would read the whole large one.
     private static func lock(_ keys: [TransferKey], conn: PGConnection) throws -> [TransferKey: Stored] {
-        let wanted = Set(keys)
+        try conn.exec("SET LOCAL enable_seqscan = off")
         let rows = try conn.query(
             """
-            SELECT id, chain, tx_hash, output_index, state, block_hash FROM funding_observations
-            WHERE chain = ANY($1::text[]) AND tx_hash = ANY($2::text[])
-            ORDER BY id FOR UPDATE
+            SELECT f.id, f.chain, f.tx_hash, f.output_index, f.state, f.block_hash
+            FROM unnest($1::text[], $2::text[], $3::int[]) AS k(k_chain, k_tx_hash, k_output_index)
+            JOIN funding_observations f ON f.chain = k_chain AND f.tx_hash = k_tx_hash AND f.output_index = k_output_index
+            ORDER BY f.id FOR UPDATE OF f
             """,
-            [PGArray.literal(Array(Set(keys.map(\.chain)))), PGArray.literal(Array(Set(keys.map(\.txHash))))])
+            [PGArray.literal(keys.map(\.chain)), PGArray.literal(keys.map(\.txHash)), PGArray.literal(keys.map { String($0.outputIndex) })])
         var out: [TransferKey: Stored] = [:]
         for row in rows {
             guard let id = row.int("id"), let chain = row["chain"], let tx = row["tx_hash"], let index = row.int("output_index") else {
                 throw PostgresError.unexpectedResult("locked observation row without its key")
             }
-            let key = TransferKey(chain: chain, txHash: tx, outputIndex: index)
-            // Other outputs of the same transactions are locked too (harmless), not returned.
-            guard wanted.contains(key) else { continue }
-            out[key] = Stored(id: id, state: row["state"].flatMap(FundingState.init(rawValue:)), blockHash: row["block_hash"])
+            out[TransferKey(chain: chain, txHash: tx, outputIndex: index)] = Stored(
+                id: id, state: row["state"].flatMap(FundingState.init(rawValue:)), blockHash: row["block_hash"])
         }
         return out
     }
@@ -154,7 +150,7 @@ enum ObservationBatch {
         let replacedBy: String?
     }
 
-    /// Planned for each call, like `lock`.
+    /// Planned for each call, like `lock` (and, like it, by index: `enable_seqscan` is off).
     private static func update(_ updates: [Update], conn: PGConnection) throws -> [ObservationRecord] {
         func column(_ value: (Update) -> String?) -> String? { PGArray.literal(updates.map(value)) }
         return try conn.query(

@@ -10,6 +10,7 @@ public struct OutboxRow: Sendable, Equatable {
     public let eventID: String
     /// The payload as stored (JSON text).
     public let payload: String
+    /// When it was written (empty in rows read for publication).
     public let createdAt: String
     public let publishedAt: String?
 }
@@ -53,13 +54,13 @@ public struct OutboxStore: Sendable {
     }
 
     /// The oldest unpublished rows with an id above `floor`, in id order, but for those in
-    /// `excluding` (the relay's batches in flight). The floor spares the scan the index entries
+    /// `excluding` (the relay's batches in flight). What the relay needs only: no timestamps. The floor spares the scan the index entries
     /// of rows published since the last vacuum; 0 reads everything.
     public func unpublished(limit: Int, floor: Int64 = 0, excluding: [Int64] = []) async throws -> [OutboxRow] {
         try await pool.withConnection { conn in
             try conn.query(
                 """
-                SELECT \(Self.columns) FROM outbox
+                SELECT id, topic, message_key, event_id::text AS event_id, payload::text AS payload FROM outbox
                 WHERE published_at IS NULL AND id > $2 AND NOT (id = ANY($3::bigint[]))
                 ORDER BY id LIMIT $1
                 """, [String(limit), String(floor), "{" + excluding.map(String.init).joined(separator: ",") + "}"]

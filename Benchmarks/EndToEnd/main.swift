@@ -23,7 +23,7 @@ import WatchTesting
 struct Options: Sendable {
     var handles = 1_000
     var duration = 5.0
-    var rates = [500, 1_000, 2_000, 5_000, 10_000, 20_000]
+    var rates = [1_000, 2_000, 5_000, 10_000, 11_000, 12_500, 15_000]
     var work: String?
 }
 let options: Options = {

@@ -102,10 +102,7 @@ public final class OutboxRelay: PluginService {
                 acked += ids
                 failure = failure ?? error
             }
-            if !acked.isEmpty {
-                try await store.markPublished(acked)
-                floor.published(upTo: acked.max()!)
-            }
+            if !acked.isEmpty { try await store.markPublished(acked) }
             stats.withLock {
                 $0.inFlight = inFlight.reduce(0) { $0 + $1.flight.rows.count }
                 $0.published += acked.count
@@ -129,8 +126,7 @@ public final class OutboxRelay: PluginService {
 
             if inFlight.count < settings.maxInFlight {
                 let inFlightIDs = inFlight.flatMap { $0.flight.rows.map(\.id) }
-                let rows = try await store.unpublished(limit: settings.batchSize, floor: floor.value, excluding: inFlightIDs)
-                floor.read(rows.first?.id ?? inFlightIDs.max().map { $0 + 1 } ?? floor.publishedUpTo + 1)
+                let rows = try await read(floor.next(), floor: &floor, inFlight: inFlightIDs)
                 if !rows.isEmpty {
                     let flight = Flight(rows: rows)
                     let messages = rows.map { KafkaOutgoingMessage(topic: $0.topic, key: $0.key, value: Array($0.payload.utf8)) }
@@ -152,6 +148,15 @@ public final class OutboxRelay: PluginService {
                 group.cancelAll()
             }
         }
+    }
+
+    /// One read of unpublished rows, as `floor` says where to start.
+    private func read(_ read: OutboxFloor.Read, floor: inout OutboxFloor, inFlight: [Int64]) async throws -> [OutboxRow] {
+        // A read of what is new starts above every row in flight: no need to exclude them.
+        let excluding: [Int64] = if case .new = read { [] } else { inFlight }
+        let rows = try await store.unpublished(limit: settings.batchSize, floor: read.after, excluding: excluding)
+        floor.record(read, first: rows.first?.id, last: rows.last?.id)
+        return rows
     }
 
     /// The ids to mark published: every acknowledged row, except rows whose key has an earlier

@@ -57,8 +57,9 @@ public struct OutboxStore: Sendable {
     /// `excluding` (the relay's batches in flight). What the relay needs only: no timestamps. The floor spares the scan the index entries
     /// of rows published since the last vacuum; 0 reads everything.
     public func unpublished(limit: Int, floor: Int64 = 0, excluding: [Int64] = []) async throws -> [OutboxRow] {
-        try await pool.withConnection { conn in
-            try conn.query(
+        try await pool.transaction { conn in
+            try Self.byIndex(conn)
+            return try conn.query(
                 """
                 SELECT id, topic, message_key, event_id::text AS event_id, payload::text AS payload FROM outbox
                 WHERE published_at IS NULL AND id > $2 AND NOT (id = ANY($3::bigint[]))
@@ -68,11 +69,19 @@ public struct OutboxStore: Sendable {
         }
     }
 
+    /// The relay's statements find their rows by index: the planner's statistics lag far
+    /// behind an outbox that grows by thousands of rows a second, and a plan made for the small
+    /// table it believes in would read the whole large one.
+    static func byIndex(_ conn: PGConnection) throws {
+        try conn.exec("SET LOCAL enable_seqscan = off")
+    }
+
     /// Marks rows published (after the broker acknowledged them).
     public func markPublished(_ ids: [Int64]) async throws {
         guard !ids.isEmpty else { return }
-        _ = try await pool.withConnection { conn in
-            try conn.query(
+        _ = try await pool.transaction { conn in
+            try Self.byIndex(conn)
+            return try conn.query(
                 "UPDATE outbox SET published_at = now() WHERE id = ANY($1::bigint[]) AND published_at IS NULL",
                 ["{" + ids.map(String.init).joined(separator: ",") + "}"])
         }

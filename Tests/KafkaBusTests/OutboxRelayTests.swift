@@ -95,4 +95,37 @@ struct OutboxRelayTests {
         }
         #expect(got == expected)
     }
+
+    @Test("a row whose transaction commits after later rows were published is still published, before the full rescan")
+    func lateCommitIsPublished() async throws {
+        let db = try await TestDatabase.create()
+        let mock = try await MockKafka.start(topics: ["relay.late"])
+        defer { mock.stop() }
+        let store = OutboxStore(pool: db.pool)
+        let relay = OutboxRelay(
+            store: store, config: KafkaClientConfig(brokers: [mock.bootstrap]),
+            settings: .init(batchSize: 50, idleInterval: .seconds(3600)), logger: Logger(label: "test.relay"))
+        let running = Task { try await relay.run() }
+        defer { running.cancel() }
+        try await eventually("relay listening") { (await relay.state())["wake"]?.stringValue?.hasPrefix("notify") == true }
+        // Published at least once, so the relay reads only what is new from here on.
+        _ = try await enqueue(db.pool, topic: "relay.late", key: "k", n: 0)
+        try await eventually("first row published") { try await store.backlog().count == 0 }
+
+        // A writer takes an outbox id and holds its transaction open (one connection: the
+        // pool hands the same one back to commit it).
+        let slow = PostgresPool(url: db.url, size: 1)
+        let lateID = UUID().uuidString.lowercased()
+        try await slow.withConnection { conn in
+            try conn.exec("BEGIN")
+            try Outbox.enqueue(conn: conn, topic: "relay.late", key: "k", eventID: lateID, payload: ["event_id": .string(lateID)])
+        }
+        for n in 1...5 { _ = try await enqueue(db.pool, topic: "relay.late", key: "other", n: n) }
+        try await eventually("later rows published") { try await store.backlog().count == 0 }
+        try await slow.withConnection { conn in try conn.exec("COMMIT") }
+        // The full rescan comes every 10 s; the gap read finds it well before.
+        try await eventually("the late row published", timeout: 8) { try await store.backlog().count == 0 }
+        let records = try await consume(mock.bootstrap, topics: ["relay.late"], count: 7)
+        #expect(records.contains { (try? JSONValue.parse($0.value))?["event_id"]?.stringValue == lateID })
+    }
 }

@@ -65,15 +65,25 @@ public final class KafkaProducer: Sendable {
     /// Cancelling the task purges what is not yet delivered (those report `isPurged`).
     public func send(_ messages: [KafkaOutgoingMessage]) async -> [Result<KafkaDelivery, KafkaError>] {
         guard !messages.isEmpty else { return [] }
-        let generation = purgeLock.withLock { $0 }
         return await withTaskCancellationHandler {
             await withCheckedContinuation { (continuation: CheckedContinuation<[Result<KafkaDelivery, KafkaError>], Never>) in
-                let batch = DeliveryBatch(count: messages.count, continuation: continuation)
-                produceQueue.async { self.produce(messages, into: batch, generation: generation) }
+                enqueue(messages) { continuation.resume(returning: $0) }
             }
         } onCancel: {
             self.purge()
         }
+    }
+
+    /// Hands `messages` to the producer now — batches enqueued one after the other are
+    /// produced in that order — and calls `completion` with every delivery report (in input
+    /// order) once all arrived. `close()` purges what is not delivered by then.
+    public func enqueue(
+        _ messages: [KafkaOutgoingMessage], completion: @escaping @Sendable ([Result<KafkaDelivery, KafkaError>]) -> Void
+    ) {
+        guard !messages.isEmpty else { return completion([]) }
+        let generation = purgeLock.withLock { $0 }
+        let batch = DeliveryBatch(count: messages.count, completion: completion)
+        produceQueue.async { self.produce(messages, into: batch, generation: generation) }
     }
 
     /// Drops every queued and in-flight message; their delivery reports say purged.
@@ -175,28 +185,28 @@ final class DeliveryBox: Sendable {
     }
 }
 
-/// Collects one batch's delivery reports; resumes the sender when all arrived.
+/// Collects one batch's delivery reports; hands them over when all arrived.
 final class DeliveryBatch: Sendable {
     private struct State {
         var results: [Result<KafkaDelivery, KafkaError>?]
         var remaining: Int
-        var continuation: CheckedContinuation<[Result<KafkaDelivery, KafkaError>], Never>?
+        var completion: (@Sendable ([Result<KafkaDelivery, KafkaError>]) -> Void)?
     }
     private let state: Mutex<State>
 
-    init(count: Int, continuation: CheckedContinuation<[Result<KafkaDelivery, KafkaError>], Never>) {
-        state = Mutex(State(results: Array(repeating: nil, count: count), remaining: count, continuation: continuation))
+    init(count: Int, completion: @escaping @Sendable ([Result<KafkaDelivery, KafkaError>]) -> Void) {
+        state = Mutex(State(results: Array(repeating: nil, count: count), remaining: count, completion: completion))
     }
 
     func complete(_ index: Int, _ result: Result<KafkaDelivery, KafkaError>) {
-        let done = state.withLock { s -> (CheckedContinuation<[Result<KafkaDelivery, KafkaError>], Never>, [Result<KafkaDelivery, KafkaError>])? in
+        let done = state.withLock { s -> (@Sendable ([Result<KafkaDelivery, KafkaError>]) -> Void, [Result<KafkaDelivery, KafkaError>])? in
             guard s.results[index] == nil else { return nil }
             s.results[index] = result
             s.remaining -= 1
-            guard s.remaining == 0, let c = s.continuation else { return nil }
-            s.continuation = nil
+            guard s.remaining == 0, let c = s.completion else { return nil }
+            s.completion = nil
             return (c, s.results.map { $0! })
         }
-        if let (c, results) = done { c.resume(returning: results) }
+        if let (c, results) = done { c(results) }
     }
 }

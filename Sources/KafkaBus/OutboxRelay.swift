@@ -10,9 +10,11 @@ import WatchCore
 /// on one idempotent producer, so a batch does not wait for the acknowledgement of the one
 /// before it (librdkafka keeps their order per partition). While the broker is down the
 /// batches in flight wait (librdkafka retries them, in order, idempotently) and new rows
-/// accumulate in the outbox; on recovery everything drains. A row that fails for good is
-/// retried later, and no later row with the same key is marked published before it, so a
-/// key's events are never reordered.
+/// accumulate in the outbox; on recovery everything drains. A row that fails for good (a
+/// non-retriable broker error: librdkafka retries everything else) is retried later, and no
+/// later row with the same key is marked published before it: the key's later events, which
+/// may already have reached the broker from the batches in flight, go again after it, so the
+/// last word per key is always in order (consumers drop the repeats by `event_id`).
 public final class OutboxRelay: PluginService {
     public struct Settings: Sendable {
         public var batchSize: Int
@@ -83,8 +85,8 @@ public final class OutboxRelay: PluginService {
     }
 
     private func relay(with producer: KafkaProducer, wake: ChangeSignal, listener: NotificationListener?) async throws {
-        var inFlight: [(flight: Flight, task: Task<Void, Never>)] = []
-        defer { inFlight.forEach { $0.task.cancel() } }
+        // Batches sent and not yet all acknowledged, oldest first (`close()` purges them on exit).
+        var inFlight: [Flight] = []
         // Keys with a row that failed: their later rows are not marked published until the
         // relay has re-read the outbox from the oldest unpublished row.
         var blocked: Set<String> = []
@@ -96,15 +98,15 @@ public final class OutboxRelay: PluginService {
 
             // Acknowledged batches, oldest first.
             var acked: [Int64] = []
-            while let first = inFlight.first, let results = first.flight.results.withLock({ $0 }) {
+            while let first = inFlight.first, let results = first.results.withLock({ $0 }) {
                 inFlight.removeFirst()
-                let (ids, error) = Self.publishable(first.flight.rows, results, blocked: &blocked)
+                let (ids, error) = Self.publishable(first.rows, results, blocked: &blocked)
                 acked += ids
                 failure = failure ?? error
             }
             if !acked.isEmpty { try await store.markPublished(acked) }
             stats.withLock {
-                $0.inFlight = inFlight.reduce(0) { $0 + $1.flight.rows.count }
+                $0.inFlight = inFlight.reduce(0) { $0 + $1.rows.count }
                 $0.published += acked.count
                 if !acked.isEmpty { $0.lastPublishedAt = Date() }
                 if let failure { $0.lastError = failure }
@@ -125,17 +127,17 @@ public final class OutboxRelay: PluginService {
             }
 
             if inFlight.count < settings.maxInFlight {
-                let inFlightIDs = inFlight.flatMap { $0.flight.rows.map(\.id) }
-                let rows = try await read(floor.next(), floor: &floor, inFlight: inFlightIDs)
+                let inFlightIDs = inFlight.flatMap { $0.rows.map(\.id) }
+                let rows = try await read(floor: &floor, inFlight: inFlightIDs)
                 if !rows.isEmpty {
                     let flight = Flight(rows: rows)
                     let messages = rows.map { KafkaOutgoingMessage(topic: $0.topic, key: $0.key, value: Array($0.payload.utf8)) }
-                    let task = Task {
-                        let results = await producer.send(messages)
+                    // Enqueued here, in order: batches reach the producer as they were read.
+                    producer.enqueue(messages) { results in
                         flight.results.withLock { $0 = results }
                         wake.signal()
                     }
-                    inFlight.append((flight, task))
+                    inFlight.append(flight)
                     stats.withLock { $0.inFlight += rows.count }
                     continue
                 }
@@ -150,12 +152,11 @@ public final class OutboxRelay: PluginService {
         }
     }
 
-    /// One read of unpublished rows, as `floor` says where to start.
-    private func read(_ read: OutboxFloor.Read, floor: inout OutboxFloor, inFlight: [Int64]) async throws -> [OutboxRow] {
-        // A read of what is new starts above every row in flight: no need to exclude them.
-        let excluding: [Int64] = if case .new = read { [] } else { inFlight }
-        let rows = try await store.unpublished(limit: settings.batchSize, floor: read.after, excluding: excluding)
-        floor.record(read, first: rows.first?.id, last: rows.last?.id)
+    /// One read of unpublished rows from where `floor` says, but for those in flight.
+    private func read(floor: inout OutboxFloor, inFlight: [Int64]) async throws -> [OutboxRow] {
+        let after = floor.next()
+        let rows = try await store.unpublished(limit: settings.batchSize, floor: after, excluding: inFlight)
+        floor.record(after: after, first: rows.first?.id, last: rows.last?.id)
         return rows
     }
 

@@ -14,6 +14,8 @@ public actor ChainPipeline {
     /// The tip last made durable (what readers see while a batch is being committed).
     private var committedTip: BlockRef?
     private let gate = AsyncGate()
+    /// Set by a failed commit: the next submission first rebuilds the tracker from the store.
+    private var reloadBeforeNextBatch = false
 
     public init(adapter: String, tracker: ChainTracker, store: any ChainStateStore, clock: any WatchClock) {
         self.adapter = adapter
@@ -25,11 +27,18 @@ public actor ChainPipeline {
 
     /// Builds a pipeline whose tracker is restored from the store.
     public static func restore(adapter: String, chain: ChainName, network: String, policy: ChainPolicy, store: any ChainStateStore, clock: any WatchClock) async throws -> ChainPipeline {
+        let tracker = try await loadTracker(adapter: adapter, chain: chain, network: network, policy: policy, store: store)
+        return ChainPipeline(adapter: adapter, tracker: tracker, store: store, clock: clock)
+    }
+
+    /// The tracker as the store has it (empty when the adapter has no cursor yet).
+    static func loadTracker(
+        adapter: String, chain: ChainName, network: String, policy: ChainPolicy, store: any ChainStateStore
+    ) async throws -> ChainTracker {
         let snapshot = try await store.loadTracker(adapter: adapter, chain: chain)
-        let tracker = ChainTracker(
+        return ChainTracker(
             chain: chain, network: network, policy: policy, blocks: snapshot?.recentBlocks ?? [],
             transfers: snapshot?.openTransfers ?? [])
-        return ChainPipeline(adapter: adapter, tracker: tracker, store: store, clock: clock)
     }
 
     /// The cursor: the last block made durable.
@@ -44,6 +53,14 @@ public actor ChainPipeline {
     public func submit(_ reports: [ChainReport]) async throws -> [ChainObservation] {
         await gate.acquire()
         defer { gate.release() }
+        if reloadBeforeNextBatch {
+            // A failed commit may have been partly durable (a split commit's other half):
+            // what is stored is the truth.
+            tracker = try await Self.loadTracker(
+                adapter: adapter, chain: tracker.chain, network: tracker.network, policy: tracker.policy, store: store)
+            committedTip = tracker.tip
+            reloadBeforeNextBatch = false
+        }
         // The tracker is changed in place under a journal (copying every open transfer per
         // batch would cost more than the batch) and rolled back if the commit fails.
         tracker.beginBatch()
@@ -71,6 +88,7 @@ public actor ChainPipeline {
                         recentBlocks: tracker.blocks, demotions: demotions, cursorMoved: tracker.tip != tipBefore))
             } catch {
                 tracker.rollback()
+                reloadBeforeNextBatch = true
                 throw error
             }
         }

@@ -21,6 +21,7 @@ public final class MemoryChainStore: ChainStateStore {
         var events: [(TransferKey, FundingState, ObservationKind)] = []
         var cursors: [String: [BlockRef]] = [:]
         var failNextCommit = false
+        var failNextCommitAfterWriting = false
     }
     private let storage = Mutex(Storage())
 
@@ -30,8 +31,13 @@ public final class MemoryChainStore: ChainStateStore {
     public var events: [(TransferKey, FundingState, ObservationKind)] { storage.withLock { $0.events } }
     public func cursor(_ adapter: String) -> BlockRef? { storage.withLock { $0.cursors[adapter]?.last } }
 
-    /// Makes the next commit fail, as a lost database would.
-    public func failNextCommit() { storage.withLock { $0.failNextCommit = true } }
+    /// Makes the next commit fail, as a lost database would; `afterWriting`: fail once what it
+    /// carried is durable, as when a commit's answer is lost or one of its halves failed.
+    public func failNextCommit(afterWriting: Bool = false) {
+        storage.withLock { s in
+            if afterWriting { s.failNextCommitAfterWriting = true } else { s.failNextCommit = true }
+        }
+    }
 
     /// Moves a stored row the way the reconciler would (through the state machine).
     public func force(_ key: TransferKey, to target: FundingTarget) throws {
@@ -87,6 +93,10 @@ public final class MemoryChainStore: ChainStateStore {
             for (key, height) in commit.demotions { next.rows[key]?.demotedAtHeight = height }
             next.cursors[commit.adapter] = commit.recentBlocks
             s = next
+            if s.failNextCommitAfterWriting {
+                s.failNextCommitAfterWriting = false
+                throw InjectedFailure()
+            }
         }
     }
 }

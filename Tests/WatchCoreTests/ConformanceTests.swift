@@ -32,6 +32,27 @@ import WatchTesting
     }
 }
 
+@Suite struct PipelineReloadTests {
+    @Test func aCommitThatFailedAfterBecomingDurableIsFollowedFromWhatIsStored() async throws {
+        let chain = ScriptedChain()
+        let store = MemoryChainStore()
+        let pipeline = ChainPipeline(
+            adapter: "t", tracker: ChainTracker(chain: "t", network: "n", policy: ChainPolicy(confirmations: 2)), store: store,
+            clock: TestClock())
+        try await pipeline.submit([chain.genesisReport])
+        let pay = chain.transfer("aa", 0, to: "x", amount: 1)
+        let key = TransferKey(chain: "t", txHash: "aa", outputIndex: 0)
+        store.failNextCommit(afterWriting: true)
+        await #expect(throws: MemoryChainStore.InjectedFailure.self) { try await pipeline.submit([.mempoolEntered(pay)]) }
+        #expect(store.rows[key]?.state == .seenUnconfirmed)
+        // The transfer is durable although the commit failed: the pipeline follows it, so its
+        // eviction ends it instead of leaving it open for ever.
+        try await pipeline.submit([.mempoolLeft(txHash: "aa", why: .evicted)])
+        #expect(store.rows[key]?.state == .failedOrStuck)
+        #expect(store.events.map(\.2) == [.seenInMempool, .evicted])
+    }
+}
+
 func loadTestChainConfig(node: String, confirmations: Int = 2) -> TestChainAdapter.Configuration? {
     let problems = ConfigProblems()
     let section = ConfigSection(

@@ -9,9 +9,10 @@ import Foundation
 /// than `lag` from writing its outbox rows to committing is always above it. Every read takes
 /// all that is visible above the floor in id order, so the rows of one transaction (one key's
 /// events in one commit) go out together and in order. Anything slower than `lag` is found by
-/// the full read every `rescanInterval`, and after a failure.
+/// the full read every `rescanInterval`, and after a failure. Every writer here inserts its
+/// outbox rows last, just before it commits (milliseconds), so half a second is ample.
 struct OutboxFloor {
-    static let lag: TimeInterval = 2
+    static let lag: TimeInterval = 0.5
     static let rescanInterval: TimeInterval = 10
 
     /// Reads take rows with an id above this.

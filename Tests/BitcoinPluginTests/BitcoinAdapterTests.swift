@@ -86,6 +86,20 @@ import WatchTesting
         await h.stop()
     }
 
+    @Test func aDepositWhoseCommitFailedIsFoundAgainFromTheMempool() async throws {
+        let double = try await BitcoindDouble.start()
+        double.mine(5)
+        let store = MemoryChainStore()
+        let h = try await Self.start(double, try Self.config(double), store: store)
+        defer { Task { await h.stop() } }
+        store.failNextCommit()  // the database is lost for the commit of this deposit
+        let tx = double.pay(script: Self.script, sats: 70_000)
+        // No block comes: only the adapter's retry (a mempool resync) can record it.
+        #expect(await waitUntil { h.row(tx.txid)?.state == .seenUnconfirmed })
+        #expect(h.row(tx.txid)?.block == nil)
+        await h.stop()
+    }
+
     @Test func reorgDemotesAndReconfirms() async throws {
         let double = try await BitcoindDouble.start()
         let h = try await Self.start(double, try Self.config(double))

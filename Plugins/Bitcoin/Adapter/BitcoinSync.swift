@@ -224,9 +224,16 @@ actor BitcoinSync {
         return reports
     }
 
-    /// Makes a batch of reports durable in one transaction.
+    /// Makes a batch of reports durable in one transaction. If that fails, the transactions it
+    /// entered are forgotten as known, so the mempool resync that follows fetches them again.
     func submit(_ reports: [ChainReport]) async throws {
-        if !reports.isEmpty { try await pipeline.submit(reports) }
+        guard !reports.isEmpty else { return }
+        do {
+            try await pipeline.submit(reports)
+        } catch {
+            for case .mempoolEntered(let sighting) in reports { knownMempool.remove(sighting.txHash) }
+            throw error
+        }
     }
 
     /// `sequence` R: removed for a non-block reason. Replaced if a conflicting spend shows up

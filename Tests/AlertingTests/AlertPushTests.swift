@@ -43,6 +43,8 @@ struct AlertPushTests {
         #expect(resolved["startsAt"] == .string(Timestamp.string(firedAt)))
         #expect(resolved["endsAt"] == .string(Timestamp.string(resolvedAt)))
         #expect(try await h.eventIDs().count == 2)
+        // The receiver records a request before the pusher has its answer and counts it.
+        try await eventually("the pusher counted both") { await h.targetState(pusher, "alertmanager")["delivered"] == .int(2) }
         let state = await h.targetState(pusher, "alertmanager")
         #expect(state["backlog"] == .int(0))
         #expect(state["delivered"] == .int(2))
@@ -75,6 +77,7 @@ struct AlertPushTests {
         let stored = try await h.eventIDs()
         #expect(delivered == stored)
         #expect(h.receiver.accepted.compactMap { $0.json?["status"]?.stringValue } == ["firing", "firing", "resolved"])
+        try await eventually("the pusher counted all three") { await h.targetState(pusher, "webhook")["backlog"] == .int(0) }
         let state = await h.targetState(pusher, "webhook")
         #expect(state["backlog"] == .int(0))
         #expect(state["consecutive_failures"] == .int(0))
@@ -258,6 +261,7 @@ struct AlertPushTests {
         _ = try await h.raise("BTC/EUR")
         try await eventually("delivered after the timeout") { h.receiver.accepted.count == 1 }
         #expect(h.receiver.requests.count == 2)
+        try await eventually("the pusher counted it") { await h.targetState(pusher, "webhook")["delivered"] == .int(1) }
         let state = await h.targetState(pusher, "webhook")
         #expect(state["retries_since_start"] == .int(1))
         #expect(state["last_error"]?.stringValue?.contains("timeout") == true)

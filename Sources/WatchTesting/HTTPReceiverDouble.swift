@@ -1,6 +1,7 @@
 import Foundation
 import Hummingbird
 import Logging
+import ServiceLifecycle
 import Synchronization
 import WatchCore
 
@@ -36,7 +37,8 @@ public final class HTTPReceiverDouble: Sendable {
         var hanging = 0
     }
     let state = Mutex(State())
-    let task: Mutex<Task<Void, Error>?> = Mutex(nil)
+    /// The server, run in a service group so that stopping it is a graceful shutdown.
+    let group: Mutex<ServiceGroup?> = Mutex(nil)
     public let port: Int
 
     public static func start() async throws -> HTTPReceiverDouble {
@@ -63,15 +65,12 @@ public final class HTTPReceiverDouble: Sendable {
     /// Bodies containing `marker` are answered 400 (nil: none).
     public func reject(containing marker: String?) { state.withLock { $0.rejectMarker = marker } }
 
-    /// Ends hanging requests (answered 503), then the server.
+    /// Ends hanging requests (answered 503), then the server: gracefully, so a request still
+    /// being answered is finished first (cancelling NIO's writer under it is a fatal error).
     public func stop() {
         state.withLock { $0.stopped = true }
-        let server = task.withLock { $0 }
-        Task { [self] in
-            // Cancelling the server under a request still being answered upsets NIO.
-            while self.state.withLock({ $0.hanging }) > 0 { try? await Task.sleep(for: .milliseconds(5)) }
-            server?.cancel()
-        }
+        guard let group = group.withLock({ $0 }) else { return }
+        Task { await group.triggerGracefulShutdown() }
     }
 
     func serve() async throws {
@@ -87,7 +86,9 @@ public final class HTTPReceiverDouble: Sendable {
         var logger = Logger(label: "http-receiver-double")
         logger.logLevel = .critical
         let app = Application(router: router, configuration: .init(address: .hostname("127.0.0.1", port: port)), logger: logger)
-        task.withLock { $0 = Task { try await app.runService(gracefulShutdownSignals: []) } }
+        let group = ServiceGroup(configuration: .init(services: [app], logger: logger))
+        self.group.withLock { $0 = group }
+        Task { try await group.run() }
         for _ in 0..<200 {
             if BitcoindDouble.canConnect(port: port) { return }
             try await Task.sleep(for: .milliseconds(10))

@@ -46,18 +46,8 @@ public final class AlertEvaluator: PluginService {
         while !Task.isCancelled {
             let generation = trigger.generation
             try await evaluateOnce()
-            await waitForNextRound(after: generation)
-        }
-    }
-
-    /// Returns after the interval or a trigger, whichever is first.
-    private func waitForNextRound(after generation: Int) async {
-        let clock = self.clock, trigger = self.trigger, interval = Duration.milliseconds(config.evalIntervalMs)
-        await withTaskGroup(of: Void.self) { group in
-            group.addTask { try? await clock.sleep(for: interval) }
-            group.addTask { await trigger.wait(after: generation) }
-            await group.next()
-            group.cancelAll()
+            // Until the interval passes or a trigger, whichever is first.
+            await trigger.wait(after: generation, atMost: .milliseconds(config.evalIntervalMs), clock: clock)
         }
     }
 

@@ -143,12 +143,7 @@ public final class OutboxRelay: PluginService {
                 }
             }
             // Until a batch is acknowledged, a row commits, or the idle interval passes.
-            await withTaskGroup(of: Void.self) { group in
-                group.addTask { await wake.wait(after: generation) }
-                group.addTask { try? await Task.sleep(for: self.settings.idleInterval) }
-                await group.next()
-                group.cancelAll()
-            }
+            await wake.wait(after: generation, atMost: settings.idleInterval)
         }
     }
 

@@ -42,4 +42,15 @@ public final class ChangeSignal: Sendable {
             c?.resume()
         }
     }
+
+    /// Returns once the generation moved past `seen`, `timeout` passed on `clock`, or the task
+    /// is cancelled: a service's "until there is work or the poll interval passed".
+    public func wait(after seen: Int, atMost timeout: Duration, clock: any WatchClock = SystemClock()) async {
+        await withTaskGroup(of: Void.self) { group in
+            group.addTask { await self.wait(after: seen) }
+            group.addTask { try? await clock.sleep(for: timeout) }
+            await group.next()
+            group.cancelAll()
+        }
+    }
 }

@@ -162,12 +162,7 @@ public struct BitcoinAdapter: ChainAdapter {
                 continue
             }
             let wait = await sync.hasPendingRemovals ? min(configuration.pollInterval, configuration.replacementGrace) : configuration.pollInterval
-            await withTaskGroup(of: Void.self) { group in
-                group.addTask { await self.wake.wait(after: generation) }
-                group.addTask { try? await Task.sleep(for: wait) }
-                await group.next()
-                group.cancelAll()
-            }
+            await wake.wait(after: generation, atMost: wait)
         }
     }
 }

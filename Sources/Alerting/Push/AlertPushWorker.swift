@@ -50,18 +50,8 @@ final class AlertPushWorker: Sendable {
             let generation = wake.generation
             guard try await drain() else { continue }
             guard try await resendIfDue() else { continue }
-            await waitForWork(after: generation)
-        }
-    }
-
-    /// Until the poll interval passes or the evaluator records a change.
-    private func waitForWork(after generation: Int) async {
-        let clock = self.clock, wake = self.wake, interval = Duration.milliseconds(config.pollIntervalMs)
-        await withTaskGroup(of: Void.self) { group in
-            group.addTask { try? await clock.sleep(for: interval) }
-            group.addTask { await wake.wait(after: generation) }
-            await group.next()
-            group.cancelAll()
+            // Until the poll interval passes or the evaluator records a change.
+            await wake.wait(after: generation, atMost: .milliseconds(config.pollIntervalMs), clock: clock)
         }
     }
 

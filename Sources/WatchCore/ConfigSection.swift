@@ -117,6 +117,21 @@ public final class ConfigSection {
         return s
     }
 
+    /// A secret given inline (`key`, redacted in the effective config) or in a file (`fileKey`,
+    /// trimmed; the file wins). Empty means none. `what` names the secret when the file cannot
+    /// be read.
+    public func secret(_ key: String, orFile fileKey: String, what: String) -> String? {
+        var value = string(key, secret: true)
+        if let file = string(fileKey), !file.isEmpty {
+            if let text = try? String(contentsOfFile: file, encoding: .utf8) {
+                value = text.trimmingCharacters(in: .whitespacesAndNewlines)
+            } else {
+                problem(fileKey, "\"\(file)\"", "file not readable; point it at a file holding \(what)")
+            }
+        }
+        return value?.isEmpty == true ? nil : value
+    }
+
     public func int(_ key: String, default def: Int, range: ClosedRange<Int>? = nil) -> Int {
         guard let (value, _) = raw(key) else {
             effective[key] = .int(Int64(def))

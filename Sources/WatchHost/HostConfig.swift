@@ -86,15 +86,7 @@ public struct HostConfig: Sendable {
         effective["http"] = .object(http.effective)
 
         let control = section("control")
-        var token = control.string("token", secret: true)
-        if let file = control.string("token_file"), !file.isEmpty {
-            if let text = try? String(contentsOfFile: file, encoding: .utf8) {
-                token = text.trimmingCharacters(in: .whitespacesAndNewlines)
-            } else {
-                control.problem("token_file", "\"\(file)\"", "file not readable; point it at a file holding the control token")
-            }
-        }
-        if token?.isEmpty == true { token = nil }
+        let token = control.secret("token", orFile: "token_file", what: "the control token")
         control.recordEffective("token", token == nil ? .null : "<redacted>")
         control.finish()
         effective["control"] = .object(control.effective)

@@ -60,15 +60,7 @@ public struct AlertPushConfig: Sendable, Equatable {
             Self.alertmanagerBase($0, s)
         }
         webhookURL = Self.url(s, "webhook_url", example: "https://hooks.internal/unrip-alerts")
-        var token = s.string("webhook_token", secret: true)
-        if let file = s.string("webhook_token_file"), !file.isEmpty {
-            if let text = try? String(contentsOfFile: file, encoding: .utf8) {
-                token = text.trimmingCharacters(in: .whitespacesAndNewlines)
-            } else {
-                s.problem("webhook_token_file", "\"\(file)\"", "file not readable; point it at a file holding the webhook's bearer token")
-            }
-        }
-        if token?.isEmpty == true { token = nil }
+        let token = s.secret("webhook_token", orFile: "webhook_token_file", what: "the webhook's bearer token")
         if token != nil, !s.has("webhook_url") {
             s.problem("webhook_token", "<redacted>", "a token without webhook_url; set webhook_url or remove the token")
         }

@@ -1,7 +1,5 @@
 import Foundation
 import Hummingbird
-import Logging
-import ServiceLifecycle
 import Synchronization
 import WatchCore
 
@@ -37,8 +35,7 @@ public final class HTTPReceiverDouble: Sendable {
         var hanging = 0
     }
     let state = Mutex(State())
-    /// The server, run in a service group so that stopping it is a graceful shutdown.
-    let group: Mutex<ServiceGroup?> = Mutex(nil)
+    let server = Mutex<DoubleHTTPServer?>(nil)
     public let port: Int
 
     public static func start() async throws -> HTTPReceiverDouble {
@@ -69,8 +66,7 @@ public final class HTTPReceiverDouble: Sendable {
     /// being answered is finished first (cancelling NIO's writer under it is a fatal error).
     public func stop() {
         state.withLock { $0.stopped = true }
-        guard let group = group.withLock({ $0 }) else { return }
-        Task { await group.triggerGracefulShutdown() }
+        server.withLock { $0 }?.stop()
     }
 
     func serve() async throws {
@@ -83,16 +79,8 @@ public final class HTTPReceiverDouble: Sendable {
                     body: String(buffer: body))
             }
         }
-        var logger = Logger(label: "http-receiver-double")
-        logger.logLevel = .critical
-        let app = Application(router: router, configuration: .init(address: .hostname("127.0.0.1", port: port)), logger: logger)
-        let group = ServiceGroup(configuration: .init(services: [app], logger: logger))
-        self.group.withLock { $0 = group }
-        Task { try await group.run() }
-        for _ in 0..<200 {
-            if BitcoindDouble.canConnect(port: port) { return }
-            try await Task.sleep(for: .milliseconds(10))
-        }
+        let server = try await DoubleHTTPServer.start(router: router, port: port, label: "http-receiver-double")
+        self.server.withLock { $0 = server }
     }
 
     func handle(path: String, authorization: String?, contentType: String?, body: String) async throws -> Response {

@@ -1,6 +1,5 @@
 import Foundation
 import Hummingbird
-import Logging
 import Synchronization
 import WatchCore
 
@@ -11,7 +10,7 @@ public final class NEARRPCDouble: Sendable {
     let balances = Mutex<[String: [String: String]]>([:])  // account → token → units
     let height = Mutex(100)
     public let port: Int
-    let task: Mutex<Task<Void, Error>?> = Mutex(nil)
+    let server = Mutex<DoubleHTTPServer?>(nil)
 
     public static func start() async throws -> NEARRPCDouble {
         let double = NEARRPCDouble(port: try freePort())
@@ -20,11 +19,8 @@ public final class NEARRPCDouble: Sendable {
             let body = try await request.body.collect(upTo: 1 << 20)
             return double.handle(Data(buffer: body))
         }
-        var logger = Logger(label: "near-double")
-        logger.logLevel = .critical
-        let app = Application(router: router, configuration: .init(address: .hostname("127.0.0.1", port: double.port)), logger: logger)
-        double.task.withLock { $0 = Task { try await app.runService(gracefulShutdownSignals: []) } }
-        for _ in 0..<200 where !BitcoindDouble.canConnect(port: double.port) { try await Task.sleep(for: .milliseconds(10)) }
+        let server = try await DoubleHTTPServer.start(router: router, port: double.port, label: "near-double")
+        double.server.withLock { $0 = server }
         return double
     }
 

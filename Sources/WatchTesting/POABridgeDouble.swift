@@ -1,6 +1,5 @@
 import Foundation
 import Hummingbird
-import Logging
 import Synchronization
 import WatchCore
 
@@ -23,7 +22,7 @@ public final class POABridgeDouble: Sendable {
         var calls = 0
     }
     let state = Mutex(State())
-    let task: Mutex<Task<Void, Error>?> = Mutex(nil)
+    let server = Mutex<DoubleHTTPServer?>(nil)
     public let port: Int
 
     public static func start() async throws -> POABridgeDouble {
@@ -69,18 +68,12 @@ public final class POABridgeDouble: Sendable {
             let body = try await request.body.collect(upTo: 1 << 20)
             return try await self.handle(Data(buffer: body))
         }
-        var logger = Logger(label: "bridge-double")
-        logger.logLevel = .critical
-        let app = Application(router: router, configuration: .init(address: .hostname("127.0.0.1", port: port)), logger: logger)
-        task.withLock { $0 = Task { try await app.runService(gracefulShutdownSignals: []) } }
-        for _ in 0..<200 {
-            if BitcoindDouble.canConnect(port: port) { return }
-            try await Task.sleep(for: .milliseconds(10))
-        }
+        let server = try await DoubleHTTPServer.start(router: router, port: port, label: "bridge-double")
+        self.server.withLock { $0 = server }
     }
 
     public func stop() {
-        task.withLock { $0?.cancel() }
+        server.withLock { $0 }?.stop()
     }
 
     func reply(_ fields: [String: JSONValue], status: HTTPResponse.Status = .ok) -> Response {

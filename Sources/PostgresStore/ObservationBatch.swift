@@ -3,8 +3,8 @@ import Logging
 import WatchCore
 
 /// Writes a batch of chain observations with a fixed number of statements, whatever the batch
-/// size: lock the stored rows, insert the new ones, update the known ones, append their
-/// timeline events, enqueue their outbox events. Each statement takes arrays (`unnest`).
+/// size: insert the new transfers, lock and update the known ones, append their timeline
+/// events, enqueue their outbox events. Each statement takes arrays (`unnest`).
 ///
 /// The rules are those of one observation at a time: the stored state is the arbiter, every
 /// change goes through `FundingStateMachine`, a refused transition keeps the stored state and
@@ -85,11 +85,9 @@ enum ObservationBatch {
     // MARK: - Statements
 
     /// Locks the stored rows of `keys` (in id order, so concurrent writers cannot deadlock):
-    /// one probe of the unique index per key. The planner is told not to scan the table: its
-    /// statistics lag far behind a table that grows by thousands of rows a second, and a plan
-    /// made for the small table it believes in would read the whole large one.
+    /// one probe of the unique index per key (`indexScansOnly`: never a scan of the table).
     private static func lock(_ keys: [TransferKey], conn: PGConnection) throws -> [TransferKey: Stored] {
-        try conn.exec("SET LOCAL enable_seqscan = off")
+        try conn.indexScansOnly()
         let rows = try conn.query(
             """
             SELECT f.id, f.chain, f.tx_hash, f.output_index, f.state, f.block_hash
@@ -150,7 +148,7 @@ enum ObservationBatch {
         let replacedBy: String?
     }
 
-    /// Planned for each call, like `lock` (and, like it, by index: `enable_seqscan` is off).
+    /// Planned for each call, like `lock` (and, like it, by index: it runs after `lock`).
     private static func update(_ updates: [Update], conn: PGConnection) throws -> [ObservationRecord] {
         func column(_ value: (Update) -> String?) -> String? { PGArray.literal(updates.map(value)) }
         return try conn.query(

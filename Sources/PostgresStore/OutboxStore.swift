@@ -54,38 +54,30 @@ public struct OutboxStore: Sendable {
     }
 
     /// The oldest unpublished rows with an id above `floor`, in id order, but for those in
-    /// `excluding` (the relay's batches in flight). What the relay needs only: no timestamps. The floor spares the scan the index entries
-    /// of rows published since the last vacuum; 0 reads everything.
+    /// `excluding` (the relay's batches in flight), with what the relay needs only (no
+    /// timestamps). The floor spares the scan the index entries of rows published since the
+    /// last vacuum; 0 reads everything.
     public func unpublished(limit: Int, floor: Int64 = 0, excluding: [Int64] = []) async throws -> [OutboxRow] {
         try await pool.transaction { conn in
-            try Self.byIndex(conn)
+            try conn.indexScansOnly()
             return try conn.query(
                 """
                 SELECT id, topic, message_key, event_id::text AS event_id, payload::text AS payload FROM outbox
                 WHERE published_at IS NULL AND id > $2 AND NOT (id = ANY($3::bigint[]))
                 ORDER BY id LIMIT $1
-                """, [String(limit), String(floor), "{" + excluding.map(String.init).joined(separator: ",") + "}"]
+                """, [String(limit), String(floor), PGArray.literal(excluding.map(String.init))]
             ).map(Self.row)
         }
-    }
-
-    /// The relay's statements find their rows by index: the planner's statistics lag far
-    /// behind an outbox that grows by thousands of rows a second, and a plan made for the small
-    /// table it believes in would read the whole large one. A plain index scan, not a bitmap
-    /// one: it marks the entries of rows published since the last vacuum dead as it passes
-    /// them, so the next read steps over them without visiting the table.
-    static func byIndex(_ conn: PGConnection) throws {
-        try conn.exec("SET LOCAL enable_seqscan = off; SET LOCAL enable_bitmapscan = off")
     }
 
     /// Marks rows published (after the broker acknowledged them).
     public func markPublished(_ ids: [Int64]) async throws {
         guard !ids.isEmpty else { return }
         _ = try await pool.transaction { conn in
-            try Self.byIndex(conn)
+            try conn.indexScansOnly()
             return try conn.query(
                 "UPDATE outbox SET published_at = now() WHERE id = ANY($1::bigint[]) AND published_at IS NULL",
-                ["{" + ids.map(String.init).joined(separator: ",") + "}"])
+                [PGArray.literal(ids.map(String.init))])
         }
     }
 

@@ -46,7 +46,7 @@ public final class PGConnection {
         guard PQstatus(conn) == CONNECTION_OK else { throw .connectionLost(Self.errorMessage(conn)) }
     }
 
-    static func errorMessage(_ conn: OpaquePointer?) -> String {
+    private static func errorMessage(_ conn: OpaquePointer?) -> String {
         guard let conn, let c = PQerrorMessage(conn) else { return "no connection" }
         // libpq messages can carry the connection string's host but never the password.
         return String(cString: c).trimmingCharacters(in: .whitespacesAndNewlines)
@@ -83,6 +83,15 @@ public final class PGConnection {
         }
         defer { PQclear(result) }
         return try rows(of: result)
+    }
+
+    /// For the rest of the transaction, rows are found by plain index scans. The planner's
+    /// statistics lag far behind tables that grow by thousands of rows a second, and a plan made
+    /// for the small table they describe reads the whole large one. A plain index scan, not a
+    /// bitmap one, also marks the entries of rows updated since the last vacuum dead as it
+    /// passes them, so the next scan steps over them without visiting the table.
+    public func indexScansOnly() throws(PostgresError) {
+        try exec("SET LOCAL enable_seqscan = off; SET LOCAL enable_bitmapscan = off")
     }
 
     /// Runs statements without parameters (migrations, BEGIN/COMMIT).

@@ -158,8 +158,8 @@ public struct FundingRepository: ChainStateStore {
         // A large batch that only adds or updates transfers (mempool traffic: no cursor, no
         // demotion) is written by two transactions at once, split by handle address, so each
         // address's events stay in one transaction and in order. Should one of them fail, the
-        // other's rows are durable: the pipeline rolls its tracker back and the transfers are
-        // found again as repeated reports (which add nothing) or when their block arrives.
+        // other's rows are durable: the pipeline reloads its tracker from the store before its
+        // next batch, so it follows exactly what was written.
         if !commit.cursorMoved, commit.demotions.isEmpty, commit.observations.count >= Self.parallelCommitThreshold {
             var halves: ([ChainObservation], [ChainObservation]) = ([], [])
             for o in commit.observations {

@@ -17,7 +17,7 @@ public struct OutboxEntry: Sendable {
 
 /// The transactional outbox: events written in the same transaction as the state they
 /// describe, published to Kafka afterwards by the relay. Every insert wakes the relays
-/// listening on `Outbox.channel` when the transaction commits (a statement trigger, 0004).
+/// listening on `Outbox.channel` when the transaction commits (a statement trigger, migration 0005).
 public enum Outbox {
     /// The LISTEN/NOTIFY channel of committed outbox rows.
     public static let channel = "unrip_outbox"

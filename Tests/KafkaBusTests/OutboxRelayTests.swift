@@ -14,6 +14,28 @@ func enqueue(_ pool: PostgresPool, topic: String, key: String, n: Int) async thr
     return id
 }
 
+/// Each record's event id, grouped by message key, in the order consumed.
+func eventIDsByKey(_ records: [KafkaRecord]) throws -> [String: [String]] {
+    var out: [String: [String]] = [:]
+    for r in records {
+        let payload = try JSONValue.parse(r.value)
+        out[String(decoding: r.key ?? [], as: UTF8.self), default: []].append(payload["event_id"]?.stringValue ?? "?")
+    }
+    return out
+}
+
+/// Runs `relay` and returns once it listens for commits (cancel the task to stop it).
+func runListening(_ relay: OutboxRelay) async throws -> Task<Void, Error> {
+    let running = Task { try await relay.run() }
+    do {
+        try await eventually("relay listening") { (await relay.state())["wake"]?.stringValue?.hasPrefix("notify") == true }
+    } catch {
+        running.cancel()
+        throw error
+    }
+    return running
+}
+
 @Suite("Outbox relay", .serialized)
 struct OutboxRelayTests {
     @Test("broker down: rows accumulate and /state shows the backlog; broker up: all drain, none lost, none reordered per key")
@@ -52,11 +74,7 @@ struct OutboxRelayTests {
         #expect((await relay.state())["backlog"] == .int(0))
 
         let records = try await consume(mock.bootstrap, topics: ["relay.out"], count: 25)
-        var got: [String: [String]] = [:]
-        for r in records {
-            let payload = try JSONValue.parse(r.value)
-            got[String(decoding: r.key ?? [], as: UTF8.self), default: []].append(payload["event_id"]?.stringValue ?? "?")
-        }
+        let got = try eventIDsByKey(records)
         // No loss; per key, first occurrences in outbox order (a duplicate would be dropped by event_id).
         for (key, ids) in expected {
             var firstSeen: [String] = []
@@ -75,9 +93,8 @@ struct OutboxRelayTests {
         let relay = OutboxRelay(
             store: store, config: KafkaClientConfig(brokers: [mock.bootstrap]),
             settings: .init(batchSize: 3, idleInterval: .seconds(3600), maxInFlight: 4), logger: Logger(label: "test.relay"))
-        let running = Task { try await relay.run() }
+        let running = try await runListening(relay)
         defer { running.cancel() }
-        try await eventually("relay listening") { (await relay.state())["wake"]?.stringValue?.hasPrefix("notify") == true }
 
         var expected: [String: [String]] = [:]
         for round in 0..<3 {
@@ -88,11 +105,7 @@ struct OutboxRelayTests {
             try await eventually("round \(round) published", timeout: 20) { try await store.backlog().count == 0 }
         }
         let records = try await consume(mock.bootstrap, topics: ["relay.wake"], count: 60)
-        var got: [String: [String]] = [:]
-        for r in records {
-            let payload = try JSONValue.parse(r.value)
-            got[String(decoding: r.key ?? [], as: UTF8.self), default: []].append(payload["event_id"]?.stringValue ?? "?")
-        }
+        let got = try eventIDsByKey(records)
         #expect(got == expected)
     }
 
@@ -105,9 +118,8 @@ struct OutboxRelayTests {
         let relay = OutboxRelay(
             store: store, config: KafkaClientConfig(brokers: [mock.bootstrap]),
             settings: .init(batchSize: 50, idleInterval: .seconds(3600)), logger: Logger(label: "test.relay"))
-        let running = Task { try await relay.run() }
+        let running = try await runListening(relay)
         defer { running.cancel() }
-        try await eventually("relay listening") { (await relay.state())["wake"]?.stringValue?.hasPrefix("notify") == true }
         // Published at least once, so the relay reads only what is new from here on.
         _ = try await enqueue(db.pool, topic: "relay.late", key: "k", n: 0)
         try await eventually("first row published") { try await store.backlog().count == 0 }

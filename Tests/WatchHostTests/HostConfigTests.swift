@@ -96,6 +96,29 @@ import WatchTesting
         #expect(!missing.ok && missing.output.contains("not found"))
     }
 
+    @Test func anUnreadableTokenFileNamesTheKeyTheValueAndTheFix() throws {
+        let path = try write(
+            """
+            [database]
+            url = "postgresql://a@b/c"
+            [control]
+            token_file = "/no/such/control-token"
+            [alerts.push]
+            webhook_url = "https://hooks.internal/unrip"
+            webhook_token_file = "/no/such/webhook-token"
+            """)
+        let report = HostCommands.checkConfig(path: path, environment: [:], registry: registry)
+        #expect(!report.ok)
+        #expect(
+            report.output.contains(
+                "control.token_file = \"/no/such/control-token\": file not readable; point it at a file holding the control token"),
+            "\(report.output)")
+        #expect(
+            report.output.contains(
+                "alerts.push.webhook_token_file = \"/no/such/webhook-token\": file not readable; point it at a file holding the webhook's bearer token"),
+            "\(report.output)")
+    }
+
     @Test func shippedConfigsAreValid() throws {
         let root = URL(fileURLWithPath: TestDatabase.migrationsDirectory).deletingLastPathComponent()
         for file in ["config/example.toml", "config/devnet.toml"] {

@@ -202,6 +202,7 @@ let package = Package(
                 "Alerting", "ControlAPI", "WatchCore", "WatchTesting", "PostgresStore",
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
                 .product(name: "Prometheus", package: "swift-prometheus"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ]
         ),
         .testTarget(

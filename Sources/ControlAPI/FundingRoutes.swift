@@ -22,7 +22,8 @@ extension ControlSurface {
             var since: Date?
             if let text = query["since"], !text.isEmpty {
                 guard let parsed = Timestamp.parse(String(text)) else {
-                    throw HTTPError(.badRequest, message: "since must be an RFC 3339 UTC time such as 2026-11-25T00:00:00Z, got '\(text)'")
+                    throw HTTPError(
+                        .badRequest, message: "since must be \(Timestamp.rangeText), such as 2026-11-25T00:00:00Z; got '\(text.prefix(64))'")
                 }
                 since = parsed
             }

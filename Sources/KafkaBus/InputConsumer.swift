@@ -87,7 +87,12 @@ public final class InputConsumer: PluginService {
         }
         switch InputContracts.parse(record.value, expected: schema) {
         case .success(let event):
-            try await store.store(event)
+            do {
+                try await store.store(event)
+            } catch let error as PostgresError where error.isRefusalOfTheData {
+                try await deadLetter(record, reason: "PostgreSQL refused the record: \(error)")
+                return
+            }
             stats.withLock {
                 $0.stored[schema.rawValue, default: 0] += 1
                 $0.lastRecordAt = Date()
@@ -97,7 +102,8 @@ public final class InputConsumer: PluginService {
         }
     }
 
-    private func deadLetter(_ record: KafkaRecord, reason: String) async throws {
+    private func deadLetter(_ record: KafkaRecord, reason full: String) async throws {
+        let reason = Excerpt.of(full)
         try await store.deadLetter(record, reason: reason)
         stats.withLock { $0.deadLettered += 1 }
         logger.warning(

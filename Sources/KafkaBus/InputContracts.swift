@@ -144,7 +144,7 @@ private struct Fields {
 
     mutating func timestamp(_ key: String) throws -> String {
         let s = try string(key, pattern: "^\\d{4}-\\d{2}-\\d{2}T\\d{2}:\\d{2}:\\d{2}(\\.\\d+)?(Z|[+-]\\d{2}:\\d{2})$", what: "an RFC 3339 timestamp")
-        guard Timestamp.parse(s) != nil else { throw InputRejection(reason: "bad field \(key): expected an RFC 3339 timestamp") }
+        guard Timestamp.parse(s) != nil else { throw InputRejection(reason: "bad field \(key): expected \(Timestamp.rangeText)") }
         return s
     }
 

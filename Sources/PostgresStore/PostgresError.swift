@@ -35,6 +35,17 @@ public enum PostgresError: Error, Sendable, CustomStringConvertible, Equatable {
         }
     }
 
+    /// The server refused the values written (SQLSTATE class 22, a data exception such as a
+    /// date out of range, or 23, a constraint): the same write fails every time, whatever the
+    /// database's health, so the input that carried them must be set aside, not retried.
+    public var isRefusalOfTheData: Bool {
+        switch self {
+        case .constraintViolation: return true
+        case .server(let state, _): return state.hasPrefix("22")
+        default: return false
+        }
+    }
+
     public var isConnectionLost: Bool {
         if case .connectionLost = self { return true }
         return false

@@ -12,6 +12,9 @@ public final class HTTPReceiverDouble: Sendable {
         case status(Int)
         /// Answers nothing for this long (longer than the client's timeout = a timeout), then 503.
         case hang(Duration)
+        /// Takes the request (recorded as answered `status` on arrival, as a real receiver that
+        /// processed it), then holds the answer until `release()`: a delivery in flight.
+        case held(Int)
     }
 
     public struct Request: Sendable {
@@ -33,6 +36,8 @@ public final class HTTPReceiverDouble: Sendable {
         var rejectMarker: String?
         var stopped = false
         var hanging = 0
+        var holding = 0
+        var releases = 0
     }
     let state = Mutex(State())
     let server = Mutex<DoubleHTTPServer?>(nil)
@@ -61,6 +66,11 @@ public final class HTTPReceiverDouble: Sendable {
     public func setDefault(status: Int) { state.withLock { $0.defaultStatus = status } }
     /// Bodies containing `marker` are answered 400 (nil: none).
     public func reject(containing marker: String?) { state.withLock { $0.rejectMarker = marker } }
+
+    /// How many requests are held now (`.held` replies not yet released).
+    public var holding: Int { state.withLock { $0.holding } }
+    /// Answers every request held now.
+    public func release() { state.withLock { $0.releases += 1 } }
 
     /// Ends hanging requests (answered 503), then the server: gracefully, so a request still
     /// being answered is finished first (cancelling NIO's writer under it is a fatal error).
@@ -102,12 +112,28 @@ public final class HTTPReceiverDouble: Sendable {
                 try? await Task.sleep(for: .milliseconds(10))
             }
             return Response(status: .serviceUnavailable)
+        case .held(let code):
+            request.status = code
+            let releases = state.withLock { s -> Int in
+                s.requests.append(request)
+                s.holding += 1
+                return s.releases
+            }
+            defer { state.withLock { $0.holding -= 1 } }
+            while !state.withLock({ $0.stopped || $0.releases != releases }), !Task.isCancelled {
+                try? await Task.sleep(for: .milliseconds(5))
+            }
+            return Self.answer(code)
         case .status(let code):
             request.status = code
             state.withLock { $0.requests.append(request) }
-            let text = (200..<300).contains(code) ? "{}" : "{\"error\": \"test receiver says \(code)\"}"
-            return Response(
-                status: .init(code: code), headers: [.contentType: "application/json"], body: .init(byteBuffer: ByteBuffer(string: text)))
+            return Self.answer(code)
         }
+    }
+
+    static func answer(_ code: Int) -> Response {
+        let text = (200..<300).contains(code) ? "{}" : "{\"error\": \"test receiver says \(code)\"}"
+        return Response(
+            status: .init(code: code), headers: [.contentType: "application/json"], body: .init(byteBuffer: ByteBuffer(string: text)))
     }
 }

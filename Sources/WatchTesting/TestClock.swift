@@ -5,6 +5,11 @@ import WatchCore
 /// A clock tests move by hand. `sleep` returns once the clock has been advanced past the deadline.
 public final class TestClock: WatchClock {
     private let current: Mutex<Date>
+    private let sleepsStarted = Mutex(0)
+
+    /// How many sleeps have started on this clock: a test that waits for this to grow knows the
+    /// code under test finished what it did before its next wait, however slowly it ran.
+    public var sleeps: Int { sleepsStarted.withLock { $0 } }
 
     public init(_ start: Date = Date(timeIntervalSince1970: 1_780_000_000)) { current = Mutex(start) }
 
@@ -15,6 +20,7 @@ public final class TestClock: WatchClock {
     public func sleep(for duration: Duration) async throws {
         let seconds = Double(duration.components.seconds) + Double(duration.components.attoseconds) / 1e18
         let deadline = now().addingTimeInterval(seconds)
+        sleepsStarted.withLock { $0 += 1 }
         while now() < deadline {
             try await Task.sleep(for: .milliseconds(1))
         }

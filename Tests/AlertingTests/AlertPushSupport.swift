@@ -2,6 +2,7 @@ import Alerting
 import Foundation
 import Logging
 import PostgresStore
+import ServiceLifecycle
 import Testing
 import WatchCore
 import WatchTesting
@@ -53,6 +54,22 @@ struct PushHarness {
         return task
     }
 
+    /// Runs `pusher` the way the host does (under a `PluginSupervisor` in a `ServiceGroup`), so
+    /// `stop()` takes SIGTERM's path: the group's graceful shutdown.
+    func hosted(_ pusher: AlertPusher) -> HostedPusher {
+        var logger = Logger(label: "alert-push-test")
+        logger.logLevel = .critical
+        let supervisor = PluginSupervisor(name: "alert_push", kind: "alert-push", logger: logger) { pusher }
+        let group = ServiceGroup(
+            configuration: .init(
+                services: [.init(service: supervisor, successTerminationBehavior: .ignore, failureTerminationBehavior: .ignore)],
+                logger: logger))
+        return HostedPusher(group: group, task: Task { try await group.run() })
+    }
+
+    /// A target's durable cursor: what the pusher itself committed.
+    func cursor(_ target: String) async throws -> AlertPushStore.Cursor? { try await store.cursor(target) }
+
     /// One evaluation through the real evaluator, which wakes the pushers on a raise or clear.
     @discardableResult
     func evaluate() async throws -> [AlertChange] {
@@ -84,6 +101,18 @@ struct PushHarness {
 
     func targetState(_ pusher: AlertPusher, _ target: String) async -> JSONValue {
         await pusher.state()["targets"]?[target] ?? .null
+    }
+}
+
+/// A pusher run by a supervisor in a service group, as in the host.
+struct HostedPusher {
+    let group: ServiceGroup
+    let task: Task<Void, any Error>
+
+    /// A graceful shutdown of the group (what SIGTERM does); returns when the group has ended.
+    func stop() async throws {
+        await group.triggerGracefulShutdown()
+        try await task.value
     }
 }
 

@@ -155,25 +155,30 @@ struct AlertPushTests {
         #expect(rejections == ["alertmanager 400 stale_reference_price:POISON/EUR", "webhook 400 stale_reference_price:POISON/EUR"])
     }
 
-    @Test("a restarted pusher resumes from its durable cursor: nothing lost, nothing delivered twice")
-    func restartResumesFromCursor() async throws {
+    @Test("a pusher stopped gracefully with a delivery in flight commits it first: a restart delivers nothing twice, loses nothing")
+    func gracefulStopInFlightDeliversNothingTwice() async throws {
         let h = try await PushHarness.make()
         defer { h.receiver.stop() }
         let config = h.config(webhook: true)
 
-        let first = try await h.startReady(h.pusher(config))
+        // The first delivery is in flight (the receiver took it and holds its answer) when SIGTERM's stop comes.
+        h.receiver.enqueue([.held(200)])
+        let first = h.hosted(h.pusher(config))
+        try await eventually("cursor created") { try await h.cursor("webhook") != nil }
         _ = try await h.raise("BTC/EUR")
-        try await eventually("first event delivered") { h.receiver.accepted.count == 1 }
-        first.cancel()
-        _ = await first.value
+        try await eventually("first event in flight") { h.receiver.holding == 1 }
+        let stopping = Task { try await first.stop() }
+        h.receiver.release()
+        try await stopping.value
+        let afterFirst = try #require(try await h.cursor("webhook"))
+        #expect(afterFirst.delivered == 1, "the answer that came during the stop was committed")
 
         // While it is stopped: another raise. Then a pusher that cannot deliver is stopped mid-retry.
         _ = try await h.raise("ETH/EUR")
         h.receiver.setDefault(status: 503)
-        let second = h.start(h.pusher(config))
-        try await eventually("second pusher retrying") { h.receiver.requests.count >= 3 }
-        second.cancel()
-        _ = await second.value
+        let second = h.hosted(h.pusher(config))
+        try await eventually("second pusher retrying") { (try await h.cursor("webhook"))?.lastError?.contains("HTTP 503") == true }
+        try await second.stop()
 
         _ = try await h.clear("BTC/EUR")
         h.receiver.setDefault(status: 200)
@@ -183,9 +188,32 @@ struct AlertPushTests {
         try await eventually("all delivered") { await h.targetState(third, "webhook")["backlog"] == .int(0) }
         let delivered = h.receiver.accepted.compactMap { $0.json?["event_id"]?.stringValue }
         let stored = try await h.eventIDs()
-        #expect(delivered == stored)
-        #expect(Set(delivered).count == 3)
+        #expect(stored.count == 3)
+        #expect(delivered == stored, "each event exactly once, in order")
         #expect(await h.targetState(third, "webhook")["delivered"] == .int(3))
+    }
+
+    @Test("a pusher cancelled outright (a pause, a second signal) with a delivery in flight still commits it: nothing twice")
+    func cancelInFlightDeliversNothingTwice() async throws {
+        let h = try await PushHarness.make()
+        defer { h.receiver.stop() }
+        let config = h.config(webhook: true)
+        h.receiver.enqueue([.held(200)])
+        let first = try await h.startReady(h.pusher(config))
+        _ = try await h.raise("BTC/EUR")
+        try await eventually("first event in flight") { h.receiver.holding == 1 }
+        first.cancel()
+        h.receiver.release()
+        _ = await first.value
+        #expect(try await h.cursor("webhook")?.delivered == 1)
+
+        _ = try await h.raise("ETH/EUR")
+        let second = h.pusher(config)
+        let running = h.start(second)
+        defer { running.cancel() }
+        try await eventually("all delivered") { await h.targetState(second, "webhook")["backlog"] == .int(0) }
+        let delivered = h.receiver.accepted.compactMap { $0.json?["event_id"]?.stringValue }
+        #expect(delivered == (try await h.eventIDs()))
     }
 
     @Test("firing alerts are re-sent to the Alertmanager every resend_interval_s; resolved ones are not")
@@ -200,7 +228,11 @@ struct AlertPushTests {
         // The transition, then a re-send at start (the Alertmanager may have lost it while we were down).
         try await eventually("event and first re-send") { h.receiver.accepted.count == 2 }
         #expect(h.receiver.accepted[0].json?[0]?["annotations"]?["event_id"] != nil)
-        try await Task.sleep(for: .milliseconds(400))
+        // A poll before the interval is up: once the pusher is waiting again, it has decided.
+        try await eventually("the pusher waits") { h.f.clock.sleeps >= 1 }
+        let sleeps = h.f.clock.sleeps
+        h.f.clock.advance(by: 30)
+        try await eventually("the pusher polled and waits again") { h.f.clock.sleeps > sleeps }
         #expect(h.receiver.accepted.count == 2, "re-sent before the interval passed")
 
         h.f.clock.advance(by: 61)

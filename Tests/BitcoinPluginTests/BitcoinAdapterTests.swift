@@ -100,6 +100,25 @@ import WatchTesting
         await h.stop()
     }
 
+    /// A deposit fetched by RPC (sequence A without rawtx, or a polling resync) whose commit
+    /// fails (PostgreSQL down) is fetched and recorded again by the next resync, before any block.
+    @Test(arguments: [true, false])
+    func fetchedDepositWhoseCommitFailedIsRecordedByTheNextResync(zmqSequence: Bool) async throws {
+        let double = try await BitcoindDouble.start()
+        let store = MemoryChainStore()
+        var configuration = try Self.config(double, zmq: false)
+        if zmqSequence {
+            configuration = try Self.config(double, zmq: false, extra: ["zmq_sequence": .string(double.zmqEndpoints["sequence"]!)])
+        }
+        let h = try await Self.start(double, configuration, store: store)
+        defer { Task { await h.stop() } }
+        store.failNextCommit()
+        let tx = double.pay(script: Self.script, sats: 64_000)
+        #expect(await waitUntil { h.row(tx.txid)?.state == .seenUnconfirmed })
+        #expect(h.row(tx.txid)?.block == nil)
+        await h.stop()
+    }
+
     @Test func reorgDemotesAndReconfirms() async throws {
         let double = try await BitcoindDouble.start()
         let h = try await Self.start(double, try Self.config(double))

@@ -65,6 +65,49 @@ struct InputConsumerTests {
         #expect(again.map { String(decoding: $0.value, as: UTF8.self) } == ["marker"])
     }
 
+    @Test("a record PostgreSQL would refuse (a year-0 time, a numeric overflow) is dead-lettered and committed; later ones are stored")
+    func recordsTheDatabaseRefusesAreDeadLettered() async throws {
+        let db = try await TestDatabase.create()
+        let mock = try await MockKafka.start(topics: ["in.prices", "in.inventory", "in.exec"])
+        defer { mock.stop() }
+        let config = groupTestConfig(mock.bootstrap)
+        func price(_ id: String, at time: String, price: String) -> KafkaOutgoingMessage {
+            let text = #"{"schema":"unrip.reference_price.v1","event_id":"7d2e4b90-1c63-4f5d-a081-3e4f5a6b7c"#
+                + id + #"","occurred_at":""# + time + #"","pair":"BTC/EUR","price":""# + price + #"","source":"kraken"}"#
+            return KafkaOutgoingMessage(topic: "in.prices", key: "BTC/EUR", value: Array(text.utf8))
+        }
+        let producer = try KafkaProducer(config: config)
+        let results = await producer.send([
+            price("01", at: "0000-01-01T00:00:00Z", price: "1"),
+            price("02", at: "1000-01-01T00:00:00Z", price: "1"),
+            price("03", at: "2026-05-01T12:00:00Z", price: "1" + String(repeating: "0", count: 140_000)),
+            price("04", at: "2026-05-01T12:00:01Z", price: "61234.50"),
+        ])
+        await producer.close()
+        #expect(results.allSatisfy { (try? $0.get()) != nil })
+
+        let wakeups = Mutex(0)
+        let consumer = InputConsumer(
+            store: InputStore(pool: db.pool), config: config, groupID: "inputs-refused", topics: Self.topics,
+            logger: Logger(label: "test.inputs"), onInput: { wakeups.withLock { $0 += 1 } })
+        let running = Task { try await consumer.run() }
+        try await eventually("all four handled", timeout: 40) { wakeups.withLock { $0 } == 4 }
+        running.cancel()
+        #expect((try? await running.value) != nil, "the consumer ran on: no failure, no restart")
+
+        let stored = try await db.pool.withConnection { conn in
+            try conn.query("SELECT price::text AS p FROM reference_prices").compactMap { $0["p"] }
+        }
+        #expect(stored == ["61234.50"])
+        let reasons = try await db.pool.withConnection { conn in
+            try conn.query("SELECT reason FROM dead_letters ORDER BY kafka_offset").compactMap { $0["reason"] }
+        }
+        #expect(reasons.count == 3, "\(reasons)")
+        #expect(reasons.prefix(2).allSatisfy { $0.contains("bad field occurred_at") && $0.contains("1970-01-01") }, "\(reasons)")
+        #expect(reasons.last?.hasPrefix("PostgreSQL refused the record") == true, "\(reasons)")
+        #expect(reasons.allSatisfy { $0.utf8.count < 1_000 }, "a dead letter's reason is short")
+    }
+
     @Test("contracts: exactly the documented fields, formats and schema versions")
     func contracts() {
         let ok = #"{"schema":"unrip.reference_price.v1","event_id":"7d2e4b90-1c63-4f5d-a081-3e4f5a6b7c8d","occurred_at":"2026-05-01T12:00:00Z","pair":"BTC/EUR","price":"61234.50","source":"kraken"}"#

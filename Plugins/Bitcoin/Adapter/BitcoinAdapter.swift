@@ -129,7 +129,7 @@ public struct BitcoinAdapter: ChainAdapter {
                         if await sync.recordMempoolSequence(mempoolSequence, blockEvent: blockEvent) { needsMempoolResync = true }
                         switch label {
                         case .blockConnected, .blockDisconnected: needsBlockSync = true
-                        case .txAdded: try await sync.handleAdded(txid: hash, fetch: fetchOnAdd)
+                        case .txAdded: batch += try await sync.addedReports(txid: hash, fetch: fetchOnAdd)
                         case .txRemoved: await sync.handleRemoved(txid: hash)
                         }
                     }

@@ -33,6 +33,9 @@ actor BitcoinSync {
     var consecutiveFailures = 0
     var lastMempoolSequence: UInt64?
     var nodeChain: String?
+    /// What the reports not yet committed changed in the sets above, undone if their commit
+    /// fails: a transaction whose report was lost must be examined again, not remembered.
+    var uncommitted = UncommittedMempool()
 
     init(configuration: BitcoinConfiguration, node: any BitcoinNodeClient, context: AdapterContext) {
         self.configuration = configuration
@@ -95,11 +98,9 @@ actor BitcoinSync {
         while try await node.blockHash(height: tip.height) != tip.hash {
             logger.notice("block left the node's chain; disconnecting", metadata: ["height": "\(tip.height)", "hash": "\(tip.hash)"])
             let inBlock = await pipeline.openTransfers.filter { $0.block?.hash == tip.hash }.map(\.key.txHash)
-            try await pipeline.submit([.blockDisconnected(tip)])
-            for txid in inBlock {
-                forget(txid)
-                reorgedTxids.insert(txid)
-            }
+            inBlock.forEach(forget)
+            try await submit([.blockDisconnected(tip)])
+            reorgedTxids.formUnion(inBlock)
             count("blocks_disconnected")
             guard let previous = await pipeline.tip else {
                 try await start()
@@ -167,8 +168,8 @@ actor BitcoinSync {
             }
         }
         mined.forEach(forget)
+        try await submit(reports)
         reorgedTxids.subtract(mined)
-        try await pipeline.submit(reports)
     }
 
     func sighting(_ m: OutputMatch) -> TransferSighting {
@@ -178,6 +179,7 @@ actor BitcoinSync {
     }
 
     private func forget(_ txid: String) {
+        uncommitted.forgot(txid, outpoints: watchedMempool[txid], removalSince: pendingRemoval[txid])
         for outpoint in watchedMempool.removeValue(forKey: txid) ?? [] where spentBy[outpoint] == txid {
             spentBy[outpoint] = nil
         }
@@ -188,8 +190,7 @@ actor BitcoinSync {
 
     /// A transaction from ZMQ `rawtx` or fetched after `A`/a resync: reported and made durable.
     func handleTransaction(_ raw: [UInt8]) async throws {
-        let reports = transactionReports(raw)
-        if !reports.isEmpty { try await pipeline.submit(reports) }
+        try await submit(transactionReports(raw))
     }
 
     /// What one transaction means for the watched handles: entries for outputs paying them, and
@@ -204,7 +205,7 @@ actor BitcoinSync {
             return []
         }
         let txid = result.txid.displayHex
-        knownMempool.insert(txid)
+        if knownMempool.insert(txid).inserted { uncommitted.known.append(txid) }
         var reports: [ChainReport] = []
         for outpoint in result.spentOutpoints {
             if let watched = spentBy[outpoint], watched != txid {
@@ -224,14 +225,24 @@ actor BitcoinSync {
         return reports
     }
 
-    /// Makes a batch of reports durable in one transaction. If that fails, the transactions it
-    /// entered are forgotten as known, so the mempool resync that follows fetches them again.
+    /// Makes a batch of reports durable in one transaction; every path that reports goes
+    /// through here. If the commit fails, what building the batch changed is undone: the
+    /// transactions it examined are no longer known (the mempool resync that follows fetches
+    /// them again) and the watched transactions it forgot (replaced, evicted, mined) are
+    /// watched again, so a retry reports them again.
     func submit(_ reports: [ChainReport]) async throws {
+        defer { uncommitted = UncommittedMempool() }
         guard !reports.isEmpty else { return }
         do {
             try await pipeline.submit(reports)
         } catch {
-            for case .mempoolEntered(let sighting) in reports { knownMempool.remove(sighting.txHash) }
+            knownMempool.subtract(uncommitted.known)
+            for entry in uncommitted.forgotten.reversed() {
+                guard let outpoints = entry.outpoints else { continue }
+                watchedMempool[entry.txid] = outpoints
+                for outpoint in outpoints { spentBy[outpoint] = entry.txid }
+                pendingRemoval[entry.txid] = entry.removalSince
+            }
             throw error
         }
     }
@@ -242,14 +253,14 @@ actor BitcoinSync {
         if watchedMempool[txid] != nil, pendingRemoval[txid] == nil { pendingRemoval[txid] = clock.now() }
     }
 
-    /// `sequence` A: fetch the transaction unless rawtx already brings it.
-    func handleAdded(txid: String, fetch: Bool) async throws {
+    /// `sequence` A: the reports of the transaction, fetched unless rawtx already brings it
+    /// (the caller batches them).
+    func addedReports(txid: String, fetch: Bool) async throws -> [ChainReport] {
         if reorgedTxids.remove(txid) != nil {  // really back in the mempool after a reorg
-            if let raw = try await node.rawTransaction(txid: txid) { try await handleTransaction(raw) }
-            return
+            return try await node.rawTransaction(txid: txid).map(transactionReports) ?? []
         }
-        guard fetch, !knownMempool.contains(txid) else { return }
-        if let raw = try await node.rawTransaction(txid: txid) { try await handleTransaction(raw) }
+        guard fetch, !knownMempool.contains(txid) else { return [] }
+        return try await node.rawTransaction(txid: txid).map(transactionReports) ?? []
     }
 
     /// Checks the mempool sequence of `sequence` A/R messages; a jump without a block in
@@ -296,10 +307,10 @@ actor BitcoinSync {
         var reports: [ChainReport] = []
         for (txid, at) in pendingRemoval where at <= cutoff {
             reports.append(.mempoolLeft(txHash: txid, why: .evicted))
-            count("evicted")
             forget(txid)
         }
-        if !reports.isEmpty { try await pipeline.submit(reports) }
+        try await submit(reports)
+        count("evicted", reports.count)
     }
 
     var hasPendingRemovals: Bool { !pendingRemoval.isEmpty }
@@ -327,5 +338,17 @@ public enum BitcoinAdapterError: Error, CustomStringConvertible {
         switch self {
         case .badBlock(let height, let reason): "block at height \(height) from bitcoind rejected: \(reason)"
         }
+    }
+}
+
+/// The changes to `BitcoinSync`'s mempool sets made while building reports not yet committed.
+struct UncommittedMempool {
+    /// Newly known transactions.
+    var known: [String] = []
+    /// Transactions forgotten, with what they were watched with (nil outpoints: not watched).
+    var forgotten: [(txid: String, outpoints: [OutPoint]?, removalSince: Date?)] = []
+
+    mutating func forgot(_ txid: String, outpoints: [OutPoint]?, removalSince: Date?) {
+        forgotten.append((txid, outpoints, removalSince))
     }
 }

@@ -56,30 +56,40 @@ final class AlertPushWorker: Sendable {
     }
 
     /// Pushes everything after the cursor. False after a transient failure (the backoff slept).
+    ///
+    /// A stop (the supervisor cancels on SIGTERM or pause) never splits a post from the cursor
+    /// commit that records its answer: the stop waits for both (at most `timeout_s` and one
+    /// commit), so what the target acknowledged is never delivered again after a stop. Only a
+    /// crash between the two repeats the events that were in flight.
     private func drain() async throws -> Bool {
         while !Task.isCancelled {
             let pending = try await store.pending(target.name, limit: target.perRequest)
             if pending.isEmpty { return true }
-            guard try await send(pending) else { return false }
+            let delivery = Task { try await self.send(pending) }
+            if let failure = try await delivery.value {
+                try await backOff(after: failure)
+                return false
+            }
         }
         return true
     }
 
-    /// True when every event of `batch` is past the cursor (delivered or rejected).
-    private func send(_ batch: [AlertPushStore.Pending]) async throws -> Bool {
+    /// Posts `batch` and records the answer. Nil when every event of it is past the cursor
+    /// (delivered or rejected); else the attempt number of the recorded transient failure.
+    private func send(_ batch: [AlertPushStore.Pending]) async throws -> Failure? {
         let events = batch.map(\.event)
         switch try await target.post(target.body(batch)) {
         case .delivered:
             try await store.delivered(target.name, through: events.last!.id, count: events.count, at: clock.now())
             recovered { $0.deliveredSinceStart += events.count }
-            return true
+            return nil
         case .rejected(let status, _) where batch.count > 1:
             // One bad alert must not cost the others: the batch goes again one by one.
             logger.warning("alert batch refused; sending its alerts one by one", metadata: ["status": "\(status)", "alerts": "\(batch.count)"])
             for item in batch {
-                guard try await send([item]) else { return false }
+                if let failure = try await send([item]) { return failure }
             }
-            return true
+            return nil
         case .rejected(let status, let response):
             let event = events[0]
             let error = "HTTP \(status): refused event \(event.id) (\(event.status.rawValue) \(event.key)) for good: \(response)"
@@ -88,10 +98,9 @@ final class AlertPushWorker: Sendable {
             logger.error(
                 "alert refused by the target; skipped (see alert_push_rejections)",
                 metadata: ["status": "\(status)", "event": "\(event.id)", "alert": "\(event.key)", "url": "\(target.redactedURL)"])
-            return true
+            return nil
         case .failed(let why):
-            try await failed(why, what: "\(events.count) alert event(s) from id \(events[0].id)")
-            return false
+            return try await failed(why, what: "\(events.count) alert event(s) from id \(events[0].id)")
         }
     }
 
@@ -114,7 +123,7 @@ final class AlertPushWorker: Sendable {
                 logger.error("re-send of firing alerts refused", metadata: ["status": "\(status)", "response": "\(response)"])
                 try await store.failed(target.name, error: "HTTP \(status): re-send refused: \(response)", at: clock.now())
             case .failed(let why):
-                try await failed(why, what: "re-send of \(firing.count) firing alert(s)")
+                try await backOff(after: try await failed(why, what: "re-send of \(firing.count) firing alert(s)"))
                 return false
             }
             start += chunk.count
@@ -135,8 +144,15 @@ final class AlertPushWorker: Sendable {
         if wasFailing { logger.notice("alert push recovered", metadata: ["url": "\(target.redactedURL)"]) }
     }
 
-    /// Records a transient failure and sleeps the backoff.
-    private func failed(_ why: String, what: String) async throws {
+    /// A recorded transient failure: which consecutive one, and why.
+    struct Failure: Sendable {
+        var attempt: Int
+        var why: String
+        var what: String
+    }
+
+    /// Records a transient failure (the backoff is slept by `backOff`, outside a delivery).
+    private func failed(_ why: String, what: String) async throws -> Failure {
         let now = clock.now()
         let attempt = stats.withLock { s -> Int in
             s.retries += 1
@@ -146,10 +162,18 @@ final class AlertPushWorker: Sendable {
             return s.consecutiveFailures
         }
         try await store.failed(target.name, error: why, at: now)
-        let pause = backoff.delay(retry: attempt - 1)
+        return Failure(attempt: attempt, why: why, what: what)
+    }
+
+    /// Sleeps the backoff after `failure` (a stop ends it at once).
+    private func backOff(after failure: Failure) async throws {
+        let pause = backoff.delay(retry: failure.attempt - 1)
         logger.warning(
             "alert push failed; retrying",
-            metadata: ["error": "\(why)", "pending": "\(what)", "attempt": "\(attempt)", "retry_in": "\(pause)", "url": "\(target.redactedURL)"])
+            metadata: [
+                "error": "\(failure.why)", "pending": "\(failure.what)", "attempt": "\(failure.attempt)", "retry_in": "\(pause)",
+                "url": "\(target.redactedURL)",
+            ])
         try await Task.sleep(for: pause)
     }
 

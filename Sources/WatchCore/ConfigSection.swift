@@ -87,8 +87,11 @@ public final class ConfigSection {
     /// Environment variable name overriding `key`, if this section takes overrides.
     public func environmentName(_ key: String) -> String? { envPrefix.map { $0 + key.uppercased() } }
 
+    /// Records a problem. The value is shown redacted (hidden for a secret key, URLs without
+    /// their credentials) and capped, whatever the caller passed.
     public func problem(_ key: String, _ value: String?, _ expected: String) {
-        problems.add(ConfigProblem(key: keyPath(key), value: value, expected: expected))
+        let shown = value.map { Redact.isSecretKey(key) ? Redact.marker : Excerpt.of(Redact.urls(inText: $0), limit: 200) }
+        problems.add(ConfigProblem(key: keyPath(key), value: shown, expected: expected))
     }
 
     /// The raw value, from the environment first, then the file.
@@ -106,14 +109,14 @@ public final class ConfigSection {
     public func string(_ key: String, default def: String? = nil, required: Bool = false, secret: Bool = false) -> String? {
         guard let (value, _) = raw(key) else {
             if required { problem(key, nil, "missing: a string is required") }
-            if let def { effective[key] = secret ? "<redacted>" : .string(def) }
+            if let def { effective[key] = .string(secret ? Redact.marker : Redact.value(def, key: key)) }
             return def
         }
         guard case .string(let s) = value else {
             problem(key, secret ? "<redacted>" : value.display, "expected a string, found \(value.typeName)")
             return def
         }
-        effective[key] = secret ? .string(s.isEmpty ? "" : "<redacted>") : .string(s)
+        effective[key] = .string(secret ? (s.isEmpty ? "" : Redact.marker) : Redact.value(s, key: key))
         return s
     }
 
@@ -249,7 +252,8 @@ public final class ConfigSection {
     /// Reports every key in the file that nothing read.
     public func finish() {
         for key in table.keys.sorted() where !read.contains(key) {
-            problem(key, table[key]!.display, "unknown key (check the spelling; config/example.toml lists every key)")
+            // Named without its value: a misspelled secret key must not print the secret.
+            problem(key, nil, "unknown key (check the spelling; config/example.toml lists every key)")
         }
     }
 }

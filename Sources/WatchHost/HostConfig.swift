@@ -103,9 +103,7 @@ public struct HostConfig: Sendable {
         var kafkaProperties: [String: String] = [:]
         if let props = kafka.table("properties") {
             for key in props.keys {
-                let lower = key.lowercased()
-                let secret = lower.contains("password") || lower.contains("secret")
-                if let value = props.string(key, secret: secret) { kafkaProperties[key] = value }
+                if let value = props.string(key, secret: Redact.isSecretKey(key)) { kafkaProperties[key] = value }
             }
             kafka.recordEffective("properties", .object(props.effective))
         }

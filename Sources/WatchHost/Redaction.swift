@@ -1,15 +1,10 @@
 import Foundation
-import JSONRPCClient
+import WatchCore
 
-/// Hides credentials in URLs and connection strings before they reach a log or `/state`.
+/// Hides credentials in URLs and connection strings before they reach a log or `/state`
+/// (the shared rule of `WatchCore.Redact`).
 public enum Redaction {
-    /// URLs (`postgresql://user:secret@host/db`, RPC URLs with keys) go through the shared
-    /// `URLRedaction`; libpq keyword strings (`host=x password=secret`) have their secret
-    /// values replaced.
-    public static func url(_ text: String) -> String {
-        if text.contains("://") { return URLRedaction.redact(text) }
-        return text.replacingOccurrences(
-            of: #"(password|passwd|apikey|api_key|key|token|secret)=([^&\s]+)"#, with: "$1=<redacted>",
-            options: [.regularExpression, .caseInsensitive])
-    }
+    /// URLs (`postgresql://user:secret@host/db`, RPC URLs with keys) and libpq keyword strings
+    /// (`host=x password = 'secret'`), their secrets replaced.
+    public static func url(_ text: String) -> String { Redact.credentials(text) }
 }

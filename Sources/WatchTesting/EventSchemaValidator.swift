@@ -8,7 +8,11 @@ public enum EventSchemaValidator {
     }
 
     /// `validate.py` with `arguments` (`--examples`, or JSONL files); returns (exit code, output).
-    public static func run(_ arguments: [String]) throws -> (Int32, String) {
+    public static func run(_ arguments: [String]) async throws -> (Int32, String) {
+        try await offThePool { try runBlocking(arguments) }
+    }
+
+    private static func runBlocking(_ arguments: [String]) throws -> (Int32, String) {
         let process = Process()
         process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
         process.arguments = ["python3", repositoryRoot.appendingPathComponent("docs/schemas/validate.py").path] + arguments
@@ -22,10 +26,10 @@ public enum EventSchemaValidator {
     }
 
     /// Validates JSON documents (one per string), each against the schema its `schema` names.
-    public static func validate(documents: [String]) throws -> (Int32, String) {
+    public static func validate(documents: [String]) async throws -> (Int32, String) {
         let file = FileManager.default.temporaryDirectory.appendingPathComponent("events-\(UUID().uuidString).jsonl")
         try Data(documents.joined(separator: "\n").utf8).write(to: file)
         defer { try? FileManager.default.removeItem(at: file) }
-        return try run([file.path])
+        return try await run([file.path])
     }
 }

@@ -276,7 +276,7 @@ struct AlertPushTests {
         let produced = try outbox.map { try JSONValue.parse($0) }
         #expect(posts.compactMap(\.json) == produced)
         #expect(posts[1].json?["fired_at"] == posts[0].json?["occurred_at"])
-        let (status, output) = try EventSchemaValidator.validate(documents: posts.map(\.body))
+        let (status, output) = try await EventSchemaValidator.validate(documents: posts.map(\.body))
         #expect(status == 0, "\(output)")
         #expect(output.contains("checked 2 document(s), 0 problem(s)"), "\(output)")
         #expect(!(await pusher.state()).serialized().contains("hook-secret-42"))

@@ -8,7 +8,7 @@ import WatchTesting
 @Suite(.serialized) struct DatabaseRestartDrillTests {
     /// Runs scripts/lib/pg-cluster; its output goes through a file (a pipe would stay open in
     /// the server it starts), and the wait is bounded.
-    static func cluster(_ args: String...) throws -> String {
+    static func cluster(_ args: String...) async throws -> String {
         let root = URL(fileURLWithPath: TestDatabase.migrationsDirectory).deletingLastPathComponent()
         let outPath = FileManager.default.temporaryDirectory.appendingPathComponent("pgc-\(UUID().uuidString)").path
         _ = FileManager.default.createFile(atPath: outPath, contents: nil)
@@ -19,9 +19,7 @@ import WatchTesting
         p.standardOutput = try FileHandle(forWritingTo: URL(fileURLWithPath: outPath))
         p.standardInput = FileHandle.nullDevice
         try p.run()
-        let deadline = Date().addingTimeInterval(60)
-        while p.isRunning && Date() < deadline { usleep(20_000) }
-        guard !p.isRunning, p.terminationStatus == 0 else {
+        guard await p.exited(within: .seconds(60)), p.terminationStatus == 0 else {
             if p.isRunning { p.terminate() }
             throw DrillError(description: "pg-cluster \(args) failed or hung")
         }
@@ -31,8 +29,17 @@ import WatchTesting
 
     @Test func databaseRestartMidStreamLosesNothing() async throws {
         let dir = FileManager.default.temporaryDirectory.appendingPathComponent("unrip-pgdrill-\(UUID().uuidString)").path
-        let url = try Self.cluster("start", dir)
-        defer { _ = try? Self.cluster("stop", dir) }
+        let url = try await Self.cluster("start", dir)
+        do {
+            try await Self.drill(url: url, dir: dir)
+        } catch {
+            _ = try? await Self.cluster("stop", dir)
+            throw error
+        }
+        _ = try? await Self.cluster("stop", dir)
+    }
+
+    static func drill(url: String, dir: String) async throws {
         let double = try await BitcoindDouble.start()
         double.mine(1)
         let config = KillDrillTests.config(db: TestDatabase(url: url, name: "postgres", pool: PostgresPool(url: url)), double: double)
@@ -45,7 +52,7 @@ import WatchTesting
         double.mine(1)
         #expect(await waitUntil(.seconds(30)) { ((try? await repository.listObservations(.init()))?.count ?? 0) == 4 })
         // Restart the database while more deposits arrive.
-        _ = try Self.cluster("restart", dir)
+        _ = try await Self.cluster("restart", dir)
         for _ in 0..<4 {
             paid.append(double.pay(script: KillDrillTests.script, sats: 20_000, change: 100).txid)
             double.mine(1)
@@ -59,6 +66,6 @@ import WatchTesting
         let rows = try await repository.listObservations(ObservationFilter(limit: 100))
         #expect(Set(rows.map(\.txHash)) == Set(paid) && rows.count == paid.count)
         #expect(host.log.contains("PostgreSQL connection lost; retrying") || host.log.contains("failed"), "the host noticed the restart")
-        #expect(host.terminate() == 0)
+        #expect(await host.terminate() == 0)
     }
 }

@@ -52,14 +52,15 @@ final class HostProcess: @unchecked Sendable {
         port = other.port
     }
 
-    func kill9() {
+    func kill9() async {
         kill(process.processIdentifier, SIGKILL)
-        process.waitUntilExit()
+        _ = await process.exited()
     }
 
-    func terminate() -> Int32 {
+    /// SIGTERM, then the exit status (-1 when it did not exit within a minute).
+    func terminate() async -> Int32 {
         kill(process.processIdentifier, SIGTERM)
-        process.waitUntilExit()
+        guard await process.exited() else { return -1 }
         return process.terminationStatus
     }
 

@@ -46,7 +46,7 @@ import WatchTesting
         let double = try await BitcoindDouble.start()
         double.mine(1)
         let topic = "drill.observations.\(UUID().uuidString.prefix(8))"
-        let kafka = try KafkaMockProcess(topics: [topic, "drill.alerts"])
+        let kafka = try await KafkaMockProcess.start(topics: [topic, "drill.alerts"])
         defer { kafka.stop() }
         var host = try HostProcess(config: Self.config(db: db, double: double, kafka: (kafka.bootstrap, topic, "drill.alerts")), port: try freePort())
         try host.start()
@@ -59,7 +59,7 @@ import WatchTesting
                 if Bool.random(using: &rng) { double.mine(1) }
                 try await Task.sleep(for: .milliseconds(Int.random(in: 5...120, using: &rng)))
             }
-            host.kill9()
+            await host.kill9()
             if round % 2 == 0 { double.mine(1) }  // the chain moves while the host is dead
             host = try host.restarted()
         }
@@ -116,6 +116,6 @@ import WatchTesting
         // The running host exposes what it did as Prometheus metrics.
         let metrics = String(decoding: try await JSONRPCClient(.init(url: "http://127.0.0.1:\(host.port)")).get("/metrics"), as: UTF8.self)
         #expect(metrics.contains("unrip_observations_total{") && metrics.contains("unrip_cursor_height{adapter=\"bitcoin\"}"), "\(metrics.prefix(2000))")
-        #expect(host.terminate() == 0, "graceful shutdown on SIGTERM")
+        #expect(await host.terminate() == 0, "graceful shutdown on SIGTERM")
     }
 }

@@ -8,8 +8,8 @@ import WatchCore
 import WatchTesting
 
 /// Runs docs/schemas/validate.py (python3 `jsonschema`, draft 2020-12); returns (exit code, output).
-func validateSchemas(_ arguments: [String]) throws -> (Int32, String) {
-    try EventSchemaValidator.run(arguments)
+func validateSchemas(_ arguments: [String]) async throws -> (Int32, String) {
+    try await EventSchemaValidator.run(arguments)
 }
 
 /// One observation written through the store, as an adapter's pipeline would.
@@ -23,8 +23,8 @@ func seedObservation(_ repo: FundingRepository, chain: String = "bitcoin", tx: S
 @Suite("Event schemas", .serialized)
 struct EventSchemaTests {
     @Test("every documented example validates against its JSON Schema")
-    func documentedExamples() throws {
-        let (status, output) = try validateSchemas(["--examples"])
+    func documentedExamples() async throws {
+        let (status, output) = try await validateSchemas(["--examples"])
         #expect(status == 0, "\(output)")
         #expect(output.contains("checked 7 document(s), 0 problem(s)"), "\(output)")
     }
@@ -66,7 +66,7 @@ struct EventSchemaTests {
         let file = FileManager.default.temporaryDirectory.appendingPathComponent("events-\(UUID().uuidString).jsonl")
         try Data(records.map { String(decoding: $0.value, as: UTF8.self) }.joined(separator: "\n").utf8).write(to: file)
         defer { try? FileManager.default.removeItem(at: file) }
-        let (status, output) = try validateSchemas([file.path])
+        let (status, output) = try await validateSchemas([file.path])
         #expect(status == 0, "\(output)")
         #expect(output.contains("checked \(total) document(s), 0 problem(s)"), "\(output)")
         let schemas = Set(records.compactMap { try? JSONValue.parse($0.value)["schema"]?.stringValue })

@@ -52,10 +52,11 @@ final class MockKafka: @unchecked Sendable {
         return reply
     }
 
+    /// Ends the mock (it exits when its stdin closes, SIGTERM besides). Foundation reaps it;
+    /// nothing waits here (a blocking wait would hold a thread of the concurrency pool).
     func stop() {
         try? input.close()
         process.terminate()
-        process.waitUntilExit()
     }
 }
 

@@ -53,7 +53,7 @@ import WatchTesting
             "database.url: missing",
             "database.pool_size = \"lots\": expected an integer",
             "http.listen = \"localhost\": expected host:port",
-            "http.bogus = 1: unknown key",
+            "http.bogus: unknown key",
             "testchain.confirmations = 0: expected an integer in 1...1000",
             "testchain.handles[0].address = \"not valid!\"",
             "dogecoin: unknown section or plugin [dogecoin]",

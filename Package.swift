@@ -208,7 +208,7 @@ let package = Package(
         .testTarget(
             name: "BitcoinPluginTests",
             dependencies: [
-                "BitcoinPlugin", "WatchCore", "WatchTesting", "CSHA256",
+                "BitcoinPlugin", "WatchCore", "WatchTesting", "CSHA256", "JSONRPCClient",
                 .product(name: "Crypto", package: "swift-crypto"),
             ],
             resources: [.copy("Fixtures")]

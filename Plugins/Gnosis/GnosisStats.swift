@@ -61,14 +61,14 @@ final class GnosisStats: Sendable {
             case .transport: c.transportErrors += 1
             case .cancelled: return
             }
-            c.lastError = "\(error)"
+            c.lastError = Excerpt.of("\(error)")
             c.lastErrorAt = Date()
         }
     }
 
     func note(_ error: String) {
         update {
-            $0.lastError = error
+            $0.lastError = Excerpt.of(error)
             $0.lastErrorAt = Date()
         }
     }

@@ -28,13 +28,14 @@ public enum JSONRPCError: Error, Sendable, Equatable, CustomStringConvertible {
         }
     }
 
+    /// Bounded whatever the peer sent (`Excerpt`): it goes into logs, errors and `/state`.
     public var description: String {
         switch self {
-        case .transport(let t): "transport error: \(t)"
-        case .http(let status, let body): "HTTP \(status)" + (body.isEmpty ? "" : ": \(body)")
+        case .transport(let t): "transport error: \(Excerpt.of(t.description))"
+        case .http(let status, let body): "HTTP \(status)" + (body.isEmpty ? "" : ": \(Excerpt.of(body))")
         case .rpc(let code, let message, let data):
-            "RPC error \(code): \(message)" + (data.map { " (data: \($0.serialized()))" } ?? "")
-        case .malformed(let why): "malformed reply: \(why)"
+            "RPC error \(code): \(Excerpt.of(message))" + (data.map { " (data: \(Excerpt.of(json: $0)))" } ?? "")
+        case .malformed(let why): "malformed reply: \(Excerpt.of(why))"
         case .cancelled: "cancelled"
         }
     }

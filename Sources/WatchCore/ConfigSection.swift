@@ -8,6 +8,9 @@ public indirect enum ConfigValue: Sendable, Equatable {
     case bool(Bool)
     case array([ConfigValue])
     case table([String: ConfigValue])
+    /// A TOML date, time or date-time, as written: no key of this service takes one, so it is
+    /// kept apart from strings and refused wherever it appears.
+    case dateTime(String)
 
     public var typeName: String {
         switch self {
@@ -17,6 +20,7 @@ public indirect enum ConfigValue: Sendable, Equatable {
         case .bool: "boolean"
         case .array: "array"
         case .table: "table"
+        case .dateTime: "date-time"
         }
     }
 
@@ -28,6 +32,7 @@ public indirect enum ConfigValue: Sendable, Equatable {
         case .bool(let b): String(b)
         case .array(let a): "[" + a.map(\.display).joined(separator: ", ") + "]"
         case .table: "{…}"
+        case .dateTime(let t): t
         }
     }
 }

@@ -15,6 +15,17 @@ public enum Excerpt {
         return String(decoding: bytes, as: UTF8.self) + "… (\(size) bytes in all)"
     }
 
+    /// A JSON value a peer sent, for an error: large containers and strings are described by
+    /// their size, not written out (a 58 MB reply must not be serialized into a message).
+    public static func of(json value: JSONValue, limit: Int = Excerpt.limit) -> String {
+        switch value {
+        case .array(let items) where items.count > 32: return "an array of \(items.count) items"
+        case .object(let members) where members.count > 32: return "an object of \(members.count) members"
+        case .string(let s) where s.utf8.count > limit: return "a string of \(s.utf8.count) bytes: " + of(s, limit: limit)
+        default: return of(value.serialized(), limit: limit)
+        }
+    }
+
     /// Bytes as text (lossily decoded), bounded the same way.
     public static func of(bytes: some Collection<UInt8>, limit: Int = Excerpt.limit) -> String {
         let shown = String(decoding: bytes.prefix(limit), as: UTF8.self)

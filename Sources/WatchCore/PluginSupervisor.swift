@@ -39,7 +39,15 @@ public final class PluginSupervisor: Service, ManagedPlugin {
         var restarts = 0
         var instance: (any PluginService)?
         var startedAt: Date?
+        /// Failures in a row, each within `flappingWindow` of the one before.
+        var failureStreak = 0
+        var lastFailureAt: Date?
     }
+
+    /// Two failures this close together make a restart loop, unhealthy even while a fresh
+    /// instance runs between them (a plugin that fails on the same input every time must not
+    /// look healthy between restarts).
+    public static let flappingWindow: TimeInterval = 120
     private let current = Mutex(State())
 
     public init(name: String, kind: String, startPaused: Bool = false, logger: Logger, maxBackoff: Duration = .seconds(30), make: @escaping @Sendable () async throws -> any PluginService) {
@@ -81,7 +89,8 @@ public final class PluginSupervisor: Service, ManagedPlugin {
         let inner = await instance?.state() ?? .null
         return [
             "name": .string(name), "kind": .string(kind), "status": .string(s.status.rawValue),
-            "paused": .bool(s.paused), "restarts": .int(Int64(s.restarts)), "last_error": .optional(s.lastError),
+            "paused": .bool(s.paused), "restarts": .int(Int64(s.restarts)), "last_error": .optional(s.lastError.map { Excerpt.of($0) }),
+            "failures_in_a_row": .int(Int64(s.failureStreak)),
             "plugin": inner,
         ]
     }
@@ -92,7 +101,11 @@ public final class PluginSupervisor: Service, ManagedPlugin {
         case .failed: return .unhealthy(s.lastError ?? "failed")
         case .stopped: return .unhealthy("stopped")
         case .paused: return .healthy
-        case .starting, .running: return await instance?.health() ?? .healthy
+        case .starting, .running:
+            if s.failureStreak >= 2, let last = s.lastFailureAt, Date().timeIntervalSince(last) < Self.flappingWindow {
+                return .unhealthy("restarting in a loop: \(s.failureStreak) failures in a row, the last: \(s.lastError ?? "?")")
+            }
+            return await instance?.health() ?? .healthy
         }
     }
 
@@ -124,7 +137,13 @@ public final class PluginSupervisor: Service, ManagedPlugin {
                     self.set(.stopped)
                     return
                 case .failed(let error):
-                    self.current.withLock { $0.restarts += 1 }
+                    self.current.withLock { s in
+                        let now = Date()
+                        s.restarts += 1
+                        let close = s.lastFailureAt.map { now.timeIntervalSince($0) < Self.flappingWindow } ?? false
+                        s.failureStreak = close ? s.failureStreak + 1 : 1
+                        s.lastFailureAt = now
+                    }
                     Counter(label: "unrip_plugin_failures_total", dimensions: [("plugin", self.name)]).increment()
                     self.set(.failed, error: error)
                     self.logger.error("plugin failed; restarting", metadata: ["plugin": "\(self.name)", "error": "\(error)", "backoff": "\(backoff)"])

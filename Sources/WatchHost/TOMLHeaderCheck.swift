@@ -4,13 +4,32 @@ import WatchCore
 /// toml++: its parser asserts on them (aborting the process in debug builds, undefined behaviour
 /// in release ones) instead of reporting an error. Strings, comments and values spanning lines
 /// are skipped, so only real headers are checked.
+///
+/// It also bounds how deep a dotted key or header may go (`[a.b.c…]`, `a.b.c… = 1`): 10,000
+/// levels overflow the stack of whatever walks the tree. A dot counts as a key separator
+/// unless it stands between two digits (a float, a time).
 enum TOMLHeaderCheck {
+    static let maxDottedLevels = 32
+
     static func problem(in text: String, path: String) -> ConfigProblem? {
         let bytes = Array(text.utf8)
         var i = 0
         var line = 1
         var depth = 0  // open [ or { inside a value
         var atLineStart = true
+        var dotsOnLine = 0
+        func isDigit(_ k: Int) -> Bool { k >= 0 && k < bytes.count && bytes[k] >= 0x30 && bytes[k] <= 0x39 }
+        /// Counts a key separator at `i`; true when the line went too deep.
+        func tooDeep() -> Bool {
+            guard bytes[i] == 0x2e, !(isDigit(i - 1) && isDigit(i + 1)) else { return false }
+            dotsOnLine += 1
+            return dotsOnLine >= maxDottedLevels
+        }
+        func depthProblem() -> ConfigProblem {
+            ConfigProblem(
+                key: "(file)", value: "\(path) line \(line)",
+                expected: "keys nested too deep: at most \(maxDottedLevels) dotted levels (a.b.c…) per key or table header")
+        }
         func isKeyStart(_ c: UInt8) -> Bool {
             (c >= 0x41 && c <= 0x5a) || (c >= 0x61 && c <= 0x7a) || (c >= 0x30 && c <= 0x39) || c == 0x5f || c == 0x2d
                 || c == 0x22 || c == 0x27
@@ -39,6 +58,7 @@ enum TOMLHeaderCheck {
             switch c {
             case 0x0a:
                 line += 1
+                dotsOnLine = 0
                 atLineStart = true
                 i += 1
                 continue
@@ -63,12 +83,15 @@ enum TOMLHeaderCheck {
                         expected: "not valid TOML: table header \(lineText.prefix(40)) must start with a key name, e.g. [bitcoin]")
                 }
                 while i < bytes.count, bytes[i] != 0x0a, bytes[i] != 0x23 {
-                    if bytes[i] == 0x22 || bytes[i] == 0x27 { skipString(bytes[i]) } else { i += 1 }
+                    if bytes[i] == 0x22 || bytes[i] == 0x27 { skipString(bytes[i]); continue }
+                    if tooDeep() { return depthProblem() }
+                    i += 1
                 }
                 atLineStart = false
                 continue
             case 0x5b, 0x7b: depth += 1
             case 0x5d, 0x7d: depth = max(0, depth - 1)
+            case 0x2e where tooDeep(): return depthProblem()
             default: break
             }
             atLineStart = false

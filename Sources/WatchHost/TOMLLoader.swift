@@ -17,7 +17,9 @@ enum TOMLLoader {
     static func parse(_ text: String, path: String = "(config)") throws(ConfigProblem) -> [String: ConfigValue] {
         if let problem = TOMLHeaderCheck.problem(in: text, path: path) { throw problem }
         do {
-            return convert(try TOMLTable(string: text))
+            return try convert(try TOMLTable(string: text))
+        } catch let problem as ConfigProblem {
+            throw ConfigProblem(key: problem.key, value: path, expected: problem.expected)
         } catch let error as TOMLParseError {
             throw ConfigProblem(
                 key: "(file)", value: "\(path) line \(error.source.begin.line), column \(error.source.begin.column)",
@@ -27,21 +29,35 @@ enum TOMLLoader {
         }
     }
 
-    private static func convert(_ table: TOMLTable) -> [String: ConfigValue] {
+    private static func convert(_ table: TOMLTable, depth: Int = 0) throws(ConfigProblem) -> [String: ConfigValue] {
         var out: [String: ConfigValue] = [:]
-        for (key, value) in table { out[key] = convert(value) }
+        for (key, value) in table { out[key] = try convert(value, depth: depth + 1) }
         return out
     }
 
-    private static func convert(_ value: any TOMLValueConvertible) -> ConfigValue {
+    /// Tables and arrays nested deeper than this are refused, so a hostile file cannot
+    /// overflow the stack (TOMLHeaderCheck refuses deep dotted keys before toml++ sees them).
+    static let maxDepth = 64
+
+    private static func convert(_ value: any TOMLValueConvertible, depth: Int) throws(ConfigProblem) -> ConfigValue {
+        if depth > maxDepth {
+            throw ConfigProblem(key: "(file)", value: nil, expected: "tables and arrays nested deeper than \(maxDepth) levels; no key of unrip-watch needs that")
+        }
         switch value.type {
         case .string: return .string(value.string ?? "")
         case .int: return .int(value.int ?? 0)
         case .double: return .double(value.double ?? 0)
         case .bool: return .bool(value.bool ?? false)
-        case .table: return .table(value.table.map(convert) ?? [:])
-        case .array: return .array(value.array.map { $0.map(convert) } ?? [])
-        case .date, .time, .dateTime: return .string(value.debugDescription)
+        case .table:
+            guard let table = value.table else { return .table([:]) }
+            return .table(try convert(table, depth: depth))
+        case .array:
+            var items: [ConfigValue] = []
+            if let array = value.array {
+                for item in array { items.append(try convert(item, depth: depth + 1)) }
+            }
+            return .array(items)
+        case .date, .time, .dateTime: return .dateTime(value.debugDescription)
         }
     }
 }

@@ -1,4 +1,6 @@
+import JSONRPCClient
 import Testing
+import WatchCore
 import WatchTesting
 
 @testable import BitcoinPlugin
@@ -45,6 +47,20 @@ struct HostileInputTests {
         #expect(throws: BitcoinParseError.trailingBytes(count: 1)) {
             try BlockParser.parse(Fixtures.block413567 + [0])
         }
+    }
+
+    @Test("an error, log line or last_error carries an excerpt of what a node sent, never the whole reply")
+    func errorsCarryAnExcerpt() {
+        let huge = JSONValue.array(Array(repeating: .string("x"), count: 200_000))
+        let bitcoin = BitcoinRPCError.malformed("getblockhash", Excerpt.of(json: huge)).description
+        #expect(bitcoin == "malformed getblockhash reply from bitcoind: an array of 200000 items")
+        let text = String(repeating: "y", count: 5_000_000)
+        for error in [JSONRPCError.malformed(text), .http(status: 502, body: text), .rpc(code: -1, message: text, data: .string(text))] {
+            #expect(error.description.utf8.count < 1_200, "\(error.description.prefix(100))")
+            #expect(error.description.contains("(5000000 bytes in all)"))
+        }
+        #expect(Excerpt.of("é" + String(repeating: "é", count: 600)).hasSuffix("… (1202 bytes in all)"))
+        #expect(Excerpt.of("short") == "short")
     }
 
     @Test("BIP144 flag handling: superfluous witness, unknown flags, empty vin")

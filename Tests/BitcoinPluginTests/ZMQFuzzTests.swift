@@ -1,4 +1,5 @@
 import Testing
+import WatchTesting
 
 @testable import BitcoinPlugin
 
@@ -33,5 +34,35 @@ import Testing
             }
         }
         #expect(parsed < 500)
+    }
+
+    /// A frame larger than any block (ZMQ_MAXMSGSIZE) is never taken into memory: libzmq drops
+    /// that publisher's connection; the others go on.
+    @Test func framesLargerThanAnyBlockAreRefused() async throws {
+        let double = try await BitcoindDouble.start()
+        let subscriber = ZMQSubscriber(endpoints: [
+            ("rawblock", double.zmqEndpoints["rawblock"]!), ("rawtx", double.zmqEndpoints["rawtx"]!),
+        ])
+        let stream = try subscriber.messages()
+        defer { subscriber.stop() }
+        let big = [UInt8](repeating: 0xab, count: 5 << 20)
+        let feeder = Task {
+            while !Task.isCancelled {
+                double.publishZMQ("rawblock", big)
+                double.publishZMQ("rawtx", [1, 2, 3])
+                try? await Task.sleep(for: .milliseconds(20))
+            }
+        }
+        defer { feeder.cancel() }
+        var small = 0, largest = 0
+        for await batch in stream {
+            for message in batch {
+                largest = max(largest, message.map(\.count).max() ?? 0)
+                if message.first == Array("rawtx".utf8) { small += 1 }
+            }
+            if small >= 30 { break }
+        }
+        #expect(small >= 30)
+        #expect(largest < 5 << 20, "a \(largest)-byte frame was taken")
     }
 }

@@ -7,15 +7,17 @@ import WatchTesting
 @Suite struct PluginSupervisorTests {
     final class Counter: Sendable {
         let starts = Mutex(0)
-        let failFirst: Bool
-        init(failFirst: Bool) { self.failFirst = failFirst }
+        let failures: Int
+        var failFirst: Bool { failures > 0 }
+        init(failFirst: Bool) { failures = failFirst ? 1 : 0 }
+        init(failures: Int) { self.failures = failures }
     }
 
     struct Looping: PluginService {
         let counter: Counter
         func run() async throws {
             let n = counter.starts.withLock { $0 += 1; return $0 }
-            if counter.failFirst && n == 1 { throw CancellationErrorLike() }
+            if n <= counter.failures { throw CancellationErrorLike() }
             while !Task.isCancelled { try await Task.sleep(for: .milliseconds(5)) }
         }
         func state() async -> JSONValue { ["starts": .int(Int64(counter.starts.withLock { $0 }))] }
@@ -46,6 +48,22 @@ import WatchTesting
         let state = await supervisor.state()
         #expect(state["restarts"] == .int(1))
         #expect(state["last_error"]?.stringValue?.contains("CancellationErrorLike") == true)
+        task.cancel()
+        _ = await task.result
+    }
+
+    @Test func aRestartLoopIsUnhealthyEvenWhileAFreshInstanceRuns() async throws {
+        let counter = Counter(failures: 2)
+        let supervisor = PluginSupervisor(name: "p", kind: "k", logger: Logger(label: "t"), maxBackoff: .milliseconds(300)) { Looping(counter: counter) }
+        let task = Task { try await supervisor.run() }
+        #expect(await waitUntil { counter.starts.withLock { $0 } == 3 && supervisor.status == .running })
+        guard case .unhealthy(let why) = await supervisor.health() else {
+            Issue.record("healthy between restarts of a loop")
+            task.cancel()
+            return
+        }
+        #expect(why.contains("restarting in a loop: 2 failures in a row") && why.contains("CancellationErrorLike"), "\(why)")
+        #expect(await supervisor.state()["failures_in_a_row"] == .int(2))
         task.cancel()
         _ = await task.result
     }

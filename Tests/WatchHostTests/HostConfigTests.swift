@@ -127,6 +127,93 @@ import WatchTesting
         }
     }
 
+    /// Every leak the hostile probe found, through `check-config` (the same effective config
+    /// `GET /state` serves): none of the secret markers may appear anywhere in the output.
+    @Test func checkConfigShowsNoSecretWhereverItIsWritten() throws {
+        let text = """
+            [database]
+            url = "host=db.internal password = LEAK1 user=unrip"
+            [control]
+            token = "LEAK2-token"
+            [kafka]
+            brokers = ["127.0.0.1:9092"]
+            [kafka.properties]
+            "ssl.key.pem" = "-----BEGIN PRIVATE KEY----- LEAK3"
+            "sasl.oauthbearer.config" = "principal=x clientSecret=LEAK4"
+            "sasl.jaas.config" = "org.apache.kafka.common.security.plain.PlainLoginModule password=LEAK5;"
+            "client.rack" = "rack-1"
+            [bridge]
+            enabled = true
+            accounts = ["mm.near"]
+            rpc_url = "https://bridge.example/rpc?apikey=LEAK6"
+            near_rpc_url = "https://user:LE?AK7#x@near.example/LEAK8abc123"
+            [testchain]
+            enabled = true
+            handles = [{ address = "abc" }]
+            """
+        let report = HostCommands.checkConfig(path: try write(text), environment: [:], registry: registry)
+        #expect(report.ok, "\(report.output)")
+        for n in 1...8 {
+            #expect(!report.output.contains("LEAK\(n)") && !report.output.contains("AK\(n)"), "LEAK\(n) shown:\n\(report.output)")
+        }
+        #expect(report.output.contains("rack-1"), "a property that is no secret is still shown")
+        #expect(report.output.contains("bridge.example/rpc"), "a redacted URL still says where it points")
+
+        // A misspelled secret key is named, never shown with its value.
+        let misspelled = HostCommands.checkConfig(path: try write(text + "\nrpc_pasword = \"LEAK9\"\n"), environment: [:], registry: registry)
+        #expect(!misspelled.ok)
+        #expect(misspelled.output.contains("testchain.rpc_pasword: unknown key"), "\(misspelled.output)")
+        #expect(!misspelled.output.contains("LEAK9"), "\(misspelled.output)")
+        // A bad URL is named with its credentials hidden.
+        let badURL = HostCommands.checkConfig(
+            path: try write(text.replacingOccurrences(of: "https://bridge.example/rpc?apikey=LEAK6", with: "ftp://u:LEAK6@bridge.example/")),
+            environment: [:], registry: registry)
+        #expect(badURL.output.contains("bridge.rpc_url = \"ftp://u:<redacted>@bridge.example/\""), "\(badURL.output)")
+    }
+
+    @Test func redactionHidesEveryFormOfCredential() {
+        let cases: [(String, String)] = [
+            ("https://u:pa?ss@host:8545/", "https://u:<redacted>@host:8545/"),
+            ("https://u:pa#ss@host/", "https://u:<redacted>@host/"),
+            ("https://rpc.example/rpc/abcd1234ef", "https://rpc.example/rpc/<redacted>"),
+            ("https://rpc.example/v3/mainnet", "https://rpc.example/v3/mainnet"),
+            ("host=db password='QUOTED PW' user=x", "host=db password=<redacted> user=x"),
+            ("host=db password = spaced user=x", "host=db password = <redacted> user=x"),
+            ("host=db password='it\\'s' user=x", "host=db password=<redacted> user=x"),
+        ]
+        for (raw, shown) in cases { #expect(Redaction.url(raw) == shown, "\(raw)") }
+        for key in ["ssl.key.pem", "sasl.oauthbearer.config", "sasl.jaas.config", "rpc_password", "webhook_token", "ssl.key.password"] {
+            #expect(Redact.isSecretKey(key), "\(key)")
+        }
+        for key in ["client.rack", "rpc_url", "ssl.key.location", "rpc_cookie_file", "sasl.mechanisms"] {
+            #expect(!Redact.isSecretKey(key), "\(key)")
+        }
+        #expect(Redact.urls(inText: "failed at https://u:pw@h/x?k=v now") == "failed at https://u:<redacted>@h/x?k=<redacted> now")
+    }
+
+    @Test func deeplyNestedKeysAreRefusedNotACrash() throws {
+        let deepHeader = "[" + Array(repeating: "a", count: 10_000).joined(separator: ".") + "]\nx = 1\n"
+        let deepKey = Array(repeating: "b", count: 20_000).joined(separator: ".") + " = 1\n"
+        for text in [deepHeader, deepKey] {
+            let report = HostCommands.checkConfig(path: try write(text), environment: [:], registry: registry)
+            #expect(!report.ok)
+            #expect(report.output.contains("keys nested too deep: at most 32 dotted levels"), "\(report.output.prefix(300))")
+        }
+        // Floats and times are no dotted keys; 31 levels are fine.
+        let fine = "x = [" + Array(repeating: "2.5", count: 40).joined(separator: ", ") + "]\nt = 07:32:00.999\n"
+            + Array(repeating: "c", count: 32).joined(separator: ".") + " = 1\n"
+        let table = try HostConfig.loadTable(path: try write(fine))
+        #expect(table["x"] == .array(Array(repeating: .double(2.5), count: 40)))
+    }
+
+    @Test func aTOMLDateTimeIsNoString() throws {
+        let report = HostCommands.checkConfig(
+            path: try write("[database]\nurl = 1979-05-27T07:32:00Z\n[testchain]\nenabled = true\nhandles = [{ address = \"abc\" }]\n"),
+            environment: [:], registry: registry)
+        #expect(!report.ok)
+        #expect(report.output.contains("database.url = <redacted>: expected a string, found date-time"), "\(report.output)")
+    }
+
     @Test func redactionHidesCredentials() {
         #expect(Redaction.url("https://user:pw@rpc.example/v1/abc?apikey=XYZ") == "https://user:<redacted>@rpc.example/v1/abc?apikey=<redacted>")
         #expect(Redaction.url("host=db password=pw dbname=x") == "host=db password=<redacted> dbname=x")

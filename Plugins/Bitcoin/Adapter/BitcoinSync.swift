@@ -63,7 +63,7 @@ actor BitcoinSync {
 
     func recordFailure(_ error: any Error) {
         consecutiveFailures += 1
-        lastError = "\(error)"
+        lastError = Excerpt.of("\(error)")
         count("rpc_errors")
     }
 

@@ -53,14 +53,14 @@ public final class RPCBitcoinNode: BitcoinNodeClient {
         let r = try await call("getblockchaininfo")
         guard let chain = r["chain"]?.stringValue, let blocks = r["blocks"]?.int64Value,
             let best = r["bestblockhash"]?.stringValue
-        else { throw BitcoinRPCError.malformed("getblockchaininfo", r.serialized()) }
+        else { throw BitcoinRPCError.malformed("getblockchaininfo", Excerpt.of(json: r)) }
         return BitcoinChainInfo(chain: chain, blocks: Int(blocks), bestBlockHash: best, initialBlockDownload: r["initialblockdownload"]?.boolValue ?? false)
     }
 
     public func blockHash(height: Int) async throws -> String? {
         do {
             let r = try await call("getblockhash", [.int(Int64(height))])
-            guard let hash = r.stringValue, Self.isHash(hash) else { throw BitcoinRPCError.malformed("getblockhash", r.serialized()) }
+            guard let hash = r.stringValue, Self.isHash(hash) else { throw BitcoinRPCError.malformed("getblockhash", Excerpt.of(json: r)) }
             return hash
         } catch JSONRPCError.rpc(let code, _, _) where code == -8 {
             return nil  // "Block height out of range"
@@ -109,7 +109,7 @@ public enum BitcoinRPCError: Error, CustomStringConvertible {
         case .cookieUnreadable(let f): "cannot read bitcoind cookie file \(f): check rpc_cookie_file and its permissions"
         case .unauthorized: "bitcoind refused the RPC credentials (HTTP 401): check rpc_user/rpc_password or rpc_cookie_file"
         case .warmingUp(let m): "bitcoind is warming up: \(m)"
-        case .malformed(let what, let reply): "malformed \(what) reply from bitcoind: \(reply)"
+        case .malformed(let what, let reply): "malformed \(what) reply from bitcoind: \(Excerpt.of(reply))"
         }
     }
 }

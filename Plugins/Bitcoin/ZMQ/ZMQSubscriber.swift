@@ -32,6 +32,10 @@ final class ZMQSubscriber: Sendable {
         zmq_setsockopt(socket, ZMQ_RCVTIMEO, &timeout, MemoryLayout<Int32>.size)
         var hwm: Int32 = 100_000
         zmq_setsockopt(socket, ZMQ_RCVHWM, &hwm, MemoryLayout<Int32>.size)
+        // No frame larger than the largest legal block (4,000,000 bytes serialized) plus room:
+        // a peer sending more is disconnected by libzmq before the frame is held in memory.
+        var maxMessage = Self.maxMessageBytes
+        zmq_setsockopt(socket, ZMQ_MAXMSGSIZE, &maxMessage, MemoryLayout<Int64>.size)
         var keepalive: Int32 = 1
         zmq_setsockopt(socket, ZMQ_TCP_KEEPALIVE, &keepalive, MemoryLayout<Int32>.size)
         var linger: Int32 = 0
@@ -57,6 +61,10 @@ final class ZMQSubscriber: Sendable {
     }
 
     func stop() { stopped.store(true, ordering: .relaxed) }
+
+    /// The largest ZMQ message taken (`ZMQ_MAXMSGSIZE`): a block's serialized size is at most
+    /// 4,000,000 bytes (BIP141 weight limit), so 4 MiB holds any `rawblock`.
+    static let maxMessageBytes: Int64 = 4 << 20
 
     /// Messages handed over in one batch, at most.
     static let batchLimit = 1_024

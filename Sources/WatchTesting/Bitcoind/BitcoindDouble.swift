@@ -126,6 +126,8 @@ public final class BitcoindDouble: Sendable {
 
     /// The next `count` ZMQ messages are lost (their sequence numbers still advance).
     public func dropNextZMQ(_ count: Int) { zmq.dropNext(count) }
+    /// Publishes `body` as one `topic` message as it is (a hostile or broken node: any size, any bytes).
+    public func publishZMQ(_ topic: String, _ body: [UInt8]) { zmq.publish(topic, body) }
 
     /// Takes the RPC/REST server (and ZMQ publishing) down, or brings it back on the same port.
     public func setDown(_ down: Bool) async throws {

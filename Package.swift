@@ -187,6 +187,7 @@ let package = Package(
             dependencies: [
                 "ControlAPI", "WatchHost", "WatchCore", "WatchTesting", "PostgresStore",
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
+                .product(name: "Prometheus", package: "swift-prometheus"),
             ]
         ),
         .testTarget(name: "WatchHostTests", dependencies: ["WatchHost", "WatchCore", "WatchTesting", "PostgresStore"]),

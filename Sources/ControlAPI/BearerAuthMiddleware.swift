@@ -10,7 +10,8 @@ struct BearerAuthMiddleware<Context: RequestContext>: RouterMiddleware {
         guard let header = request.headers[.authorization], header.lowercased().hasPrefix("bearer ") else {
             return JSONResponse.error(.unauthorized, "missing bearer token: send Authorization: Bearer <control token>")
         }
-        let presented = String(header.dropFirst("bearer ".count)).trimmingCharacters(in: .whitespaces)
+        // Compared exactly as sent: " token" or "token\t" is another token.
+        let presented = String(header.dropFirst("bearer ".count))
         guard let token, !token.isEmpty else {
             return JSONResponse.error(.forbidden, "no control token is configured ([control] token or UNRIP_CONTROL_TOKEN); state changes are disabled")
         }

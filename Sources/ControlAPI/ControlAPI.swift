@@ -35,7 +35,7 @@ public struct ControlSurface: Sendable {
         addFundingRoutes(to: router)
         addStuckRoute(to: router)
         addOutboxRoutes(to: router)
-        router.get("/metrics") { _, _ -> Response in
+        router.getAndHead("/metrics") { _, _ -> Response in
             var buffer: [UInt8] = []
             self.metrics.emit(into: &buffer)
             return Response(

@@ -6,15 +6,15 @@ import WatchCore
 
 extension ControlSurface {
     func addFundingRoutes(to router: Router<BasicRequestContext>) {
-        router.get("/funding/handles") { _, _ -> Response in
+        router.getAndHead("/funding/handles") { _, _ -> Response in
             JSONResponse.ok(["handles": .array(try await self.repository.listHandles())])
         }
-        router.get("/funding/observations") { request, _ -> Response in
+        router.getAndHead("/funding/observations") { request, _ -> Response in
             let filter = try Self.observationFilter(request.uri.queryParameters)
             let records = try await self.repository.listObservations(filter)
             return JSONResponse.ok(["observations": .array(records.map(\.json))])
         }
-        router.get("/funding/latency") { request, _ -> Response in
+        router.getAndHead("/funding/latency") { request, _ -> Response in
             let query = request.uri.queryParameters
             for (key, _) in query where key != "chain" && key != "since" {
                 throw HTTPError(.badRequest, message: "unknown query parameter '\(key)'; use chain, since")
@@ -23,17 +23,17 @@ extension ControlSurface {
             if let text = query["since"], !text.isEmpty {
                 guard let parsed = Timestamp.parse(String(text)) else {
                     throw HTTPError(
-                        .badRequest, message: "since must be \(Timestamp.rangeText), such as 2026-11-25T00:00:00Z; got '\(text.prefix(64))'")
+                        .badRequest, message: "since must be \(Timestamp.rangeText), such as 2026-11-25T00:00:00Z; got \(quoted(text))")
                 }
                 since = parsed
             }
             let chain = query["chain"].flatMap { $0.isEmpty ? nil : String($0) }
             return JSONResponse.ok(try await self.repository.latency(chain: chain, since: since))
         }
-        router.get("/funding/observations/:id") { _, context -> Response in
+        router.getAndHead("/funding/observations/:id") { _, context -> Response in
             let text = context.parameters.get("id") ?? ""
-            guard let id = Int(text), id > 0 else {
-                throw HTTPError(.badRequest, message: "observation id must be a positive integer, got '\(text)'")
+            guard let id = RequestNumber.id(text) else {
+                throw HTTPError(.badRequest, message: "observation id must be a positive integer, got \(quoted(text))")
             }
             guard let record = try await self.repository.observation(id: id) else {
                 throw HTTPError(.notFound, message: "no observation with id \(id)")
@@ -56,13 +56,13 @@ extension ControlSurface {
         if let state = query["state"], !state.isEmpty {
             guard let s = FundingState(rawValue: String(state)) else {
                 let all = FundingState.allCases.map(\.rawValue).joined(separator: ", ")
-                throw HTTPError(.badRequest, message: "state must be one of \(all), got '\(state)'")
+                throw HTTPError(.badRequest, message: "state must be one of \(all), got \(quoted(state))")
             }
             filter.state = s
         }
         if let limit = query["limit"] {
-            guard let n = Int(limit), (1...1000).contains(n) else {
-                throw HTTPError(.badRequest, message: "limit must be an integer from 1 to 1000, got '\(limit)'")
+            guard let n = RequestNumber.parse(limit), (1...1000).contains(n) else {
+                throw HTTPError(.badRequest, message: "limit must be an integer from 1 to 1000, got \(quoted(limit))")
             }
             filter.limit = n
         }

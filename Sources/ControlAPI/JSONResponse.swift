@@ -28,3 +28,17 @@ struct JSONErrorMiddleware<Context: RequestContext>: RouterMiddleware {
         }
     }
 }
+
+extension Router {
+    /// `GET path`, and `HEAD path` answered the same way, headers only (RFC 9110 §9.3.2).
+    @discardableResult
+    func getAndHead(_ path: RouterPath, use handler: @escaping @Sendable (Request, Context) async throws -> Response) -> Self {
+        get(path, use: handler)
+        on(path, method: .head) { request, context -> Response in
+            var response = try await handler(request, context)
+            response.body = ResponseBody()
+            return response
+        }
+        return self
+    }
+}

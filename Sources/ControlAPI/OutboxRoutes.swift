@@ -7,18 +7,18 @@ extension ControlSurface {
     /// how consumers read them when Kafka is off. `GET /outbox/backlog`: what awaits publication.
     func addOutboxRoutes(to router: Router<BasicRequestContext>) {
         let store = OutboxStore(pool: repository.pool)
-        router.get("/outbox") { request, _ -> Response in
+        router.getAndHead("/outbox") { request, _ -> Response in
             let q = request.uri.queryParameters
             let known: Set<Substring> = ["after_id", "topic", "limit"]
             for (key, _) in q where !known.contains(key) {
                 throw HTTPError(.badRequest, message: "unknown query parameter '\(key)'; use after_id, topic, limit")
             }
             let after = try q["after_id"].map { text -> Int64 in
-                guard let n = Int64(text), n >= 0 else { throw HTTPError(.badRequest, message: "after_id must be an integer ≥ 0") }
+                guard let n = RequestNumber.parse(text).map(Int64.init) else { throw HTTPError(.badRequest, message: "after_id must be an integer ≥ 0") }
                 return n
             } ?? 0
             let limit = try q["limit"].map { text -> Int in
-                guard let n = Int(text), (1...1000).contains(n) else { throw HTTPError(.badRequest, message: "limit must be 1–1000") }
+                guard let n = RequestNumber.parse(text), (1...1000).contains(n) else { throw HTTPError(.badRequest, message: "limit must be 1–1000") }
                 return n
             } ?? 100
             let rows = try await store.list(afterID: after, topic: q["topic"].map(String.init), limit: limit)
@@ -31,7 +31,7 @@ extension ControlSurface {
             }
             return JSONResponse.ok(["events": .array(events), "next_after_id": .int(rows.last?.id ?? after)])
         }
-        router.get("/outbox/backlog") { _, _ -> Response in
+        router.getAndHead("/outbox/backlog") { _, _ -> Response in
             JSONResponse.ok(try await store.backlog().json)
         }
     }

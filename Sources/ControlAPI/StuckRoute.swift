@@ -10,10 +10,10 @@ extension ControlSurface {
     func addStuckRoute(to router: Router<BasicRequestContext>) {
         router.post("/funding/observations/:id/stuck") { request, context -> Response in
             let text = context.parameters.get("id") ?? ""
-            guard let id = Int(text), id > 0 else {
-                throw HTTPError(.badRequest, message: "observation id must be a positive integer, got '\(text)'")
+            guard let id = RequestNumber.id(text) else {
+                throw HTTPError(.badRequest, message: "observation id must be a positive integer, got \(quoted(text))")
             }
-            let body = try await request.body.collect(upTo: 64 * 1024)
+            let body = try await collectBody(request, limit: 64 * 1024)
             guard let fields = (try? JSONValue.parse(Array(buffer: body)))?.objectValue,
                 let reason = fields["reason"]?.stringValue?.trimmingCharacters(in: .whitespacesAndNewlines), !reason.isEmpty,
                 fields.count == 1

@@ -27,10 +27,22 @@ public final class PostgresPool: Sendable {
     ///   - url: a libpq connection URI or keyword string; never logged.
     ///   - size: connections at most.
     public init(url: String, size: Int = 4, maxAttempts: Int = 5, logger: Logger = Logger(label: "unrip.postgres")) {
-        self.url = url
+        self.url = Self.withConnectTimeout(url)
         self.size = max(1, size)
         self.maxAttempts = max(1, maxAttempts)
         self.logger = logger
+    }
+
+    /// libpq waits forever for a server that accepts TCP but never answers; unless the URL sets
+    /// its own, `connect_timeout=5` bounds every connection attempt.
+    static func withConnectTimeout(_ url: String, seconds: Int = 5) -> String {
+        guard !url.contains("connect_timeout") else { return url }
+        if url.hasPrefix("postgres://") || url.hasPrefix("postgresql://") {
+            let cut = url.firstIndex(of: "#") ?? url.endIndex
+            let separator = url[..<cut].contains("?") ? "&" : "?"
+            return url[..<cut] + "\(separator)connect_timeout=\(seconds)" + url[cut...]
+        }
+        return url.isEmpty ? url : url + " connect_timeout=\(seconds)"
     }
 
     /// Runs `body` with a connection on a dedicated thread. A lost connection is reset and the

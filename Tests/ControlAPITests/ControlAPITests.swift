@@ -90,18 +90,45 @@ import WatchTesting
                 ("/funding/observations/xyz", .get, .badRequest),
                 ("/funding/observations/-4", .get, .badRequest),
                 ("/funding/observations/999999", .get, .notFound),
+                ("/funding/observations/+1", .get, .badRequest),
+                ("/funding/observations/%201", .get, .badRequest),
+                ("/funding/observations?limit=+5", .get, .badRequest),
+                ("/funding/latency?since=0000-01-01T00:00:00Z", .get, .badRequest),
+                ("/funding/latency?since=0001-01-01T00:00:00Z", .get, .badRequest),
+                ("/funding/latency?since=1000-01-01T00:00:00Z", .get, .badRequest),
+                ("/funding/latency?since=1969-12-31T23:59:59Z", .get, .badRequest),
+                ("/funding/latency?since=10000-01-01T00:00:00Z", .get, .badRequest),
+                ("/funding/latency?since=9999-12-31T23:59:59-01:00", .get, .badRequest),
+                ("/funding/latency?since=2026-11-25T00:00:00Z", .get, .ok),
                 ("/no/such/route", .get, .notFound),
             ]
             for (uri, method, status) in cases {
                 try await client.execute(uri: uri, method: method, headers: auth()) { r in
                     #expect(r.status == status, "\(uri)")
-                    if uri != "/no/such/route" {
+                    if uri != "/no/such/route" && status != .ok {
                         #expect((r.json["error"] as? [String: Any])?["message"] is String, "\(uri): \(r.text)")
                     }
                 }
             }
             try await client.execute(uri: "/plugins/testchain/pause", method: .post, headers: auth(), body: ByteBuffer(repeating: 0x41, count: 3_000_000)) { r in
                 #expect(r.status.code < 500)
+            }
+            try await client.execute(
+                uri: "/funding/observations/1/stuck", method: .post, headers: auth(), body: ByteBuffer(repeating: 0x41, count: 100_000)
+            ) { r in
+                #expect(r.status == .contentTooLarge, "\(r.text)")
+                #expect((r.json["error"] as? [String: Any])?["message"] as? String == "request body over 65536 bytes; send at most 65536")
+            }
+            // HEAD answers like GET, without a body.
+            try await client.execute(uri: "/healthz", method: .head) { r in
+                #expect(r.status == .ok)
+                #expect(r.body.readableBytes == 0)
+            }
+            // The token is compared exactly as sent.
+            for presented in ["Bearer  \(HostHarness.token)", "Bearer \t\(HostHarness.token)"] {
+                try await client.execute(uri: "/plugins/testchain/pause", method: .post, headers: [.authorization: presented]) { r in
+                    #expect(r.status == .forbidden, "\(presented)")
+                }
             }
         }
     }

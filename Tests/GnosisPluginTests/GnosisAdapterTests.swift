@@ -127,9 +127,13 @@ import WatchTesting
         h.node.mine(3)
         #expect(await waitUntil(.seconds(20)) { h.row(late)?.state == .seenConfirmed })
         #expect(h.row(tx) == nil)  // before the start block: never reported
+        #expect(h.node.pendingFaults == 0)
         let state = await adapter.state()
-        #expect(state["errors"]?["http"]?.int64Value ?? 0 >= 38)
-        #expect(state["errors"]?["transport"]?.int64Value ?? 0 >= 2)
+        // 38 error replies and 2 hangs past rpc_timeout_ms were served; on a loaded machine an
+        // error reply may itself arrive after the 200 ms timeout and count as a transport error.
+        let http = state["errors"]?["http"]?.int64Value ?? 0, transport = state["errors"]?["transport"]?.int64Value ?? 0
+        #expect(http + transport >= 40, "http \(http), transport \(transport)")
+        #expect(transport >= 2)
         #expect(state["requests"]?["retries"]?.int64Value ?? 0 >= 30)
         await h.shutdown()
     }

@@ -37,6 +37,8 @@ public struct UnripHost: Sendable {
     /// Connects, migrates, registers handles and restores every adapter's tracker.
     public func prepare() async throws -> Prepared {
         let pool = PostgresPool(url: config.databaseURL, size: config.databasePoolSize, logger: logger)
+        try await DatabaseStartup.wait(
+            for: pool, url: config.databaseURL, timeout: .seconds(config.databaseStartupTimeoutSeconds), clock: clock, logger: logger)
         let runner = try MigrationRunner(directory: MigrationRunner.locate(explicit: config.migrationsDir))
         try await runner.apply(to: pool, logger: logger)
         let repository = FundingRepository(pool: pool, observationsTopic: config.topicObservations, logger: logger)

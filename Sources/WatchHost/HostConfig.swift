@@ -7,6 +7,8 @@ import WatchCore
 public struct HostConfig: Sendable {
     public var databaseURL: String
     public var databasePoolSize: Int
+    /// How long `run` waits for PostgreSQL at start (retrying with backoff) before giving up.
+    public var databaseStartupTimeoutSeconds = 60
     public var migrationsDir: String?
     public var httpHost: String
     public var httpPort: Int
@@ -73,6 +75,7 @@ public struct HostConfig: Sendable {
         database.recordEffective("url", .string(Redaction.url(url)))
         let poolSize = database.int("pool_size", default: 4, range: 1...64)
         let migrations = database.string("migrations_dir")
+        let startupTimeout = database.int("startup_timeout_s", default: 60, range: 0...86_400)
         database.finish()
         effective["database"] = .object(database.effective)
 
@@ -163,11 +166,13 @@ public struct HostConfig: Sendable {
         }
 
         if !problems.all.isEmpty { throw ConfigErrors(problems: problems.all) }
-        return HostConfig(
+        var config = HostConfig(
             databaseURL: url, databasePoolSize: poolSize, migrationsDir: migrations, httpHost: host, httpPort: port,
             controlToken: token, kafkaBrokers: brokers, topicObservations: topicObservations, topicAlerts: topicAlerts,
             kafkaClientID: clientID, kafkaGroupID: groupID, topicPrices: topicPrices, topicInventory: topicInventory,
             topicExecutionResults: topicExecution, kafkaProperties: kafkaProperties, alerts: alerts, logLevel: level, adapters: adapters, reconciler: reconciler, effective: .object(effective))
+        config.databaseStartupTimeoutSeconds = startupTimeout
+        return config
     }
 
     /// `host:port`, `[v6]:port`.

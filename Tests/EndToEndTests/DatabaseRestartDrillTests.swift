@@ -68,4 +68,43 @@ import WatchTesting
         #expect(host.log.contains("PostgreSQL connection lost; retrying") || host.log.contains("failed"), "the host noticed the restart")
         #expect(await host.terminate() == 0)
     }
+
+    /// The host started before its database: it waits, logging each attempt, and starts when
+    /// PostgreSQL comes; with nothing coming it gives up after startup_timeout_s, naming it.
+    @Test func hostStartedBeforeItsDatabaseWaitsForIt() async throws {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("unrip-pgwait-\(UUID().uuidString)").path
+        let url = try await Self.cluster("start", dir)
+        _ = try await Self.cluster("halt", dir)
+        do {
+            try await Self.waitForDatabase(url: url, dir: dir)
+        } catch {
+            _ = try? await Self.cluster("stop", dir)
+            throw error
+        }
+        _ = try? await Self.cluster("stop", dir)
+    }
+
+    static func waitForDatabase(url: String, dir: String) async throws {
+        let double = try await BitcoindDouble.start()
+        double.mine(1)
+        let db = TestDatabase(url: url, name: "postgres", pool: PostgresPool(url: url))
+        func config(timeout: Int) -> String {
+            KillDrillTests.config(db: db, double: double).replacingOccurrences(of: "[database]\n", with: "[database]\nstartup_timeout_s = \(timeout)\n")
+        }
+        let giving = try HostProcess(config: config(timeout: 2), port: try freePort())
+        try giving.start()
+        #expect(await giving.process.exited(within: .seconds(30)))
+        #expect(giving.process.terminationStatus != 0)
+        #expect(giving.log.contains("did not answer within 2.0 seconds ([database] startup_timeout_s)"), "\(giving.log.suffix(1500))")
+
+        let host = try HostProcess(config: config(timeout: 120), port: try freePort())
+        try host.start()
+        #expect(await waitUntil(.seconds(30)) { host.log.contains("PostgreSQL not reachable yet; retrying") }, "\(host.log.suffix(1500))")
+        #expect(host.process.isRunning)
+        _ = try await Self.cluster("restart", dir)
+        #expect(await waitUntil(.seconds(60)) { host.log.contains("control surface listening") }, "\(host.log.suffix(1500))")
+        #expect(host.log.contains("PostgreSQL answers; starting"))
+        #expect(!host.log.contains("password"))
+        #expect(await host.terminate() == 0)
+    }
 }

@@ -2,6 +2,7 @@ import Alerting
 import ControlAPI
 import Foundation
 import Hummingbird
+import HummingbirdCore
 import KafkaBus
 import Logging
 import PostgresStore
@@ -158,9 +159,13 @@ public struct UnripHost: Sendable {
     public func run() async throws {
         let prepared = try await prepare()
         let logger = self.logger
+        let connections = FileDescriptorBudget.httpConnections(configured: config.httpMaxConnections, logger: logger)
         let app = Application(
             router: prepared.surface.router(),
-            configuration: .init(address: .hostname(config.httpHost, port: config.httpPort), serverName: "unrip-watch"),
+            server: .http1(configuration: .init(idleTimeout: .seconds(Int64(config.httpIdleTimeoutSeconds)))),
+            configuration: .init(
+                address: .hostname(config.httpHost, port: config.httpPort), serverName: "unrip-watch",
+                availableConnectionsDelegate: MaximumAvailableConnections(connections)),
             onServerRunning: { channel in
                 logger.info("control surface listening", metadata: ["address": "\(channel.localAddress?.description ?? "?")"])
             },

@@ -9,6 +9,10 @@ public struct HostConfig: Sendable {
     public var databasePoolSize: Int
     /// How long `run` waits for PostgreSQL at start (retrying with backoff) before giving up.
     public var databaseStartupTimeoutSeconds = 60
+    /// HTTP connections served at once; past it new ones wait in the listen backlog.
+    public var httpMaxConnections = 256
+    /// An HTTP connection with no traffic for this long is closed.
+    public var httpIdleTimeoutSeconds = 30
     public var migrationsDir: String?
     public var httpHost: String
     public var httpPort: Int
@@ -85,6 +89,8 @@ public struct HostConfig: Sendable {
         if parseListen(listen) == nil {
             http.problem("listen", "\"\(listen)\"", "expected host:port, e.g. 127.0.0.1:8080 (port 0–65535)")
         }
+        let maxConnections = http.int("max_connections", default: 256, range: 1...100_000)
+        let idleTimeout = http.int("idle_timeout_s", default: 30, range: 1...3_600)
         http.finish()
         effective["http"] = .object(http.effective)
 
@@ -172,6 +178,8 @@ public struct HostConfig: Sendable {
             kafkaClientID: clientID, kafkaGroupID: groupID, topicPrices: topicPrices, topicInventory: topicInventory,
             topicExecutionResults: topicExecution, kafkaProperties: kafkaProperties, alerts: alerts, logLevel: level, adapters: adapters, reconciler: reconciler, effective: .object(effective))
         config.databaseStartupTimeoutSeconds = startupTimeout
+        config.httpMaxConnections = maxConnections
+        config.httpIdleTimeoutSeconds = idleTimeout
         return config
     }
 

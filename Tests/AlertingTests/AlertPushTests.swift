@@ -229,7 +229,7 @@ struct AlertPushTests {
         try await eventually("event and first re-send") { h.receiver.accepted.count == 2 }
         #expect(h.receiver.accepted[0].json?[0]?["annotations"]?["event_id"] != nil)
         // A poll before the interval is up: once the pusher is waiting again, it has decided.
-        try await eventually("the pusher waits") { h.f.clock.sleeps >= 1 }
+        try await eventually("the pusher waits") { h.f.clock.sleepers == 1 }
         let sleeps = h.f.clock.sleeps
         h.f.clock.advance(by: 30)
         try await eventually("the pusher polled and waits again") { h.f.clock.sleeps > sleeps }
@@ -247,6 +247,7 @@ struct AlertPushTests {
         _ = try await h.clear("BTC/EUR")
         try await eventually("resolved delivered") { h.receiver.accepted.count == 4 }
         #expect(h.receiver.accepted[3].json?[0]?["endsAt"] != nil)
+        try await eventually("the pusher waits again") { h.f.clock.sleepers == 1 }
         h.f.clock.advance(by: 61)
         let due = Timestamp.string(h.f.now)
         try await eventually("the next re-send ran") {

@@ -25,12 +25,18 @@ final class HostProcess: @unchecked Sendable {
         self.port = port
     }
 
-    func start() throws {
+    /// Starts `unrip-watch run`; with `fileLimit`, under `ulimit -n` of that many descriptors.
+    func start(fileLimit: Int? = nil) throws {
         _ = FileManager.default.createFile(atPath: logPath, contents: nil)
         let log = try FileHandle(forWritingTo: URL(fileURLWithPath: logPath))
         log.seekToEndOfFile()
-        process.executableURL = URL(fileURLWithPath: Self.binary)
-        process.arguments = ["run", "--config", configPath]
+        if let fileLimit {
+            process.executableURL = URL(fileURLWithPath: "/bin/sh")
+            process.arguments = ["-c", "ulimit -n \(fileLimit) && exec \"$0\" run --config \"$1\"", Self.binary, configPath]
+        } else {
+            process.executableURL = URL(fileURLWithPath: Self.binary)
+            process.arguments = ["run", "--config", configPath]
+        }
         var environment = ProcessInfo.processInfo.environment
         environment["UNRIP_HTTP_LISTEN"] = "127.0.0.1:\(port)"
         process.environment = environment

@@ -1,0 +1,70 @@
+import Foundation
+import JSONRPCClient
+import Testing
+import WatchCore
+import WatchTesting
+
+/// Clients that connect and say nothing, more of them than the host has descriptors for: the
+/// host stays up, drops idle connections after `[http] idle_timeout_s`, and answers again.
+@Suite(.serialized) struct ConnectionFloodTests {
+    /// A TCP connection to 127.0.0.1:`port` that never sends anything (nil if refused).
+    static func idleConnection(_ port: Int) -> Int32? {
+        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        guard fd >= 0 else { return nil }
+        _ = fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK)
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_addr.s_addr = inet_addr("127.0.0.1")
+        address.sin_port = UInt16(port).bigEndian
+        let result = withUnsafePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+        }
+        if result != 0 && errno != EINPROGRESS {
+            close(fd)
+            return nil
+        }
+        return fd
+    }
+
+    static func raiseOwnFileLimit() {
+        var limit = rlimit()
+        getrlimit(Int32(RLIMIT_NOFILE.rawValue), &limit)
+        limit.rlim_cur = limit.rlim_max
+        setrlimit(Int32(RLIMIT_NOFILE.rawValue), &limit)
+    }
+
+    @Test func idleConnectionsBeyondTheDescriptorsNeitherCrashNorWedgeTheHost() async throws {
+        Self.raiseOwnFileLimit()
+        let db = try await TestDatabase.create()
+        let double = try await BitcoindDouble.start()
+        double.mine(1)
+        let config = KillDrillTests.config(db: db, double: double) + "\n[http]\nidle_timeout_s = 2\n"
+        let host = try HostProcess(config: config, port: try freePort())
+        try host.start(fileLimit: 1024)
+        /// Each check on a connection of its own (a kept-alive one would not show that new
+        /// clients are served).
+        func healthy() async -> Bool {
+            (try? await JSONRPCClient(.init(url: "http://127.0.0.1:\(host.port)", timeout: .seconds(5))).get("/healthz")) != nil
+        }
+        #expect(await waitUntil(.seconds(30)) { await healthy() }, "\(host.log.suffix(1500))")
+
+        var idle: [Int32] = []
+        for _ in 0..<1_100 { if let fd = Self.idleConnection(host.port) { idle.append(fd) } }
+        defer { idle.forEach { close($0) } }
+        // Held on for 12 s (the unbounded host stopped answering within 5 s and died within
+        // 10): past the idle timeout the host closes them, takes the next, and keeps answering.
+        let window = ContinuousClock.now + .seconds(12)
+        var answered = 0, failed = 0
+        while ContinuousClock.now < window {
+            if await healthy() { answered += 1 } else { failed += 1 }
+        }
+        #expect(answered >= 3, "answered \(answered), failed \(failed)\n\(host.log.suffix(1500))")
+        #expect(host.process.isRunning, "the host died under 1,100 idle connections\n\(host.log.suffix(1500))")
+        idle.forEach { close($0) }
+        idle = []
+        #expect(await waitUntil(.seconds(10)) { await healthy() })
+        #expect(host.process.isRunning)
+        #expect(!host.log.contains("Fatal error"))
+        #expect(await host.terminate() == 0)
+    }
+}

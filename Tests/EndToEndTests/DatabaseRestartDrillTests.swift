@@ -27,16 +27,22 @@ import WatchTesting
     }
     struct DrillError: Error, CustomStringConvertible { let description: String }
 
-    @Test func databaseRestartMidStreamLosesNothing() async throws {
+    /// Runs `body` with a private cluster (its URL and directory), stopped and deleted after,
+    /// whatever `body` did.
+    static func withCluster(_ body: (String, String) async throws -> Void) async throws {
         let dir = FileManager.default.temporaryDirectory.appendingPathComponent("unrip-pgdrill-\(UUID().uuidString)").path
         let url = try await Self.cluster("start", dir)
         do {
-            try await Self.drill(url: url, dir: dir)
+            try await body(url, dir)
         } catch {
             _ = try? await Self.cluster("stop", dir)
             throw error
         }
         _ = try? await Self.cluster("stop", dir)
+    }
+
+    @Test func databaseRestartMidStreamLosesNothing() async throws {
+        try await Self.withCluster { url, dir in try await Self.drill(url: url, dir: dir) }
     }
 
     static func drill(url: String, dir: String) async throws {
@@ -72,16 +78,10 @@ import WatchTesting
     /// The host started before its database: it waits, logging each attempt, and starts when
     /// PostgreSQL comes; with nothing coming it gives up after startup_timeout_s, naming it.
     @Test func hostStartedBeforeItsDatabaseWaitsForIt() async throws {
-        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("unrip-pgwait-\(UUID().uuidString)").path
-        let url = try await Self.cluster("start", dir)
-        _ = try await Self.cluster("halt", dir)
-        do {
+        try await Self.withCluster { url, dir in
+            _ = try await Self.cluster("halt", dir)
             try await Self.waitForDatabase(url: url, dir: dir)
-        } catch {
-            _ = try? await Self.cluster("stop", dir)
-            throw error
         }
-        _ = try? await Self.cluster("stop", dir)
     }
 
     static func waitForDatabase(url: String, dir: String) async throws {

@@ -1,4 +1,5 @@
 import Hummingbird
+import PostgresStore
 import WatchCore
 
 /// JSON responses and JSON error bodies for the control surface.
@@ -22,6 +23,10 @@ struct JSONErrorMiddleware<Context: RequestContext>: RouterMiddleware {
             return try await next(request, context)
         } catch let error as HTTPError {
             return JSONResponse.error(error.status, error.body ?? error.status.reasonPhrase)
+        } catch let error as PostgresError where error.isRefusalOfTheData {
+            // The request carried a value the database cannot store (a NUL byte, a number out
+            // of range): the client's to fix, the same every time.
+            return JSONResponse.error(.badRequest, "a value of this request cannot be stored: \(Excerpt.of("\(error)", limit: 200))")
         } catch {
             context.logger.error("request failed", metadata: ["path": "\(request.uri.path)", "error": "\(error)"])
             return JSONResponse.error(.internalServerError, "internal error; see the service log")

@@ -52,9 +52,18 @@ public final class PGConnection {
         return String(cString: c).trimmingCharacters(in: .whitespacesAndNewlines)
     }
 
+    /// Parameters go to libpq as C strings: a NUL byte would silently cut the value short (and
+    /// PostgreSQL text cannot hold one anyway), so such a value is refused as bad data (22021).
+    static func refuseNUL(_ params: [String?]) throws(PostgresError) {
+        for case let p? in params where p.utf8.contains(0) {
+            throw .server(sqlState: "22021", message: "a text value holds a NUL byte, which PostgreSQL text cannot store")
+        }
+    }
+
     /// Runs one statement with text parameters and returns its rows.
     @discardableResult
     public func query(_ sql: String, _ params: [String?] = []) throws(PostgresError) -> [PGRow] {
+        try Self.refuseNUL(params)
         let result = withCParams(params) { values in
             PQexecParams(conn, sql, Int32(params.count), nil, values, nil, nil, 0)
         }
@@ -68,6 +77,7 @@ public final class PGConnection {
     /// plan kept from when a table was small can scan it whole once it is large.
     @discardableResult
     public func queryPrepared(_ sql: String, _ params: [String?] = []) throws(PostgresError) -> [PGRow] {
+        try Self.refuseNUL(params)
         let name: String
         if let known = prepared[sql] {
             name = known

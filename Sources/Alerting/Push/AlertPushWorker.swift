@@ -75,7 +75,7 @@ final class AlertPushWorker: Sendable {
     }
 
     /// Posts `batch` and records the answer. Nil when every event of it is past the cursor
-    /// (delivered or rejected); else the attempt number of the recorded transient failure.
+    /// (delivered or rejected); else the transient failure it recorded.
     private func send(_ batch: [AlertPushStore.Pending]) async throws -> Failure? {
         let events = batch.map(\.event)
         switch try await target.post(target.body(batch)) {

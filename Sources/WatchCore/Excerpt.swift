@@ -25,10 +25,4 @@ public enum Excerpt {
         default: return of(value.serialized(), limit: limit)
         }
     }
-
-    /// Bytes as text (lossily decoded), bounded the same way.
-    public static func of(bytes: some Collection<UInt8>, limit: Int = Excerpt.limit) -> String {
-        let shown = String(decoding: bytes.prefix(limit), as: UTF8.self)
-        return bytes.count > limit ? shown + "… (\(bytes.count) bytes in all)" : shown
-    }
 }

@@ -89,7 +89,7 @@ public final class PluginSupervisor: Service, ManagedPlugin {
         let inner = await instance?.state() ?? .null
         return [
             "name": .string(name), "kind": .string(kind), "status": .string(s.status.rawValue),
-            "paused": .bool(s.paused), "restarts": .int(Int64(s.restarts)), "last_error": .optional(s.lastError.map { Excerpt.of($0) }),
+            "paused": .bool(s.paused), "restarts": .int(Int64(s.restarts)), "last_error": .optional(s.lastError),
             "failures_in_a_row": .int(Int64(s.failureStreak)),
             "plugin": inner,
         ]
@@ -113,7 +113,7 @@ public final class PluginSupervisor: Service, ManagedPlugin {
         Gauge(label: "unrip_plugin_running", dimensions: [("plugin", name)]).record(status == .running ? 1 : 0)
         current.withLock {
             $0.status = status
-            if let error { $0.lastError = error }
+            if let error { $0.lastError = Excerpt.of(error) }
             $0.instance = instance
         }
     }

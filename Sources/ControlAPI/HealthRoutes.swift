@@ -19,13 +19,12 @@ extension ControlSurface {
             }
         }
         router.getAndHead("/state") { _, _ -> Response in
-            var plugins: [JSONValue] = []
-            for p in self.plugins {
-                let health = (try? await withDeadline(Self.healthDeadline) { await p.health() }) ?? .unhealthy("no answer within \(Self.healthDeadline)")
-                plugins.append([
+            let healths = await self.pluginHealths()
+            let plugins: [JSONValue] = zip(self.plugins, healths).map { p, health in
+                [
                     "name": .string(p.name), "kind": .string(p.kind), "status": .string(p.status.rawValue),
                     "paused": .bool(p.isPaused), "healthy": .bool(health == .healthy),
-                ])
+                ]
             }
             let hostState = self.hostState
             guard var state = try? await withDeadline(Self.healthDeadline, { await hostState() }) else {
@@ -36,6 +35,22 @@ extension ControlSurface {
                 state = .object(fields)
             }
             return JSONResponse.ok(state)
+        }
+    }
+
+    /// Every plugin's health, asked side by side, each bounded by `healthDeadline`: with a
+    /// frozen database, `/state` answers within one deadline, not one per plugin.
+    func pluginHealths() async -> [PluginHealth] {
+        await withTaskGroup(of: (Int, PluginHealth).self) { group in
+            for (index, plugin) in plugins.enumerated() {
+                group.addTask {
+                    let health = try? await withDeadline(Self.healthDeadline) { await plugin.health() }
+                    return (index, health ?? .unhealthy("no answer within \(Self.healthDeadline)"))
+                }
+            }
+            var healths = [PluginHealth](repeating: .healthy, count: plugins.count)
+            for await (index, health) in group { healths[index] = health }
+            return healths
         }
     }
 }

@@ -15,6 +15,19 @@ func count(_ pool: PostgresPool, _ table: String) async throws -> Int {
 struct InputConsumerTests {
     static let topics = InputConsumer.Topics(prices: "in.prices", inventory: "in.inventory", executionResults: "in.exec")
 
+    /// Runs a consumer of `group` until it has handled `count` records, then stops it; also
+    /// says whether its run was still going (no failure) when stopped.
+    static func runInputs(until count: Int, pool: PostgresPool, config: KafkaClientConfig, group: String) async throws -> (InputConsumer, ranOn: Bool) {
+        let handled = Mutex(0)
+        let consumer = InputConsumer(
+            store: InputStore(pool: pool), config: config, groupID: group, topics: topics,
+            logger: Logger(label: "test.inputs"), onInput: { handled.withLock { $0 += 1 } })
+        let running = Task { try await consumer.run() }
+        try await eventually("all \(count) handled", timeout: 40) { handled.withLock { $0 } == count }
+        running.cancel()
+        return (consumer, (try? await running.value) != nil)
+    }
+
     @Test("valid inputs are stored, malformed ones dead-lettered with the reason and skipped, and offsets committed")
     func poisonMessagesDeadLettered() async throws {
         let db = try await TestDatabase.create()
@@ -34,14 +47,7 @@ struct InputConsumerTests {
         await producer.close()
         #expect(results.allSatisfy { (try? $0.get()) != nil })
 
-        let wakeups = Mutex(0)
-        let consumer = InputConsumer(
-            store: InputStore(pool: db.pool), config: config, groupID: "inputs-test", topics: Self.topics,
-            logger: Logger(label: "test.inputs"), onInput: { wakeups.withLock { $0 += 1 } })
-        let running = Task { try await consumer.run() }
-        try await eventually("all six handled", timeout: 40) { wakeups.withLock { $0 } == 6 }
-        running.cancel()
-        _ = try? await running.value
+        let (consumer, _) = try await Self.runInputs(until: 6, pool: db.pool, config: config, group: "inputs-test")
 
         #expect(try await count(db.pool, "reference_prices") == 1)
         #expect(try await count(db.pool, "execution_results") == 1)
@@ -86,14 +92,8 @@ struct InputConsumerTests {
         await producer.close()
         #expect(results.allSatisfy { (try? $0.get()) != nil })
 
-        let wakeups = Mutex(0)
-        let consumer = InputConsumer(
-            store: InputStore(pool: db.pool), config: config, groupID: "inputs-refused", topics: Self.topics,
-            logger: Logger(label: "test.inputs"), onInput: { wakeups.withLock { $0 += 1 } })
-        let running = Task { try await consumer.run() }
-        try await eventually("all four handled", timeout: 40) { wakeups.withLock { $0 } == 4 }
-        running.cancel()
-        #expect((try? await running.value) != nil, "the consumer ran on: no failure, no restart")
+        let (_, ranOn) = try await Self.runInputs(until: 4, pool: db.pool, config: config, group: "inputs-refused")
+        #expect(ranOn, "the consumer ran on: no failure, no restart")
 
         let stored = try await db.pool.withConnection { conn in
             try conn.query("SELECT price::text AS p FROM reference_prices").compactMap { $0["p"] }

@@ -193,7 +193,7 @@ let package = Package(
         ),
         .testTarget(name: "WatchHostTests", dependencies: ["WatchHost", "WatchCore", "WatchTesting", "PostgresStore"]),
         .testTarget(name: "EndToEndTests", dependencies: ["WatchCore", "WatchTesting", "PostgresStore", "JSONRPCClient", "KafkaBus"]),
-        .testTarget(name: "ReconcilerTests", dependencies: ["Reconciler", "WatchCore", "WatchTesting", "PostgresStore", "JSONRPCClient"]),
+        .testTarget(name: "ReconcilerTests", dependencies: ["Reconciler", "WatchCore", "WatchTesting", "PostgresStore", "JSONRPCClient", "Alerting"]),
         .testTarget(
             name: "KafkaBusTests",
             dependencies: ["KafkaBus", "Alerting", "WatchCore", "WatchTesting", "PostgresStore"]

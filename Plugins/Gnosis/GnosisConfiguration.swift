@@ -103,8 +103,8 @@ public struct GnosisConfiguration: AdapterConfiguration {
                 h.problem("address", "\"\(text)\"", "\(error)")
             }
         }
-        if handles.isEmpty, !section.has("handles") {
-            section.problem("handles", nil, "at least one handle is required, e.g. handles = [{ address = \"0x…\", asset = \"EURe\", label = \"mm-1\" }]")
+        if handles.isEmpty, !section.has("handles"), !section.handlesMayComeFromBridge {
+            section.problem("handles", nil, "at least one handle is required (or set [bridge] handles_from_bridge = true), e.g. handles = [{ address = \"0x…\", asset = \"EURe\", label = \"mm-1\" }]")
         }
         self.handles = handles
 
@@ -116,5 +116,11 @@ public struct GnosisConfiguration: AdapterConfiguration {
             policy = ChainPolicy(confirmations: confirmations, reorgGraceBlocks: max(6, confirmations / 4), blockMemory: max(128, confirmations + 64))
             reorgWindow = max(confirmations + 8, 40)
         }
+    }
+
+    /// An EVM address (checked against its EIP-55 checksum when mixed-case), as written.
+    public func canonicalAddress(_ text: String) throws -> String {
+        _ = try EVMAddress(text)
+        return text
     }
 }

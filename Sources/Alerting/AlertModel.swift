@@ -8,6 +8,9 @@ public enum AlertRule: String, Sendable, CaseIterable {
     case fundingNotCredited = "funding_not_credited"
     case executionSubmissionFailed = "execution_submission_failed"
     case adapterUnhealthy = "adapter_unhealthy"
+    /// The bridge handed out a new deposit address for an (account, chain): fires at the
+    /// rotation, resolves after `[bridge] deposit_address_changed_resolve_s`.
+    case depositAddressChanged = "deposit_address_changed"
 }
 
 /// A rule's finding for one subject right now: the alert should be (or become) firing.

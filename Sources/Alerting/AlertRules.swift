@@ -43,6 +43,8 @@ public struct AlertInputs: Sendable {
     public var snapshots: [Snapshot] = []
     public var transfers: [Transfer] = []
     public var lastFailure: ExecutionFailure?
+    /// Deposit address rotations whose alert window is still open.
+    public var rotations: [FundingRepository.Rotation] = []
 
     public init() {}
 }
@@ -53,7 +55,7 @@ public enum AlertRules {
         _ inputs: AlertInputs, health: [(name: String, health: PluginHealth)]?, config: AlertsConfig, now: Date
     ) -> (conditions: [AlertCondition], evaluated: Set<AlertRule>) {
         var out: [AlertCondition] = []
-        var evaluated: Set<AlertRule> = [.staleReferencePrice, .staleInventorySnapshot, .fundingNotCredited, .executionSubmissionFailed]
+        var evaluated: Set<AlertRule> = [.staleReferencePrice, .staleInventorySnapshot, .fundingNotCredited, .executionSubmissionFailed, .depositAddressChanged]
         let maxPrice = Double(config.stalePriceMaxAgeSeconds)
         for p in inputs.prices where maxPrice > 0 && now.timeIntervalSince(p.occurredAt) > maxPrice {
             out.append(
@@ -91,6 +93,17 @@ public enum AlertRules {
                         "error": f.error, "failed_at": .string(Timestamp.string(f.occurredAt)),
                         "successes_since": .int(Int64(f.successesSince)),
                         "clear_after_successes": .int(Int64(config.executionFailureClearAfter)),
+                    ]))
+        }
+        for r in inputs.rotations where now < r.alertUntil {
+            out.append(
+                AlertCondition(
+                    rule: .depositAddressChanged, subject: "\(r.chain):\(r.accountID)", labels: ["chain": r.chain, "account_id": r.accountID],
+                    reason: "the bridge rotated the \(r.chain) deposit address of \(r.accountID): \(r.oldAddress) → \(r.newAddress) (the old one stays watched)",
+                    details: [
+                        "chain": .string(r.chain), "account_id": .string(r.accountID), "old_address": .string(r.oldAddress),
+                        "new_address": .string(r.newAddress), "rotated_at": .string(Timestamp.string(r.rotatedAt)),
+                        "resolves_at": .string(Timestamp.string(r.alertUntil)),
                     ]))
         }
         if let health {

@@ -104,6 +104,7 @@ public struct AlertStore: Sendable {
                 error: r["error"].flatMap { try? JSONValue.parse($0) } ?? .null, occurredAt: at,
                 successesSince: r.int("successes") ?? 0)
         }
+        inputs.rotations = try FundingRepository.rotations(conn, now: now)
         return inputs
     }
 

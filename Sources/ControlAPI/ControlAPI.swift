@@ -14,6 +14,10 @@ public struct ControlSurface: Sendable {
     public var controlToken: String?
     /// Called after a funding change made over HTTP (manual stuck marking): wakes the alert evaluator.
     public var onFundingChange: @Sendable () -> Void = {}
+    /// The enabled chains handles may be added to over HTTP, with each adapter's address check.
+    public var handleChains: [HandleChain] = []
+    /// Reloads the adapters' watch sets after a handle was added or retired over HTTP.
+    public var onHandlesChanged: @Sendable () async -> Void = {}
 
     public init(plugins: [any ManagedPlugin], repository: FundingRepository, metrics: PrometheusCollectorRegistry, controlToken: String?, hostState: @escaping @Sendable () async -> JSONValue) {
         self.plugins = plugins
@@ -34,6 +38,7 @@ public struct ControlSurface: Sendable {
         addPluginRoutes(to: router)
         addFundingRoutes(to: router)
         addStuckRoute(to: router)
+        addHandleRoutes(to: router)
         addOutboxRoutes(to: router)
         router.getAndHead("/metrics") { _, _ -> Response in
             var buffer: [UInt8] = []

@@ -21,7 +21,7 @@ public struct FundingRepository: ChainStateStore {
 
     static let columns = """
         id, chain, network, asset, address, tx_hash, output_index, amount::text AS amount, state, reason,
-        replaced_by, confirmations, block_height, block_hash, bridge_deposit_id, near_tx_hash, verifier_snapshot_id,
+        replaced_by, confirmations, block_height, block_hash, bridge_deposit_id, near_tx_hash, verifier_snapshot_id, credit_match,
         to_char(first_seen_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"') AS first_seen_at,
         to_char(confirmed_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"') AS confirmed_at,
         to_char(credited_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"') AS credited_at,
@@ -57,7 +57,10 @@ public struct FundingRepository: ChainStateStore {
         try await pool.withConnection { conn in
             try conn.query(
                 """
-                SELECT h.chain, h.network, h.asset, h.address, h.label, h.source, h.active,
+                SELECT h.id, h.chain, h.network, h.asset, h.address, h.label, h.source, h.active, h.account_id, h.retire_reason,
+                       h.replaced_address, h.rescan_from,
+                       to_char(h.retired_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"') AS retired_at,
+                       to_char(h.last_refreshed_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"') AS last_refreshed_at,
                        COALESCE(SUM(o.amount) FILTER (WHERE o.state IN ('SEEN_UNCONFIRMED','SEEN_CONFIRMED','CREDIT_PENDING')), 0)::text AS pending,
                        COUNT(o.id) FILTER (WHERE o.state IN ('SEEN_UNCONFIRMED','SEEN_CONFIRMED','CREDIT_PENDING')) AS open_count,
                        MAX(o.updated_at) AS last_seen
@@ -73,6 +76,10 @@ public struct FundingRepository: ChainStateStore {
                     "active": .bool(row.bool("active") ?? false),
                     "pending_precredit": .string(row["pending"] ?? "0"),
                     "open_transfers": .int(Int64(row.int("open_count") ?? 0)),
+                    "id": .int(Int64(row.int("id") ?? 0)), "account_id": .optional(row["account_id"]),
+                    "retired_at": .optional(row["retired_at"]), "retire_reason": .optional(row["retire_reason"]),
+                    "last_refreshed_at": .optional(row["last_refreshed_at"]), "replaced_address": .optional(row["replaced_address"]),
+                    "rescan_from": .optional(row.int("rescan_from")),
                 ]
             }
         }
@@ -115,7 +122,7 @@ public struct FundingRepository: ChainStateStore {
             try conn.query(
                 """
                 SELECT kind, state, previous_state, reason, confirmations, block_height, block_hash, bridge_deposit_id,
-                       near_tx_hash, verifier_snapshot_id, event_id::text AS event_id,
+                       near_tx_hash, verifier_snapshot_id, event_id::text AS event_id, match, details::text AS details,
                        to_char(at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"') AS at
                 FROM funding_observation_events WHERE observation_id = $1 ORDER BY id
                 """, [String(observationId)]
@@ -224,13 +231,14 @@ public struct FundingRepository: ChainStateStore {
     /// outbox event, built from the stored row so every writer publishes the same shape.
     static func appendEvent(
         conn: PGConnection, observationID id: Int, kind: String, state: FundingState, previous: FundingState?,
-        reason: String?, ids: (deposit: String?, nearTx: String?, snapshot: String?), at: String, topic: String
+        reason: String?, ids: (deposit: String?, nearTx: String?, snapshot: String?), at: String, topic: String,
+        match: String? = nil, details: JSONValue? = nil
     ) throws {
         guard let row = try conn.query("SELECT \(columns) FROM funding_observations WHERE id = $1", [String(id)]).first else {
             throw PostgresError.unexpectedResult("observation \(id) vanished inside its transaction")
         }
         try insertEvents(
-            [TimelineEvent(record: ObservationRecord(row: row), kind: kind, state: state, previous: previous, reason: reason, ids: ids, at: at)],
+            [TimelineEvent(record: ObservationRecord(row: row), kind: kind, state: state, previous: previous, reason: reason, ids: ids, at: at, match: match, details: details)],
             conn: conn, topic: topic)
     }
 }

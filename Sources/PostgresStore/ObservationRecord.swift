@@ -19,6 +19,8 @@ public struct ObservationRecord: Sendable, Equatable {
     public var bridgeDepositId: String?
     public var nearTxHash: String?
     public var verifierSnapshotId: String?
+    /// How the credit link was made (`tx_hash`, `address_amount`, `address_sum`, `verifier_delta`).
+    public var creditMatch: String?
     public var firstSeenAt: String
     public var confirmedAt: String?
     public var creditedAt: String?
@@ -44,6 +46,7 @@ public struct ObservationRecord: Sendable, Equatable {
         bridgeDepositId = nil
         nearTxHash = nil
         verifierSnapshotId = nil
+        creditMatch = nil
         firstSeenAt = at
         confirmedAt = o.target.state == .seenConfirmed ? at : nil
         creditedAt = nil
@@ -68,6 +71,7 @@ public struct ObservationRecord: Sendable, Equatable {
         bridgeDepositId = row["bridge_deposit_id"]
         nearTxHash = row["near_tx_hash"]
         verifierSnapshotId = row["verifier_snapshot_id"]
+        creditMatch = row["credit_match"]
         firstSeenAt = row["first_seen_at"] ?? ""
         confirmedAt = row["confirmed_at"]
         creditedAt = row["credited_at"]
@@ -84,7 +88,7 @@ public struct ObservationRecord: Sendable, Equatable {
             "replaced_by": .optional(replacedBy), "confirmations": .int(Int64(confirmations)),
             "block_height": .optional(blockHeight), "block_hash": .optional(blockHash),
             "bridge_deposit_id": .optional(bridgeDepositId), "near_tx_hash": .optional(nearTxHash),
-            "verifier_snapshot_id": .optional(verifierSnapshotId), "first_seen_at": .string(firstSeenAt),
+            "verifier_snapshot_id": .optional(verifierSnapshotId), "match": .optional(creditMatch), "first_seen_at": .string(firstSeenAt),
             "confirmed_at": .optional(confirmedAt), "credited_at": .optional(creditedAt),
             "updated_at": .string(updatedAt), "pending_credit": .bool(state != "CREDITED" && state != "FAILED_OR_STUCK"),
         ]
@@ -105,6 +109,9 @@ public struct ObservationEventRecord: Sendable, Equatable {
     public var verifierSnapshotId: String?
     public var eventId: String
     public var at: String
+    /// How a credit link was made, on the event that made it.
+    public var match: String?
+    public var details: JSONValue?
 
     init(row: PGRow) {
         kind = row["kind"] ?? ""
@@ -119,6 +126,8 @@ public struct ObservationEventRecord: Sendable, Equatable {
         verifierSnapshotId = row["verifier_snapshot_id"]
         eventId = row["event_id"] ?? ""
         at = row["at"] ?? ""
+        match = row["match"]
+        details = row["details"].flatMap { try? JSONValue.parse(Array($0.utf8)) }
     }
 
     public var json: JSONValue {
@@ -128,6 +137,7 @@ public struct ObservationEventRecord: Sendable, Equatable {
             "block_height": .optional(blockHeight), "block_hash": .optional(blockHash),
             "bridge_deposit_id": .optional(bridgeDepositId), "near_tx_hash": .optional(nearTxHash),
             "verifier_snapshot_id": .optional(verifierSnapshotId), "event_id": .string(eventId), "at": .string(at),
+            "match": .optional(match), "details": details ?? .null,
         ]
     }
 }

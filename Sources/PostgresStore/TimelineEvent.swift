@@ -13,6 +13,9 @@ extension FundingRepository {
         let reason: String?
         var ids: (deposit: String?, nearTx: String?, snapshot: String?) = (nil, nil, nil)
         let at: String
+        /// How a credit link was made, on the event that made it; figures such as a minimum.
+        var match: String? = nil
+        var details: JSONValue? = nil
         /// The Kafka message key: the handle's address.
         var key: String { record.address }
         let eventID = EventID.make()
@@ -22,6 +25,13 @@ extension FundingRepository {
         var snapshotID: String? { ids.snapshot ?? record.verifierSnapshotId }
 
         var payload: JSONValue {
+            guard match != nil || details != nil, case .object(var fields) = basePayload else { return basePayload }
+            if let match { fields["match"] = .string(match) }
+            if let details { fields["details"] = details }
+            return .object(fields)
+        }
+
+        var basePayload: JSONValue {
             let o = record
             return [
                 "schema": "unrip.funding_observation.v1", "event_id": .string(eventID), "occurred_at": .string(at),
@@ -46,20 +56,20 @@ extension FundingRepository {
         try conn.queryPrepared(
             """
             INSERT INTO funding_observation_events (observation_id, kind, state, previous_state, reason, confirmations,
-                block_height, block_hash, bridge_deposit_id, near_tx_hash, verifier_snapshot_id, event_id, at)
+                block_height, block_hash, bridge_deposit_id, near_tx_hash, verifier_snapshot_id, event_id, at, match, details)
             SELECT u_id, u_kind, u_state, u_previous, u_reason, u_confirmations, u_height, u_hash, u_deposit, u_near,
-                   u_snapshot, u_event, u_at
+                   u_snapshot, u_event, u_at, u_match, u_details::jsonb
             FROM unnest($1::bigint[], $2::text[], $3::text[], $4::text[], $5::text[], $6::int[], $7::bigint[], $8::text[],
-                        $9::text[], $10::text[], $11::text[], $12::uuid[], $13::timestamptz[]) WITH ORDINALITY
+                        $9::text[], $10::text[], $11::text[], $12::uuid[], $13::timestamptz[], $14::text[], $15::text[]) WITH ORDINALITY
                  AS u(u_id, u_kind, u_state, u_previous, u_reason, u_confirmations, u_height, u_hash, u_deposit, u_near,
-                      u_snapshot, u_event, u_at, u_ord)
+                      u_snapshot, u_event, u_at, u_match, u_details, u_ord)
             ORDER BY u_ord
             """,
             [
                 column { String($0.record.id) }, column(\.kind), column(\.state.rawValue), column(\.previous?.rawValue),
                 column(\.reason), column { String($0.record.confirmations) }, column { $0.record.blockHeight.map(String.init) },
                 column(\.record.blockHash), column(\.depositID), column(\.nearTxHash), column(\.snapshotID), column(\.eventID),
-                column(\.at),
+                column(\.at), column(\.match), column { $0.details?.serialized() },
             ])
         try Outbox.enqueue(
             conn: conn, events.map { OutboxEntry(topic: topic, key: $0.key, eventID: $0.eventID, payload: $0.payload) })

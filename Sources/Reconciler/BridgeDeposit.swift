@@ -10,12 +10,20 @@ public struct BridgeDeposit: Sendable, Equatable {
     public var nearTokenID: String?
     public var address: String?
     public var amount: Amount
-    public var status: BridgeEvidence.Status
+    /// A status the reconciler knows; nil for any other (stored raw in `statusText`, counted,
+    /// and it changes nothing).
+    public var status: BridgeEvidence.Status?
+    /// The status exactly as the bridge sent it.
+    public var statusText: String
+    public var createdAt: String?
     public var raw: JSONValue
 
-    /// The bridge gives no id: (chain, tx hash or mint tx hash, token, address, amount) identifies a deposit.
+    /// The bridge gives no id: (chain, tx hash, token, address, amount) identifies a deposit.
+    /// Without a tx hash (BTC, balance-based) its `created_at` stands in, so a record keeps its
+    /// id when the bridge later adds the mint tx hash; the mint tx hash only when neither is sent.
     public var depositID: String {
-        [chain, txHash ?? mintTxHash ?? "-", nearTokenID ?? "-", address ?? "-", amount.description].joined(separator: "|")
+        let anchor = txHash ?? createdAt.map { "created:" + $0 } ?? mintTxHash ?? "-"
+        return [chain, anchor, nearTokenID ?? "-", address ?? "-", amount.description].joined(separator: "|")
     }
 
     public struct Malformed: Error, CustomStringConvertible, Equatable {
@@ -31,8 +39,8 @@ public struct BridgeDeposit: Sendable, Equatable {
         }
         guard let chain = text("chain") else { throw Malformed(reason: "missing chain") }
         guard let account = text("account_id") else { throw Malformed(reason: "missing account_id") }
-        guard let statusText = text("status"), let status = BridgeEvidence.Status(rawValue: statusText) else {
-            throw Malformed(reason: "status \(o["status"]?.serialized() ?? "missing") is not PENDING, CREDITED, COMPLETED or FAILED")
+        guard let statusText = text("status"), statusText.utf8.count <= 64 else {
+            throw Malformed(reason: "status \(Excerpt.of(o["status"]?.serialized() ?? "missing")) is not a status text (PENDING, CREDITED, COMPLETED, FAILED, …)")
         }
         let amount: Amount?
         switch o["amount"] {
@@ -49,7 +57,9 @@ public struct BridgeDeposit: Sendable, Equatable {
         nearTokenID = text("near_token_id")
         address = text("address")
         self.amount = amount
-        self.status = status
+        self.statusText = statusText
+        status = BridgeEvidence.Status(rawValue: statusText)
+        createdAt = text("created_at").flatMap { $0.utf8.count <= 64 ? $0 : nil }
         raw = json
     }
 }

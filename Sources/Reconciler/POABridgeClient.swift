@@ -52,4 +52,52 @@ public struct POABridgeClient: Sendable {
         }
         return all
     }
+
+    /// `deposit_address(account_id, chain)`: the account's current deposit address on `chain`.
+    public func depositAddress(account: String, chain: String) async throws -> String {
+        let result = try await client.call("deposit_address", [["account_id": .string(account), "chain": .string(chain)]])
+        guard let address = result["address"]?.stringValue, !address.isEmpty, address.utf8.count <= 128,
+            address.utf8.allSatisfy({ $0 > 0x20 && $0 < 0x7f })
+        else {
+            throw JSONRPCError.malformed("deposit_address result has no usable address: \(Excerpt.of(json: result))")
+        }
+        return address
+    }
+
+    /// One `supported_tokens` item: the minimum the bridge credits normally.
+    public struct SupportedToken: Sendable, Equatable {
+        /// `intents_token_id` (`nep141:btc.omft.near`), or `nep141:` + `near_token_id` when absent.
+        public var tokenID: String
+        public var minDepositAmount: Amount?
+        public var decimals: Int?
+    }
+
+    /// `supported_tokens(chains)`. Items without a token id are skipped.
+    public func supportedTokens(chains: [String]) async throws -> [SupportedToken] {
+        let result = try await client.call("supported_tokens", [["chains": .array(chains.map(JSONValue.string))]])
+        guard let items = result["tokens"]?.arrayValue else {
+            throw JSONRPCError.malformed("supported_tokens result has no tokens array: \(Excerpt.of(json: result))")
+        }
+        return items.compactMap { item -> SupportedToken? in
+            let id = item["intents_token_id"]?.stringValue ?? item["near_token_id"]?.stringValue.map { "nep141:" + $0 }
+            guard let id, !id.isEmpty, id.utf8.count <= 256 else { return nil }
+            let minimum: Amount?
+            switch item["min_deposit_amount"] {
+            case .string(let t), .number(let t): minimum = Amount(decimal: t)
+            case .int(let i) where i >= 0: minimum = Amount(UInt64(i))
+            default: minimum = nil
+            }
+            return SupportedToken(tokenID: id, minDepositAmount: minimum, decimals: item["decimals"]?.int64Value.map(Int.init))
+        }
+    }
+
+    /// `notify_deposit`: tells the bridge of a deposit so it is processed sooner (optional).
+    public func notifyDeposit(chain: String, depositAddress: String, txHash: String, account: String?) async throws {
+        var params: [String: JSONValue] = ["chain": .string(chain), "deposit_address": .string(depositAddress), "tx_hash": .string(txHash)]
+        if let account, chain.hasPrefix("near:") { params["near_sender_account"] = .string(account) }
+        let result = try await client.call("notify_deposit", [.object(params)])
+        if let error = result["error"], error != .null {
+            throw JSONRPCError.malformed("notify_deposit answered an error: \(Excerpt.of(json: error))")
+        }
+    }
 }

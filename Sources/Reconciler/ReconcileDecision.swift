@@ -40,14 +40,17 @@ public struct ReconcileInput: Sendable {
     /// A verifier snapshot that reflects the deposit, when one does.
     public var verifierSnapshotID: String?
     public var now: Date
+    /// The token's `min_deposit_amount`, when the transfer's amount is below it.
+    public var belowMinimum: Amount?
 
-    public init(state: FundingState, reason: String?, stateSince: Date, bridge: BridgeEvidence?, verifierSnapshotID: String?, now: Date) {
+    public init(state: FundingState, reason: String?, stateSince: Date, bridge: BridgeEvidence?, verifierSnapshotID: String?, now: Date, belowMinimum: Amount? = nil) {
         self.state = state
         self.reason = reason
         self.stateSince = stateSince
         self.bridge = bridge
         self.verifierSnapshotID = verifierSnapshotID
         self.now = now
+        self.belowMinimum = belowMinimum
     }
 }
 
@@ -62,7 +65,9 @@ public enum ReconcileDecision {
         if let snapshot = input.verifierSnapshotID {
             return .credited(.verifierSnapshot(id: snapshot))
         }
+        if input.belowMinimum != nil, Self.minimumApplies(to: input) { return .failedOrStuck(.belowMinimumDeposit) }
         let waited = input.now.timeIntervalSince(input.stateSince)
+        if input.reason == FundingReason.belowMinimumDeposit.description { return nil }  // only a credit moves it on
         switch (input.state, input.bridge?.status) {
         case (_, .failed):
             return input.reason == FundingReason.bridgeFailed.description ? nil : .failedOrStuck(.bridgeFailed)
@@ -76,6 +81,18 @@ public enum ReconcileDecision {
             return .failedOrStuck(.notCreditedWithinPolicy)
         default:
             return nil
+        }
+    }
+
+    /// Dust is marked as soon as it is confirmed (and a budget stuck transfer is renamed dust):
+    /// not while unconfirmed, not once already marked, not after a bridge failure.
+    static func minimumApplies(to input: ReconcileInput) -> Bool {
+        switch input.state {
+        case .seenConfirmed, .creditPending: return true
+        case .failedOrStuck:
+            return input.reason == FundingReason.noBridgeRecordWithinPolicy.description
+                || input.reason == FundingReason.notCreditedWithinPolicy.description
+        case .seenUnconfirmed, .credited: return false
         }
     }
 }

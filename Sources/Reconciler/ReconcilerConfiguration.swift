@@ -1,3 +1,4 @@
+import Foundation
 import WatchCore
 
 /// The `[bridge]` config section: the POA bridge to poll, and the credit policy.
@@ -16,6 +17,18 @@ public struct ReconcilerConfiguration: Sendable {
     /// NEAR RPC to read verifier balances from directly (`mt_batch_balance_of`), when set.
     public var nearRPCURL: String?
     public var verifierContract: String
+    /// Take funding handles from `deposit_address(account, chain)` for every account and chain.
+    public var handlesFromBridge: Bool
+    public var depositAddressRefresh: TimeInterval
+    /// How long a retired (rotated) handle is still watched: senders pay old addresses.
+    public var retiredHandleWatch: TimeInterval
+    /// How long the `deposit_address_changed` alert of a rotation fires.
+    public var depositAddressChangedResolve: TimeInterval
+    public var supportedTokensRefresh: TimeInterval
+    /// Call `notify_deposit` once per transfer to a bridge-given handle.
+    public var notifyDeposit: Bool
+    /// Chain → the asset its bridge-given handles receive (`bitcoin` → `BTC`).
+    public var handleAssets: [String: String]
 
     public init(section: ConfigSection) {
         rpcURL = section.string("rpc_url", default: "https://bridge.chaindefuser.com/rpc") ?? ""
@@ -51,5 +64,23 @@ public struct ReconcilerConfiguration: Sendable {
             section.problem("near_rpc_url", "\"\(url)\"", "expected a NEAR RPC http(s) URL, e.g. https://rpc.mainnet.near.org")
         }
         verifierContract = section.string("verifier_contract", default: "intents.near") ?? "intents.near"
+        handlesFromBridge = section.bool("handles_from_bridge", default: false)
+        depositAddressRefresh = Double(section.int("deposit_address_refresh_s", default: 600, range: 1...604_800))
+        retiredHandleWatch = Double(section.int("retired_handle_watch_s", default: 2_592_000, range: 0...315_360_000))
+        depositAddressChangedResolve = Double(section.int("deposit_address_changed_resolve_s", default: 86_400, range: 1...31_536_000))
+        supportedTokensRefresh = Double(section.int("supported_tokens_refresh_s", default: 3_600, range: 1...604_800))
+        notifyDeposit = section.bool("notify_deposit", default: false)
+        handleAssets = stringTable("handle_assets", default: ["bitcoin": "BTC", "gnosis": "EURe"])
+        if handlesFromBridge {
+            for chain in chains.keys.sorted() where handleAssets[chain] == nil {
+                section.problem("handle_assets", nil, "no asset for chain \"\(chain)\" of [bridge.chains]; add handle_assets.\(chain) = \"…\" (the asset its deposit address receives)")
+            }
+        }
+    }
+
+    /// The asset whose verifier token is `nearTokenID` (`btc.omft.near` or `nep141:btc.omft.near`).
+    public func asset(ofToken nearTokenID: String?) -> String? {
+        guard let id = nearTokenID else { return nil }
+        return tokens.first { $0.value == id || $0.value == "nep141:" + id }?.key
     }
 }

@@ -14,9 +14,32 @@ public final class ReconcilerService: PluginService {
     let bridge: POABridgeClient
     let verifier: NEARVerifierClient?
     let credits: CreditRepository
+    let handles: FundingRepository
+    /// The enabled chains bridge-given handles may be added to.
+    let handleChains: [HandleChain]
+    /// Reloads every adapter's watch set from the store (the host's `HandleBook`).
+    let onHandlesChanged: @Sendable () async -> Void
     let logger: Logger
     let clock: any WatchClock
     let stats = Mutex(Stats())
+    let bookkeeping = Mutex(Bookkeeping())
+
+    /// When each periodic bridge read last succeeded, the minimums it gave, and the backoff of
+    /// failed notifications.
+    struct Bookkeeping {
+        var handlesRefreshedAt: Date?
+        var tokensRefreshedAt: Date?
+        var minimums: [String: Amount] = [:]
+        var notifyBackoff: [String: (failures: Int, next: Date)] = [:]
+    }
+
+    /// The deposit address of one (account, chain), as last refreshed.
+    struct HandleStatus {
+        var address: String?
+        var lastRefreshAt: Date?
+        var lastError: String?
+        var rotations = 0
+    }
 
     struct Stats {
         var polls = 0
@@ -29,13 +52,29 @@ public final class ReconcilerService: PluginService {
         var lastPollAt: Date?
         var snapshotsRecorded = 0
         var transitions: [String: Int] = [:]
+        var matches: [String: Int] = [:]
+        /// Deposits the last round could not link (no observation, or amounts nothing sums to).
+        var unmatchedDeposits = 0
+        /// Statuses other than PENDING, CREDITED, COMPLETED, FAILED in the last poll, by text.
+        var unknownStatuses: [String: Int] = [:]
+        var handleStatus: [String: HandleStatus] = [:]
+        var notified = 0
+        var notifyErrors = 0
+        var lastNotifyError: String?
+        var tokensError: String?
     }
 
-    public init(configuration: ReconcilerConfiguration, credits: CreditRepository, logger: Logger, clock: any WatchClock) {
+    public init(
+        configuration: ReconcilerConfiguration, credits: CreditRepository, logger: Logger, clock: any WatchClock,
+        handleChains: [HandleChain] = [], onHandlesChanged: @escaping @Sendable () async -> Void = {}
+    ) {
         self.configuration = configuration
         bridge = POABridgeClient(url: configuration.rpcURL, timeout: configuration.timeout)
         verifier = configuration.nearRPCURL.map { NEARVerifierClient(url: $0, contract: configuration.verifierContract, timeout: configuration.timeout) }
         self.credits = credits
+        handles = FundingRepository(pool: credits.pool, observationsTopic: credits.observationsTopic, logger: logger)
+        self.handleChains = handleChains
+        self.onHandlesChanged = onHandlesChanged
         self.logger = logger
         self.clock = clock
     }
@@ -50,7 +89,10 @@ public final class ReconcilerService: PluginService {
     /// One round: poll the bridge (failures are counted; linking still runs on what is stored),
     /// then decide every open observation.
     public func reconcileOnce() async {
+        await refreshHandlesIfDue()
+        await refreshMinimumsIfDue()
         var bridgeOK = true
+        var unknown: [String: Int] = [:]
         for account in configuration.accounts {
             for (chain, bridgeChain) in configuration.chains.sorted(by: { $0.key < $1.key }) {
                 do {
@@ -58,9 +100,10 @@ public final class ReconcilerService: PluginService {
                     let rows = page.deposits.map { d in
                         CreditRepository.DepositRow(
                             chain: d.chain, accountID: d.accountID, depositID: d.depositID, txHash: d.txHash,
-                            nearTxHash: d.mintTxHash, address: d.address, asset: nil, amount: d.amount.description,
-                            status: d.status.rawValue, raw: d.raw)
+                            nearTxHash: d.mintTxHash, address: d.address, asset: configuration.asset(ofToken: d.nearTokenID),
+                            amount: d.amount.description, status: d.statusText, raw: d.raw)
                     }
+                    for d in page.deposits where d.status == nil { unknown[d.statusText, default: 0] += 1 }
                     let changed = try await credits.upsertDeposits(rows)
                     stats.withLock {
                         $0.depositsSeen += rows.count
@@ -98,6 +141,11 @@ public final class ReconcilerService: PluginService {
                 }
             }
         }
+        stats.withLock { $0.unknownStatuses = unknown }
+        for (status, n) in unknown.sorted(by: { $0.key < $1.key }) {
+            logger.warning("bridge sent deposits with an unknown status; stored raw, nothing changed", metadata: ["status": "\(Excerpt.of(status))", "count": "\(n)"])
+        }
+        await notifyDepositsIfEnabled()
         do {
             try await decideAll()
         } catch {
@@ -115,32 +163,6 @@ public final class ReconcilerService: PluginService {
         }
     }
 
-    func decideAll() async throws {
-        let now = clock.now()
-        for c in try await credits.candidates(chains: configuration.chains, tokens: configuration.tokens) {
-            let evidence = c.depositID.flatMap { id in
-                c.depositStatus.flatMap(BridgeEvidence.Status.init(rawValue:)).map { BridgeEvidence(depositID: id, status: $0, nearTxHash: c.nearTxHash) }
-            }
-            let input = ReconcileInput(state: c.state, reason: c.reason, stateSince: c.stateSince, bridge: evidence, verifierSnapshotID: c.verifierSnapshotID, now: now)
-            guard let target = ReconcileDecision.next(input, policy: configuration.policy) else { continue }
-            let kind: String
-            switch target {
-            case .credited: kind = "credited"
-            case .creditPending: kind = "bridge_pending"
-            case .failedOrStuck(let reason): kind = "stuck: \(reason)"
-            default: kind = "reconciled"
-            }
-            let applied = try await credits.transition(
-                observationID: c.observationID, to: target, kind: kind, depositID: evidence?.depositID,
-                nearTxHash: evidence?.nearTxHash, snapshotID: c.verifierSnapshotID, at: now)
-            if applied {
-                stats.withLock { $0.transitions[target.state.rawValue, default: 0] += 1 }
-                Counter(label: "unrip_funding_transitions_total", dimensions: [("to", target.state.rawValue), ("by", "reconciler")]).increment()
-                logger.info("funding transition", metadata: ["observation": "\(c.observationID)", "to": "\(target.state.rawValue)", "reason": "\(target.reason?.description ?? "-")"])
-            }
-        }
-    }
-
     public func state() async -> JSONValue {
         let s = stats.withLock { $0 }
         return [
@@ -152,6 +174,15 @@ public final class ReconcilerService: PluginService {
             "last_error": .optional(s.lastError), "last_poll_at": .optional(s.lastPollAt.map(Timestamp.string)),
             "transitions": .object(s.transitions.mapValues { .int(Int64($0)) }),
             "policy": ["no_bridge_record_s": .int(Int64(configuration.policy.noBridgeRecord)), "credit_budget_s": .int(Int64(configuration.policy.notCredited))],
+            "matches": .object(s.matches.mapValues { .int(Int64($0)) }),
+            "unmatched_deposits": .int(Int64(s.unmatchedDeposits)),
+            "unknown_statuses": .object(s.unknownStatuses.mapValues { .int(Int64($0)) }),
+            "deposit_addresses": depositAddressesState(s),
+            "tokens": tokensState(s),
+            "notify_deposit": [
+                "enabled": .bool(configuration.notifyDeposit), "notified": .int(Int64(s.notified)),
+                "errors": .int(Int64(s.notifyErrors)), "last_error": .optional(s.lastNotifyError),
+            ],
         ]
     }
 

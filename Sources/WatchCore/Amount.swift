@@ -65,6 +65,21 @@ public struct Amount: Sendable, Hashable, Comparable, CustomStringConvertible, C
         return carry == 0 ? Amount(words: result) : nil
     }
 
+    /// `self - other`, or nil when `other` is larger (amounts are never negative).
+    public func subtractingReportingOverflow(_ other: Amount) -> Amount? {
+        guard other <= self else { return nil }
+        var result: [UInt64] = [0, 0, 0, 0]
+        var borrow: UInt64 = 0
+        let a = words, b = other.words
+        for i in 0..<4 {
+            let (d1, o1) = a[i].subtractingReportingOverflow(b[i])
+            let (d2, o2) = d1.subtractingReportingOverflow(borrow)
+            result[i] = d2
+            borrow = (o1 ? 1 : 0) + (o2 ? 1 : 0)
+        }
+        return Amount(words: result)
+    }
+
     func multipliedReportingOverflow(by factor: UInt64) -> Amount? {
         var result: [UInt64] = [0, 0, 0, 0]
         var carry: UInt64 = 0

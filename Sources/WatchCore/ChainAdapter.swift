@@ -25,6 +25,14 @@ public protocol AdapterConfiguration: Sendable {
     var network: String { get }
     var handles: [FundingHandle] { get }
     var policy: ChainPolicy { get }
+    /// An address as this chain's adapter matches it (canonical form), or an error saying why it
+    /// is not an address of this chain and network: for handles the bridge hands out or an
+    /// operator adds at runtime.
+    func canonicalAddress(_ text: String) throws -> String
+}
+
+extension AdapterConfiguration {
+    public func canonicalAddress(_ text: String) throws -> String { text }
 }
 
 /// A chain backend (DESIGN §4). It only reports what its node says, normalized, to
@@ -70,6 +78,7 @@ public struct LoadedAdapter: Sendable {
     public let handles: [FundingHandle]
     public let policy: ChainPolicy
     public let make: @Sendable (AdapterContext) throws -> any ChainAdapter
+    public var canonicalAddress: @Sendable (String) throws -> String = { $0 }
 }
 
 /// One entry of the host's static adapter list.
@@ -83,7 +92,8 @@ public struct AdapterRegistration: Sendable {
             return LoadedAdapter(
                 kind: A.kind, network: configuration.network, handles: configuration.handles,
                 policy: configuration.policy,
-                make: { context in try A(configuration: configuration, context: context) })
+                make: { context in try A(configuration: configuration, context: context) },
+                canonicalAddress: { try configuration.canonicalAddress($0) })
         }
     }
 }

@@ -78,6 +78,9 @@ public final class ConfigSection {
     private var read: Set<String> = []
     /// What was read, as served in the effective config.
     public private(set) var effective: [String: JSONValue] = [:]
+    /// Set for a chain section when `[bridge] handles_from_bridge` covers the chain: its
+    /// handles may then be empty (they come from `deposit_address`).
+    public var handlesMayComeFromBridge = false
 
     public init(path: String, table: [String: ConfigValue], environment: [String: String] = [:], problems: ConfigProblems, overridable: Bool = true) {
         self.path = path

@@ -21,6 +21,9 @@ public enum FundingReason: Sendable, Hashable, CustomStringConvertible {
     case bridgeFailed
     case noBridgeRecordWithinPolicy
     case notCreditedWithinPolicy
+    /// Below the token's `min_deposit_amount` (bridge `supported_tokens`): dust the bridge does
+    /// not credit the normal way.
+    case belowMinimumDeposit
     case manual(String)
 
     /// The stored and published text: `reorged_out`, `replaced`, `manual: <text>`, …
@@ -32,6 +35,7 @@ public enum FundingReason: Sendable, Hashable, CustomStringConvertible {
         case .bridgeFailed: "bridge_failed"
         case .noBridgeRecordWithinPolicy: "no_bridge_record_within_policy"
         case .notCreditedWithinPolicy: "not_credited_within_policy"
+        case .belowMinimumDeposit: "below_minimum_deposit"
         case .manual(let text): "manual: \(text)"
         }
     }
@@ -51,6 +55,7 @@ public enum FundingReason: Sendable, Hashable, CustomStringConvertible {
         case "bridge_failed": self = .bridgeFailed
         case "no_bridge_record_within_policy": self = .noBridgeRecordWithinPolicy
         case "not_credited_within_policy": self = .notCreditedWithinPolicy
+        case "below_minimum_deposit": self = .belowMinimumDeposit
         default:
             guard text.hasPrefix("manual: ") else { return nil }
             self = .manual(String(text.dropFirst("manual: ".count)))

@@ -31,6 +31,9 @@ public final class PluginSupervisor: Service, ManagedPlugin {
     private let logger: Logger
     private let signal = ChangeSignal()
     private let maxBackoff: Duration
+    /// When signalled, the running instance is replaced by a fresh one (a chain's watch set
+    /// changed): like a pause and resume, without the pause.
+    private let reloadOn: ChangeSignal?
 
     private struct State {
         var paused = false
@@ -50,7 +53,8 @@ public final class PluginSupervisor: Service, ManagedPlugin {
     public static let flappingWindow: TimeInterval = 120
     private let current = Mutex(State())
 
-    public init(name: String, kind: String, startPaused: Bool = false, logger: Logger, maxBackoff: Duration = .seconds(30), make: @escaping @Sendable () async throws -> any PluginService) {
+    public init(name: String, kind: String, startPaused: Bool = false, logger: Logger, maxBackoff: Duration = .seconds(30), reloadOn: ChangeSignal? = nil, make: @escaping @Sendable () async throws -> any PluginService) {
+        self.reloadOn = reloadOn
         self.name = name
         self.kind = kind
         self.make = make
@@ -159,6 +163,7 @@ public final class PluginSupervisor: Service, ManagedPlugin {
 
     /// Runs one instance until it ends or a pause/resume arrives.
     private func runOnce(until generation: Int) async -> Outcome {
+        let reloadGeneration = reloadOn?.generation
         let instance: any PluginService
         do {
             instance = try await make()
@@ -180,6 +185,13 @@ public final class PluginSupervisor: Service, ManagedPlugin {
             group.addTask {
                 await self.signal.wait(after: generation)
                 return .interrupted
+            }
+            if let reload = self.reloadOn, let reloadGeneration {
+                group.addTask {
+                    await reload.wait(after: reloadGeneration)
+                    if !Task.isCancelled { self.logger.info("plugin reloading: its watch set changed", metadata: ["plugin": "\(self.name)"]) }
+                    return .interrupted
+                }
             }
             let first = await group.next() ?? nil
             group.cancelAll()

@@ -45,18 +45,19 @@ public struct UnripHost: Sendable {
         let repository = FundingRepository(pool: pool, observationsTopic: config.topicObservations, logger: logger)
 
         var supervisors: [PluginSupervisor] = []
+        let book = try await handleBook(repository: repository)
+        let reloadHandles = handleReloader(book: book, repository: repository)
         for adapter in config.adapters {
-            try await repository.syncHandles(chain: adapter.kind, adapter.handles)
             let pipeline = try await ChainPipeline.restore(
                 adapter: adapter.kind, chain: adapter.kind, network: adapter.network, policy: adapter.policy,
                 store: repository, clock: clock)
             var pluginLogger = logger
             pluginLogger[metadataKey: "plugin"] = "\(adapter.kind)"
-            let context = AdapterContext(
-                name: adapter.kind, chain: adapter.kind, network: adapter.network, handles: adapter.handles,
-                pipeline: pipeline, logger: pluginLogger, clock: clock)
-            let make = adapter.make
-            supervisors.append(PluginSupervisor(name: adapter.kind, kind: adapter.kind, logger: pluginLogger) { try make(context) })
+            let make = adapter.make, kind = adapter.kind, network = adapter.network, clock = self.clock, named = pluginLogger
+            supervisors.append(PluginSupervisor(name: adapter.kind, kind: adapter.kind, logger: pluginLogger, reloadOn: book.changes(kind)) {
+                // Each instance watches the handles of the moment: a changed set rebuilds it.
+                try make(AdapterContext(name: kind, chain: kind, network: network, handles: book.handles(kind), pipeline: pipeline, logger: named, clock: clock))
+            })
         }
 
         if let reconcilerConfig = config.reconciler {
@@ -64,9 +65,11 @@ public struct UnripHost: Sendable {
             named[metadataKey: "plugin"] = "reconciler"
             let reconcilerLogger = named
             let credits = CreditRepository(pool: pool, observationsTopic: config.topicObservations)
-            let clock = self.clock
+            let clock = self.clock, chains = handleChains
             supervisors.append(PluginSupervisor(name: "reconciler", kind: "reconciler", logger: reconcilerLogger) {
-                ReconcilerService(configuration: reconcilerConfig, credits: credits, logger: reconcilerLogger, clock: clock)
+                ReconcilerService(
+                    configuration: reconcilerConfig, credits: credits, logger: reconcilerLogger, clock: clock,
+                    handleChains: chains, onHandlesChanged: reloadHandles)
             })
         }
         let trigger = ChangeSignal()
@@ -103,6 +106,8 @@ public struct UnripHost: Sendable {
             ]
         }
         surface.onFundingChange = { trigger.signal() }
+        surface.handleChains = handleChains
+        surface.onHandlesChanged = reloadHandles
         return Prepared(surface: surface, supervisors: supervisors, repository: repository)
     }
 

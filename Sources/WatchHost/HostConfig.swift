@@ -153,6 +153,7 @@ public struct HostConfig: Sendable {
         for registration in registry {
             guard table[registration.kind] != nil || environment["UNRIP_\(registration.kind.uppercased())_ENABLED"] != nil else { continue }
             let s = section(registration.kind)
+            s.handlesMayComeFromBridge = reconciler.map { $0.handlesFromBridge && $0.chains[registration.kind] != nil } ?? false
             guard s.bool("enabled", default: false) else {
                 effective[registration.kind] = ["enabled": false]
                 continue

@@ -20,6 +20,13 @@ public final class POABridgeDouble: Sendable {
         var deposits: [[String: JSONValue]] = []
         var fault = Fault.none
         var calls = 0
+        /// (account, chain) → the deposit address `deposit_address` hands out.
+        var addresses: [String: String] = [:]
+        var tokens: [[String: JSONValue]] = []
+        var notifications: [[String: JSONValue]] = []
+        var methodCalls: [String: Int] = [:]
+        /// Methods answered with an error string (the others answer normally).
+        var failingMethods: Set<String> = []
     }
     let state = Mutex(State())
     let server = Mutex<DoubleHTTPServer?>(nil)
@@ -36,15 +43,50 @@ public final class POABridgeDouble: Sendable {
     public var url: String { "http://127.0.0.1:\(port)/rpc" }
     public var calls: Int { state.withLock { $0.calls } }
 
+    /// How many times `method` was called.
+    public func calls(_ method: String) -> Int { state.withLock { $0.methodCalls[method] ?? 0 } }
+
+    /// Sets the address `deposit_address(account, chain)` returns; a later call with another
+    /// address is a rotation.
+    public func setDepositAddress(account: String, chain: String, _ address: String) {
+        state.withLock { $0.addresses[account + "|" + chain] = address }
+    }
+
+    /// Adds a `supported_tokens` item with the real shape (amounts as strings).
+    public func addToken(chain: String, nearTokenID: String, decimals: Int = 8, minDepositAmount: String) {
+        let item: [String: JSONValue] = [
+            "defuse_asset_identifier": .string(chain + ":" + nearTokenID), "near_token_id": .string(nearTokenID),
+            "intents_token_id": .string("nep141:" + nearTokenID), "decimals": .int(Int64(decimals)),
+            "asset_name": .string(nearTokenID.split(separator: ".").first.map(String.init)?.uppercased() ?? "?"),
+            "min_deposit_amount": .string(minDepositAmount), "min_withdrawal_amount": "1", "withdrawal_fee": "0",
+            "standard": "nep141",
+        ]
+        state.withLock { $0.tokens.append(item) }
+    }
+
+    /// The `notify_deposit` params received, in order.
+    public var notifications: [[String: JSONValue]] { state.withLock { $0.notifications } }
+
+    /// Makes one method answer with an error string until cleared.
+    public func failMethod(_ method: String, _ failing: Bool = true) {
+        state.withLock { if failing { $0.failingMethods.insert(method) } else { $0.failingMethods.remove(method) } }
+    }
+
     /// Adds a deposit as the bridge's indexer would (status PENDING unless given).
     public func addDeposit(account: String, chain: String, txHash: String?, address: String, amount: String, nearTokenID: String, status: String = "PENDING", mintTxHash: String? = nil) {
         let item: [String: JSONValue] = [
             "tx_hash": .optional(txHash), "mint_tx_hash": .optional(mintTxHash), "chain": .string(chain),
             "defuse_asset_identifier": .string(chain + ":" + nearTokenID), "near_token_id": .string(nearTokenID),
             "decimals": 8, "amount": .number(amount), "account_id": .string(account), "address": .string(address),
-            "status": .string(status), "created_at": "2026-11-25T00:00:00Z", "from": "sender",
+            "status": .string(status), "from": "sender",
         ]
-        state.withLock { $0.deposits.append(item) }
+        state.withLock { s in
+            // Each record has its own creation time, as the bridge's indexer gives it.
+            var item = item
+            let second = s.deposits.count
+            item["created_at"] = .string(String(format: "2026-11-25T%02d:%02d:%02dZ", (second / 3600) % 24, (second / 60) % 60, second % 60))
+            s.deposits.append(item)
+        }
     }
 
     /// Moves the deposit of `txHash` (or at `address`) to `status`, with the NEAR mint tx when credited.
@@ -81,11 +123,13 @@ public final class POABridgeDouble: Sendable {
     }
 
     func handle(_ body: Data) async throws -> Response {
-        let (fault, _) = state.withLock { s -> (Fault, Int) in
-            s.calls += 1
-            return (s.fault, s.calls)
-        }
         let request = JSONValue.requestObject(body) ?? [:]
+        let (fault, failing) = state.withLock { s -> (Fault, Bool) in
+            s.calls += 1
+            let method = request["method"] as? String ?? "?"
+            s.methodCalls[method, default: 0] += 1
+            return (s.fault, s.failingMethods.contains(method))
+        }
         let id = BitcoindDouble.json(request["id"] ?? NSNull())
         switch fault {
         case .timeout(let d): try await Task.sleep(for: d)
@@ -97,6 +141,7 @@ public final class POABridgeDouble: Sendable {
         guard let params = (request["params"] as? [Any])?.first as? [String: Any] else {
             return reply(["jsonrpc": "2.0", "id": id, "error": "params must be an array with one object"])
         }
+        if failing { return reply(["jsonrpc": "2.0", "id": id, "error": .string("\(method) failed (test fault)")]) }
         switch method {
         case "recent_deposits":
             guard let account = params["account_id"] as? String else { return reply(["jsonrpc": "2.0", "id": id, "error": "account_id is required"]) }
@@ -113,7 +158,26 @@ public final class POABridgeDouble: Sendable {
                 "result": ["deposits": .array(page.map(JSONValue.object)), "total": .int(Int64(matching.count)), "limit": .int(Int64(limit)), "offset": .int(Int64(offset))],
             ])
         case "deposit_address":
-            return reply(["jsonrpc": "2.0", "id": id, "result": ["address": "bcrt1qdepositaddress", "chain": .string(params["chain"] as? String ?? "")]])
+            guard let account = params["account_id"] as? String, let chain = params["chain"] as? String else {
+                return reply(["jsonrpc": "2.0", "id": id, "error": "account_id and chain are required"])
+            }
+            guard let address = state.withLock({ $0.addresses[account + "|" + chain] }) else {
+                return reply(["jsonrpc": "2.0", "id": id, "error": .string("no deposit address for \(account) on \(chain)")])
+            }
+            return reply(["jsonrpc": "2.0", "id": id, "result": ["address": .string(address), "chain": .string(chain)]])
+        case "supported_tokens":
+            let chains = params["chains"] as? [String]
+            let tokens = state.withLock { s in
+                s.tokens.filter { t in chains == nil || chains!.contains { (t["defuse_asset_identifier"]?.stringValue ?? "").hasPrefix($0 + ":") } }
+            }
+            return reply(["jsonrpc": "2.0", "id": id, "result": ["tokens": .array(tokens.map(JSONValue.object))]])
+        case "notify_deposit":
+            guard params["deposit_address"] is String, params["tx_hash"] is String else {
+                return reply(["jsonrpc": "2.0", "id": id, "error": "deposit_address and tx_hash are required"])
+            }
+            let recorded = params.compactMapValues { ($0 as? String).map(JSONValue.string) }
+            state.withLock { $0.notifications.append(recorded) }
+            return reply(["jsonrpc": "2.0", "id": id, "result": [:]])
         default:
             return reply(["jsonrpc": "2.0", "id": id, "error": .string("Method not found: \(method)")])
         }

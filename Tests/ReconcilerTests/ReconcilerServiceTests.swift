@@ -178,7 +178,7 @@ import WatchTesting
         }
         await w.service.reconcileOnce()  // page_limit 2: three pages
         for tx in txs { #expect(try await w.observation(tx)?.state == "CREDITED") }
-        #expect(w.bridge.calls == 3)
+        #expect(w.bridge.calls("recent_deposits") == 3)
     }
 }
 

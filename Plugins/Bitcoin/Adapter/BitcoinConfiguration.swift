@@ -84,10 +84,16 @@ public struct BitcoinConfiguration: AdapterConfiguration {
                 h.problem("address", "\"\(written)\"", "\(error)")
             }
         }
-        if handleSections.isEmpty {
-            section.problem("handles", nil, "at least one handle is required: handles = [{ address = \"bc1q…\", asset = \"BTC\", label = \"…\" }]")
+        if handleSections.isEmpty, !section.handlesMayComeFromBridge {
+            section.problem("handles", nil, "at least one handle is required (or set [bridge] handles_from_bridge = true): handles = [{ address = \"bc1q…\", asset = \"BTC\", label = \"…\" }]")
         }
         self.handles = handles
+    }
+
+    /// A Bitcoin address of this network in the form handles are matched in (bech32 lower case).
+    public func canonicalAddress(_ text: String) throws -> String {
+        let script = try AddressCodec.scriptPubKey(for: text, network: bitcoinNetwork)
+        return AddressCodec.address(forScript: script, network: bitcoinNetwork) ?? text
     }
 
     /// Which ZMQ topics are subscribed, for `/state`.

@@ -1,0 +1,78 @@
+import Foundation
+import Hummingbird
+import PostgresStore
+import WatchCore
+
+extension ControlSurface {
+    /// `POST /funding/handles` `{"chain","asset","address","label"?,"rescan_from"?}` adds a handle
+    /// (`source = api`) and the chain's adapter starts watching it; `POST /funding/handles/<id>/retire`
+    /// retires one (still watched for `[bridge] retired_handle_watch_s`). Bearer token, like every POST.
+    func addHandleRoutes(to router: Router<BasicRequestContext>) {
+        router.post("/funding/handles") { request, _ -> Response in
+            let body = try await collectBody(request, limit: 16 * 1024)
+            let handle = try self.handle(from: body)
+            let (id, created) = try await self.repository.addHandle(handle.value, rescanFrom: handle.rescanFrom, at: Date())
+            await self.onHandlesChanged()
+            var fields = handle.value.json.objectValue ?? [:]
+            fields["id"] = .int(Int64(id))
+            fields["created"] = .bool(created)
+            fields["active"] = true
+            fields["rescan_from"] = .optional(handle.rescanFrom)
+            return JSONResponse.ok(.object(fields), status: created ? .created : .ok)
+        }
+        router.post("/funding/handles/:id/retire") { _, context -> Response in
+            let text = context.parameters.get("id") ?? ""
+            guard let id = RequestNumber.id(text) else {
+                throw HTTPError(.badRequest, message: "handle id must be a positive integer, got \(quoted(text))")
+            }
+            guard let outcome = try await self.repository.retireHandle(id: id, reason: "retired over HTTP", at: Date()) else {
+                throw HTTPError(.notFound, message: "no handle with id \(id) (GET /funding/handles lists them)")
+            }
+            if outcome.retired { await self.onHandlesChanged() }
+            return JSONResponse.ok(["id": .int(Int64(id)), "chain": .string(outcome.chain), "active": false, "retired": .bool(outcome.retired)])
+        }
+    }
+
+    /// The body of `POST /funding/handles`, checked field by field; a 400 names the field.
+    func handle(from body: ByteBuffer) throws -> (value: FundingHandle, rescanFrom: Int?) {
+        guard let fields = (try? JSONValue.parse(Array(buffer: body)))?.objectValue else {
+            throw HTTPError(.badRequest, message: "expected a JSON object {\"chain\", \"asset\", \"address\", \"label\"?, \"rescan_from\"?}")
+        }
+        let known: Set<String> = ["chain", "asset", "address", "label", "rescan_from"]
+        if let unknown = fields.keys.sorted().first(where: { !known.contains($0) }) {
+            throw HTTPError(.badRequest, message: "unknown field \(quoted(unknown)); use chain, asset, address, label, rescan_from")
+        }
+        func text(_ key: String, required: Bool) throws -> String? {
+            guard let value = fields[key], value != .null else {
+                if required { throw HTTPError(.badRequest, message: "field \(key) is required") }
+                return nil
+            }
+            guard let s = value.stringValue, !s.isEmpty, s.utf8.count <= 256, !s.utf8.contains(0) else {
+                throw HTTPError(.badRequest, message: "field \(key) must be a non-empty string of at most 256 bytes")
+            }
+            return s
+        }
+        let chainName = try text("chain", required: true) ?? ""
+        guard let chain = handleChains.first(where: { $0.chain == chainName }) else {
+            let enabled = handleChains.map(\.chain).joined(separator: ", ")
+            throw HTTPError(.badRequest, message: "field chain: \(quoted(chainName)) is not an enabled chain; enabled: \(enabled.isEmpty ? "(none)" : enabled)")
+        }
+        let asset = try text("asset", required: true) ?? ""
+        let written = try text("address", required: true) ?? ""
+        let address: String
+        do {
+            address = try chain.canonicalAddress(written)
+        } catch {
+            throw HTTPError(.badRequest, message: "field address: \(quoted(written)) is not a \(chain.chain) \(chain.network) address: \(error)")
+        }
+        let label = try text("label", required: false) ?? ""
+        var rescanFrom: Int?
+        if let value = fields["rescan_from"], value != .null {
+            guard let n = value.int64Value, n >= 0, n <= 1_000_000_000 else {
+                throw HTTPError(.badRequest, message: "field rescan_from must be a block height (an integer from 0)")
+            }
+            rescanFrom = Int(n)
+        }
+        return (FundingHandle(chain: chain.chain, network: chain.network, asset: asset, address: address, label: label, source: "api"), rescanFrom)
+    }
+}

@@ -1,0 +1,127 @@
+import Foundation
+import Logging
+import Metrics
+import PostgresStore
+import WatchCore
+
+/// One round of decisions: link deposits and verifier rises to open observations with
+/// `CreditMatcher` and `VerifierAllocation`, then move each through `ReconcileDecision`.
+extension ReconcilerService {
+    /// What one open observation has going for it this round.
+    struct Evidence {
+        var depositID: String?
+        var status: BridgeEvidence.Status?
+        var nearTxHash: String?
+        /// A link made this round (stored with the transition, or on its own).
+        var newLink: CreditLink?
+        var snapshotID: String?
+    }
+
+    func decideAll() async throws {
+        let now = clock.now()
+        let open = try await credits.openObservations(chains: Array(configuration.chains.keys))
+        guard let oldest = open.map(\.firstSeenAt).min() else {
+            stats.withLock { $0.unmatchedDeposits = 0 }
+            return
+        }
+        let free = try await credits.freeDeposits(bridgeChains: Array(Set(configuration.chains.values)))
+            .filter { BridgeEvidence.Status(rawValue: $0.status) != nil }  // an unknown status changes nothing
+        let matched = CreditMatcher.link(open.compactMap(matchable), free.compactMap(matchable))
+        let deposits = Dictionary(free.map { ($0.depositID, $0) }, uniquingKeysWith: { first, _ in first })
+        let links = Dictionary(matched.links.map { ($0.observationID, $0) }, uniquingKeysWith: { first, _ in first })
+        stats.withLock { $0.unmatchedDeposits = matched.unmatched.count }
+
+        var evidence: [Int: Evidence] = [:]
+        for o in open {
+            if let id = o.depositID {
+                evidence[o.id] = Evidence(depositID: id, status: o.depositStatus.flatMap(BridgeEvidence.Status.init(rawValue:)), nearTxHash: o.nearTxHash)
+            } else if let link = links[o.id], let d = deposits[link.depositID] {
+                evidence[o.id] = Evidence(depositID: d.depositID, status: BridgeEvidence.Status(rawValue: d.status), nearTxHash: d.nearTxHash, newLink: link)
+            }
+        }
+        for a in try await verifierAllocations(open, evidence: evidence, since: oldest) {
+            evidence[a.observationID, default: Evidence()].snapshotID = a.snapshotID
+        }
+        let minimums = bookkeeping.withLock { $0.minimums }
+        for o in open {
+            // A link to a deposit whose status is unknown: stored raw, and nothing changes.
+            if o.depositID != nil, o.depositStatus.flatMap(BridgeEvidence.Status.init(rawValue:)) == nil { continue }
+            try await decide(o, evidence[o.id] ?? Evidence(), minimum: configuration.tokens[o.asset].flatMap { minimums[$0] }, now: now)
+        }
+    }
+
+    func matchable(_ o: CreditRepository.OpenObservation) -> MatchableObservation? {
+        guard let chain = configuration.chains[o.chain], let amount = Amount(decimal: o.amount) else { return nil }
+        return MatchableObservation(
+            id: o.id, bridgeChain: chain, address: o.address, asset: o.asset, amount: amount, txHash: o.txHash,
+            firstSeenAt: o.firstSeenAt, confirmed: o.state != .seenUnconfirmed && o.reason != FundingReason.reorgedOut.description,
+            linkedDepositID: o.depositID)
+    }
+
+    func matchable(_ d: CreditRepository.FreeDeposit) -> MatchableDeposit? {
+        guard let amount = Amount(decimal: d.amount) else { return nil }
+        return MatchableDeposit(
+            id: d.depositID, bridgeChain: d.chain, address: d.address, asset: configuration.asset(ofToken: d.nearTokenID),
+            txHash: d.txHash, amount: amount, order: d.order)
+    }
+
+    /// Verifier rises for observations the bridge has not already credited.
+    func verifierAllocations(_ open: [CreditRepository.OpenObservation], evidence: [Int: Evidence], since: Date) async throws -> [VerifierAllocation.Allocation] {
+        let pending = open.compactMap { o -> AllocatableObservation? in
+            let status = evidence[o.id]?.status
+            guard status != .credited, status != .completed, let amount = Amount(decimal: o.amount) else { return nil }
+            return AllocatableObservation(id: o.id, asset: o.asset, amount: amount, firstSeenAt: o.firstSeenAt)
+        }
+        guard !pending.isEmpty else { return [] }
+        let rises = try await credits.balanceRises(tokens: configuration.tokens, since: since).compactMap { r -> SnapshotRise? in
+            guard let rise = Amount(decimal: r.rise), let used = Amount(decimal: r.used) else { return nil }
+            return SnapshotRise(snapshotID: r.snapshotID, asset: r.asset, at: r.at, rise: rise, used: used)
+        }
+        return VerifierAllocation.allocate(rises, to: pending)
+    }
+
+    func decide(_ o: CreditRepository.OpenObservation, _ e: Evidence, minimum: Amount?, now: Date) async throws {
+        let bridgeEvidence = e.depositID.flatMap { id in e.status.map { BridgeEvidence(depositID: id, status: $0, nearTxHash: e.nearTxHash) } }
+        let below = minimum.flatMap { min in Amount(decimal: o.amount).flatMap { $0 < min ? min : nil } }
+        let input = ReconcileInput(
+            state: o.state, reason: o.reason, stateSince: o.stateSince, bridge: bridgeEvidence, verifierSnapshotID: e.snapshotID,
+            now: now, belowMinimum: below)
+        guard let target = ReconcileDecision.next(input, policy: configuration.policy) else {
+            if let link = e.newLink { try await storeLink(link, observationID: o.id, now: now) }
+            return
+        }
+        var match = e.newLink?.match.rawValue
+        if case .credited(.verifierSnapshot) = target { match = CreditMatch.verifierDelta.rawValue }
+        let details: JSONValue? = target.reason == .belowMinimumDeposit ? ["min_deposit_amount": .string(below?.description ?? "")] : nil
+        let applied = try await credits.transition(
+            observationID: o.id, to: target, kind: Self.kind(of: target), depositID: e.depositID, nearTxHash: e.nearTxHash,
+            snapshotID: e.snapshotID, match: match, details: details, at: now)
+        if applied {
+            stats.withLock {
+                $0.transitions[target.state.rawValue, default: 0] += 1
+                if let match, e.newLink != nil || match == CreditMatch.verifierDelta.rawValue { $0.matches[match, default: 0] += 1 }
+            }
+            Counter(label: "unrip_funding_transitions_total", dimensions: [("to", target.state.rawValue), ("by", "reconciler")]).increment()
+            logger.info(
+                "funding transition",
+                metadata: ["observation": "\(o.id)", "to": "\(target.state.rawValue)", "reason": "\(target.reason?.description ?? "-")", "match": "\(match ?? "-")"])
+        } else if let link = e.newLink {
+            try await storeLink(link, observationID: o.id, now: now)
+        }
+    }
+
+    func storeLink(_ link: CreditLink, observationID: Int, now: Date) async throws {
+        guard try await credits.link(observationID: observationID, depositID: link.depositID, match: link.match.rawValue, at: now) else { return }
+        stats.withLock { $0.matches[link.match.rawValue, default: 0] += 1 }
+        logger.info("bridge deposit linked", metadata: ["observation": "\(observationID)", "deposit": "\(link.depositID)", "match": "\(link.match.rawValue)"])
+    }
+
+    static func kind(of target: FundingTarget) -> String {
+        switch target {
+        case .credited: "credited"
+        case .creditPending: "bridge_pending"
+        case .failedOrStuck: "stuck"  // the reason is the event's `reason` (the schema's kind is [a-z_]+)
+        default: "reconciled"
+        }
+    }
+}

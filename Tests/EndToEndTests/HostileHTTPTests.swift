@@ -32,6 +32,24 @@ import WatchTesting
         String(repeating: "[", count: 10_000), #"{"reason": "ok"}"#,
     ]
 
+    /// `POST /funding/handles` bodies: each field at its boundaries, the others valid.
+    static var handleBodies: [String] {
+        let valid: [String: String] = ["chain": #""bitcoin""#, "asset": #""BTC""#, "address": #""bcrt1qzyg3zyg3zyg3zyg3zyg3zyg3zyg3zyg3lgth6c""#, "label": #""x""#]
+        let hostile = [
+            "null", "0", "-1", "1e400", "99999999999999999999", "true", "[]", "{}", #""""#, #""\u0000""#, #""bc1q\u0000""#,
+            "\"" + String(repeating: "q", count: 5_000) + "\"", #""\ud800""#, #""gnosis""#, #""0x0000000000000000000000000000000000000000""#,
+        ]
+        var out: [String] = []
+        for field in ["chain", "asset", "address", "label", "rescan_from"] {
+            for value in hostile {
+                var fields = valid
+                fields[field] = value
+                out.append("{" + fields.sorted { $0.key < $1.key }.map { "\"\($0.key)\": \($0.value)" }.joined(separator: ", ") + "}")
+            }
+        }
+        return out + bodies
+    }
+
     /// Each route's own query keys, each swept with every value.
     static let routeKeys: [String: [String]] = [
         "/funding/observations": ["chain", "handle", "state", "limit"], "/funding/latency": ["chain", "since"],
@@ -50,6 +68,8 @@ import WatchTesting
         for value in values.prefix(12) {
             for body in bodies { out.append(("POST", "/funding/observations/\(encoded(value))/stuck", body)) }
         }
+        for body in handleBodies { out.append(("POST", "/funding/handles", body)) }
+        for value in values { out.append(("POST", "/funding/handles/\(encoded(value))/retire", "{}")) }
         return out
     }
 
@@ -95,8 +115,11 @@ import WatchTesting
             let path = "/funding/observations/\(value())"
             return (path, await get(base, path), false)
         default:
-            let path = pick(["/funding/observations/\(value())/stuck", "/plugins/bitcoin/pause", "/plugins/bitcoin/resume", "/plugins/nope/pause"])
-            let body = pick(bodies)
+            let path = pick([
+                "/funding/observations/\(value())/stuck", "/plugins/bitcoin/pause", "/plugins/bitcoin/resume", "/plugins/nope/pause",
+                "/funding/handles", "/funding/handles/\(value())/retire",
+            ])
+            let body = path == "/funding/handles" ? pick(handleBodies) : pick(bodies)
             return ("POST \(path) \(body.prefix(40))", await post(base, path, body, token: rng.next() % 3 != 0), false)
         }
     }

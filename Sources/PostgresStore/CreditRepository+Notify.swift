@@ -11,7 +11,8 @@ extension CreditRepository {
         public var observationIDs: [Int]
     }
 
-    /// Open transfers of `chains` to handles whose source is `bridge`, never notified, grouped
+    /// Open transfers of `chains` to handles the bridge handed out (source `bridge`, or a config
+    /// handle the bridge also returned), never notified, grouped
     /// by (chain, address, tx hash), oldest first.
     public func unnotified(chains: [String], limit: Int = 100) async throws -> [Unnotified] {
         try await pool.withConnection { conn in
@@ -22,7 +23,8 @@ extension CreditRepository {
                 WHERE o.chain = ANY($1::text[]) AND o.bridge_notified_at IS NULL
                   AND o.state IN ('SEEN_UNCONFIRMED', 'SEEN_CONFIRMED', 'CREDIT_PENDING')
                   AND EXISTS (SELECT 1 FROM funding_handles h
-                              WHERE h.chain = o.chain AND h.address = o.address AND h.asset = o.asset AND h.source = 'bridge')
+                              WHERE h.chain = o.chain AND h.address = o.address AND h.asset = o.asset
+                                AND (h.source = 'bridge' OR h.account_id IS NOT NULL))
                 GROUP BY o.chain, o.address, o.tx_hash
                 ORDER BY min(o.id) LIMIT $2
                 """, [PGArray.literal(chains), String(limit)]

@@ -11,8 +11,9 @@ extension FundingRepository {
     }
 
     /// Records the address `deposit_address` returned for (chain, account): a new one becomes the
-    /// active handle; the one it replaces is retired (reason `rotated`) and the new row keeps the
-    /// old address, with `alert_until = at + alertFor` for the `deposit_address_changed` alert.
+    /// active handle (a config handle with the same address is adopted: it gets the account and
+    /// keeps `source = config`), and the one it replaces is retired (reason `rotated`); the new
+    /// row keeps the old address, with `alert_until = at + alertFor` for the `deposit_address_changed` alert.
     public func recordBridgeAddress(
         _ handle: FundingHandle, account: String, at: Date, alertFor: TimeInterval
     ) async throws -> BridgeAddressChange {
@@ -21,11 +22,11 @@ extension FundingRepository {
             let current = try conn.query(
                 """
                 SELECT id, address FROM funding_handles
-                WHERE chain = $1 AND account_id = $2 AND source = 'bridge' AND active AND asset = $3 FOR UPDATE
+                WHERE chain = $1 AND account_id = $2 AND active AND asset = $3 FOR UPDATE
                 """, [handle.chain, account, handle.asset])
             if current.contains(where: { $0["address"] == handle.address }) {
                 try conn.query(
-                    "UPDATE funding_handles SET last_refreshed_at = $3::timestamptz WHERE chain = $1 AND account_id = $2 AND address = $4 AND source = 'bridge'",
+                    "UPDATE funding_handles SET last_refreshed_at = $3::timestamptz WHERE chain = $1 AND account_id = $2 AND address = $4",
                     [handle.chain, account, stamp, handle.address])
                 return .unchanged
             }
@@ -34,7 +35,7 @@ extension FundingRepository {
                 try conn.query(
                     """
                     UPDATE funding_handles SET active = FALSE, retired_at = $3::timestamptz, retire_reason = 'rotated', updated_at = $3::timestamptz
-                    WHERE chain = $1 AND account_id = $2 AND source = 'bridge' AND active AND asset = $4
+                    WHERE chain = $1 AND account_id = $2 AND active AND asset = $4
                     """, [handle.chain, account, stamp, handle.asset])
             }
             try conn.query(
@@ -122,7 +123,7 @@ extension FundingRepository {
             SELECT chain, account_id, replaced_address, address, EXTRACT(EPOCH FROM updated_at)::float8 AS at,
                 EXTRACT(EPOCH FROM alert_until)::float8 AS until
             FROM funding_handles
-            WHERE source = 'bridge' AND replaced_address IS NOT NULL AND alert_until > $1::timestamptz
+            WHERE account_id IS NOT NULL AND replaced_address IS NOT NULL AND alert_until > $1::timestamptz
             ORDER BY id
             """, [Timestamp.string(now)]
         ).map { row in

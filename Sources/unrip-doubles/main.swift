@@ -17,7 +17,10 @@ import WatchTesting
 //   POST /gnosis/transfer {"to", "amount" (base units, decimal string), "token"?} → {"tx_hash"}
 //   POST /gnosis/mine     {"blocks"}
 //   POST /bridge/deposit  {"account", "chain", "tx_hash"?, "address", "amount", "status"?, "token"?}
-//   POST /bridge/status   {"tx_hash", "status", "mint_tx_hash"?}
+//   POST /bridge/status   {"tx_hash" | "address", "status", "mint_tx_hash"?}
+//   POST /bridge/address  {"account", "chain", "address"}  (what deposit_address returns; a change is a rotation)
+//   POST /bridge/token    {"chain", "token", "min_deposit_amount", "decimals"?}  (a supported_tokens item)
+//   GET  /bridge/notifications  → {"notifications": [the notify_deposit params received]}
 //   POST /bridge/fault    {"fault": "none" | "timeout" | "error" | "http502"}
 // Runs until SIGTERM/SIGINT.
 
@@ -123,8 +126,29 @@ router.post("/bridge/deposit") { request, _ -> Response in
 }
 router.post("/bridge/status") { request, _ -> Response in
     let b = try await body(request)
-    bridge.setStatus(txHash: b["tx_hash"] as? String, b["status"] as? String ?? "COMPLETED", mintTxHash: b["mint_tx_hash"] as? String)
+    bridge.setStatus(
+        txHash: b["tx_hash"] as? String, address: b["address"] as? String, b["status"] as? String ?? "COMPLETED",
+        mintTxHash: b["mint_tx_hash"] as? String)
     return reply(["ok": true])
+}
+router.post("/bridge/address") { request, _ -> Response in
+    let b = try await body(request)
+    guard let account = b["account"] as? String, let chain = b["chain"] as? String, let address = b["address"] as? String else {
+        return reply(["error": "account, chain and address are required"], .badRequest)
+    }
+    bridge.setDepositAddress(account: account, chain: chain, address)
+    return reply(["ok": true])
+}
+router.post("/bridge/token") { request, _ -> Response in
+    let b = try await body(request)
+    guard let chain = b["chain"] as? String, let token = b["token"] as? String, let minimum = b["min_deposit_amount"] as? String else {
+        return reply(["error": "chain, token and min_deposit_amount (a decimal string) are required"], .badRequest)
+    }
+    bridge.addToken(chain: chain, nearTokenID: token, decimals: b["decimals"] as? Int ?? 8, minDepositAmount: minimum)
+    return reply(["ok": true])
+}
+router.get("/bridge/notifications") { _, _ -> Response in
+    reply(["notifications": .array(bridge.notifications.map(JSONValue.object))])
 }
 router.post("/bridge/fault") { request, _ -> Response in
     switch try await body(request)["fault"] as? String ?? "none" {

@@ -10,7 +10,10 @@ ALTER TABLE funding_handles ADD COLUMN retire_reason TEXT;
 ALTER TABLE funding_handles ADD COLUMN last_refreshed_at TIMESTAMPTZ;
 ALTER TABLE funding_handles ADD COLUMN replaced_address TEXT;
 ALTER TABLE funding_handles ADD COLUMN alert_until TIMESTAMPTZ;
+-- A handle added with rescan_from: the adapter scans history from that height for it, once
+-- (rescan_done_at set when the scan reached the cursor).
 ALTER TABLE funding_handles ADD COLUMN rescan_from BIGINT;
+ALTER TABLE funding_handles ADD COLUMN rescan_done_at TIMESTAMPTZ;
 CREATE INDEX funding_handles_bridge ON funding_handles (chain, account_id) WHERE source = 'bridge' AND active;
 
 -- How an observation was linked to its credit: tx_hash, address_amount, address_sum,

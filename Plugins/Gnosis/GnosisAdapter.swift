@@ -24,6 +24,7 @@ public struct GnosisAdapter: ChainAdapter {
     let client: EVMClient
     let scanner: LogScanner
     let stats = GnosisStats()
+    let rescanProgress = GnosisRescanProgress()
     /// Handles by lower-case address.
     let handles: [EVMAddress: FundingHandle]
     let tokens: [EVMAddress: GnosisToken]
@@ -61,10 +62,15 @@ public struct GnosisAdapter: ChainAdapter {
         let logger = context.logger
         logger.info("gnosis adapter starting", metadata: ["rpc_url": "\(client.rpc.redactedURL)", "chain_id": "\(configuration.chainId)", "handles": "\(handles.count)"])
         try await verifyChain()
+        var rescanned = !context.handles.contains { $0.rescanFrom != nil }
         while !Task.isCancelled {
             var pause = configuration.pollInterval
             do {
                 try await poll()
+                if !rescanned {
+                    try await rescanHistory()
+                    rescanned = true
+                }
                 stats.update {
                     $0.polls += 1
                     $0.consecutiveFailures = 0
@@ -397,7 +403,7 @@ public struct GnosisAdapter: ChainAdapter {
                 : ["use_finalized": false, "confirmations": .int(Int64(configuration.confirmations))],
             "cursor": tip.map { ["height": .int(Int64($0.height)), "hash": .string($0.hash)] } ?? .null,
             "head": .optional(c.head), "finalized": .optional(c.finalized), "target": .optional(c.target),
-            "progress": progress,
+            "progress": progress, "rescan": rescanProgress.state.withLock { $0 },
             "get_logs_range": [
                 "current": .int(Int64(c.currentRange)), "provider_max": .optional(c.learnedMaxRange),
                 "splits": .int(Int64(c.rangeSplits)), "grows": .int(Int64(c.rangeGrows)),

@@ -59,15 +59,29 @@ extension FundingRepository {
         try await pool.withConnection { conn in
             try conn.query(
                 """
-                SELECT chain, network, asset, address, label, source FROM funding_handles
+                SELECT chain, network, asset, address, label, source,
+                    CASE WHEN rescan_done_at IS NULL THEN rescan_from END AS rescan_from
+                FROM funding_handles
                 WHERE chain = $1 AND (active OR (retired_at IS NOT NULL AND retired_at > $2::timestamptz))
                 ORDER BY id
                 """, [chain, Timestamp.string(now.addingTimeInterval(-retiredWatch))]
             ).map { row in
                 FundingHandle(
                     chain: row["chain"] ?? chain, network: row["network"] ?? "", asset: row["asset"] ?? "",
-                    address: row["address"] ?? "", label: row["label"] ?? "", source: row["source"] ?? "")
+                    address: row["address"] ?? "", label: row["label"] ?? "", source: row["source"] ?? "",
+                    rescanFrom: row.int("rescan_from"))
             }
+        }
+    }
+
+    /// Records that the history scan of a handle reached the cursor: it is not repeated.
+    public func markRescanDone(_ handle: FundingHandle, at: Date) async throws {
+        _ = try await pool.withConnection { conn in
+            try conn.query(
+                """
+                UPDATE funding_handles SET rescan_done_at = $5::timestamptz, updated_at = $5::timestamptz
+                WHERE chain = $1 AND network = $2 AND address = $3 AND asset = $4 AND rescan_done_at IS NULL
+                """, [handle.chain, handle.network, handle.address, handle.asset, Timestamp.string(at)])
         }
     }
 
@@ -82,6 +96,7 @@ extension FundingRepository {
                 VALUES ($1, $2, $3, $4, $5, $6, TRUE, $7::bigint, $8::timestamptz, $8::timestamptz)
                 ON CONFLICT (chain, network, address, asset) DO UPDATE SET active = TRUE, retired_at = NULL, retire_reason = NULL,
                     label = EXCLUDED.label, rescan_from = COALESCE(EXCLUDED.rescan_from, funding_handles.rescan_from),
+                    rescan_done_at = CASE WHEN EXCLUDED.rescan_from IS NULL THEN funding_handles.rescan_done_at END,
                     updated_at = EXCLUDED.updated_at
                 RETURNING id, (xmax = 0) AS created
                 """, [handle.chain, handle.network, handle.asset, handle.address, handle.label, handle.source, rescanFrom.map(String.init), stamp]

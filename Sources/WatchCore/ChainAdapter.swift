@@ -59,6 +59,9 @@ public struct AdapterContext: Sendable {
     public let pipeline: ChainPipeline
     public let logger: Logger
     public let clock: any WatchClock
+    /// Called when the history scan of the handles with `rescanFrom` reached the cursor: the
+    /// host records it, so the scan is not repeated (and rebuilds the adapter without it).
+    public var onRescanFinished: @Sendable ([FundingHandle]) async -> Void = { _ in }
 
     public init(name: String, chain: ChainName, network: String, handles: [FundingHandle], pipeline: ChainPipeline, logger: Logger, clock: any WatchClock) {
         self.name = name

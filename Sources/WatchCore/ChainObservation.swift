@@ -65,6 +65,11 @@ public enum ChainReport: Sendable, Hashable {
     /// their depth (by height) until confirmed. Otherwise it behaves as `blockConnected`.
     case blockScanned(BlockRef, transfers: [TransferSighting])
     case blockDisconnected(BlockRef)
+    /// Transfers a history rescan found in a block at or below the tip (a handle added with
+    /// `rescan_from`). The tip does not move; a block the tracker holds under another hash at
+    /// that height is stale and ignored, and transfers it already follows are left as they are.
+    /// New ones are followed with their depth from the tip, like any transfer.
+    case historicalTransfers(BlockRef, transfers: [TransferSighting])
     case mempoolEntered(TransferSighting)
     case mempoolLeft(txHash: String, why: MempoolExit)
 }

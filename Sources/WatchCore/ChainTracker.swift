@@ -51,6 +51,8 @@ public struct ChainTracker: Sendable {
             return try connect(block, sightings: sightings, at: now)
         case .blockDisconnected(let block):
             return try disconnect(block, at: now)
+        case .historicalTransfers(let block, let sightings):
+            return historical(block, sightings: sightings, at: now)
         case .mempoolEntered(let sighting):
             return enterMempool(sighting, at: now)
         case .mempoolLeft(let txHash, let why):
@@ -171,6 +173,24 @@ public struct ChainTracker: Sendable {
             }
         }
         return out
+    }
+
+    /// A rescan's finds in a past block: followed from their depth, never moving the tip.
+    private mutating func historical(_ block: BlockRef, sightings: [TransferSighting], at now: Date) -> [ChainObservation] {
+        guard let tip, block.height <= tip.height else { return [] }  // ahead of the tip: the sync reports it
+        if let held = hash(at: block.height), held != block.hash { return [] }  // a block no longer on the chain
+        var fresh: Set<TransferKey> = []
+        for sighting in sightings {
+            let key = TransferKey(chain: chain, txHash: sighting.txHash, outputIndex: sighting.outputIndex)
+            guard transfers[key] == nil else { continue }
+            set(
+                key,
+                TrackedTransfer(
+                    key: key, network: network, asset: sighting.asset, address: sighting.address, amount: sighting.amount,
+                    state: .seenUnconfirmed, block: block, confirmations: 0, demotedAtHeight: nil))
+            fresh.insert(key)
+        }
+        return fresh.isEmpty ? [] : refreshDepths(newlyIncluded: fresh, at: now)
     }
 
     // MARK: - Mempool

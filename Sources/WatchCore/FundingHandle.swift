@@ -11,8 +11,12 @@ public struct FundingHandle: Sendable, Hashable, Codable {
     public var label: String
     /// Where the handle came from: `config`, or `bridge` when refreshed from `deposit_address`.
     public var source: String
+    /// A block height the adapter scans history from for this handle only, until the scan is
+    /// done (`POST /funding/handles` with `rescan_from`); nil for none.
+    public var rescanFrom: Int?
 
-    public init(chain: ChainName, network: String, asset: String, address: String, label: String = "", source: String = "config") {
+    public init(chain: ChainName, network: String, asset: String, address: String, label: String = "", source: String = "config", rescanFrom: Int? = nil) {
+        self.rescanFrom = rescanFrom
         self.chain = chain
         self.network = network
         self.asset = asset
@@ -22,8 +26,12 @@ public struct FundingHandle: Sendable, Hashable, Codable {
     }
 
     public var json: JSONValue {
-        ["chain": .string(chain), "network": .string(network), "asset": .string(asset), "address": .string(address),
-         "label": .string(label), "source": .string(source)]
+        var fields: [String: JSONValue] = [
+            "chain": .string(chain), "network": .string(network), "asset": .string(asset), "address": .string(address),
+            "label": .string(label), "source": .string(source),
+        ]
+        if let rescanFrom { fields["rescan_from"] = .int(Int64(rescanFrom)) }
+        return .object(fields)
     }
 }
 

@@ -56,7 +56,18 @@ public struct UnripHost: Sendable {
             let make = adapter.make, kind = adapter.kind, network = adapter.network, clock = self.clock, named = pluginLogger
             supervisors.append(PluginSupervisor(name: adapter.kind, kind: adapter.kind, logger: pluginLogger, reloadOn: book.changes(kind)) {
                 // Each instance watches the handles of the moment: a changed set rebuilds it.
-                try make(AdapterContext(name: kind, chain: kind, network: network, handles: book.handles(kind), pipeline: pipeline, logger: named, clock: clock))
+                var context = AdapterContext(name: kind, chain: kind, network: network, handles: book.handles(kind), pipeline: pipeline, logger: named, clock: clock)
+                context.onRescanFinished = { handles in
+                    for handle in handles {
+                        do {
+                            try await repository.markRescanDone(handle, at: clock.now())
+                        } catch {
+                            named.warning("could not record a finished rescan; it will run again", metadata: ["handle": "\(handle.address)", "error": "\(error)"])
+                        }
+                    }
+                    await reloadHandles()  // rebuilds this adapter without the scan
+                }
+                return try make(context)
             })
         }
 

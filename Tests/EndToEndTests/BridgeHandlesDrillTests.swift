@@ -106,9 +106,19 @@ import WatchTesting
         // A handle added over HTTP is watched at once; a bad address is refused naming the field.
         let bad = try await Self.post(port, "/funding/handles", #"{"chain": "bitcoin", "asset": "BTC", "address": "bc1qmainnetnotregtest"}"#)
         #expect(bad.status == 400 && String(decoding: bad.body, as: UTF8.self).contains("field address"))
-        let added = try await Self.post(port, "/funding/handles", #"{"chain": "bitcoin", "asset": "BTC", "address": "\#(Self.third.0)", "label": "ops"}"#)
+        // rescan_from: a transfer mined before the handle was added is found by the history scan.
+        let mined = double.pay(script: Self.third.1, sats: 95_000, change: 500).txid
+        double.mine(3)
+        let before = double.tip.height
+        // The block is behind the cursor before the handle exists: only a history scan can find it.
+        #expect(await waitUntil(.seconds(30)) { await Self.json(port, "/plugins/bitcoin/state")?["plugin"]?["cursor_height"] == .int(Int64(before)) })
+        let added = try await Self.post(port, "/funding/handles", #"{"chain": "bitcoin", "asset": "BTC", "address": "\#(Self.third.0)", "label": "ops", "rescan_from": 1}"#)
         #expect(added.status == 201, "\(String(decoding: added.body, as: UTF8.self))")
         let id = try #require(try JSONValue.parse(added.body)["id"]?.int64Value)
+        #expect(await waitUntil(.seconds(30)) { await Self.observation(port, tx: mined)?["state"] == "SEEN_CONFIRMED" }, "the rescan found it: \(host.log.suffix(3000))")
+        #expect(await Self.observation(port, tx: mined)?["block_height"] == .int(Int64(before - 2)))
+        #expect(await waitUntil(.seconds(30)) { await Self.json(port, "/plugins/bitcoin/state")?["plugin"]?["rescan"] == .null })
+        #expect(host.log.contains("rescan done"))
         let manual = double.pay(script: Self.third.1, sats: 90_000, change: 500).txid
         #expect(await waitUntil(.seconds(30)) { await Self.observation(port, tx: manual) != nil })
         let retired = try await Self.post(port, "/funding/handles/\(id)/retire", "{}")

@@ -37,6 +37,27 @@ import WatchTesting
         #expect(t.tip == chain.tip)
     }
 
+    @Test func historicalTransfersAreFollowedFromTheirDepthWithoutMovingTheTip() throws {
+        var chain = ScriptedChain()
+        var t = tracker(confirmations: 3)
+        _ = try apply(&t, [chain.genesisReport])
+        let old = chain.transfer("aa", 0, to: "late", amount: 7)
+        _ = try apply(&t, [chain.mine(), chain.mine(), chain.mine(), chain.mine()])  // the handle was not watched: no sighting
+        let tip = t.tip
+        let oldBlock = chain.blocks[1]
+        // Found by a rescan: deep enough to be confirmed at once; the tip stays.
+        let found = try apply(&t, [.historicalTransfers(oldBlock, transfers: [old])])
+        #expect(found.map(\.kind) == [.confirmed] && found.first?.confirmations == 4 && found.first?.block == oldBlock)
+        #expect(t.tip == tip)
+        // Reported again: nothing new. A block held under another hash is stale: ignored.
+        #expect(try apply(&t, [.historicalTransfers(oldBlock, transfers: [old])]).isEmpty)
+        let stale = BlockRef(height: oldBlock.height, hash: String(repeating: "f", count: 64), parentHash: oldBlock.parentHash)
+        #expect(try apply(&t, [.historicalTransfers(stale, transfers: [chain.transfer("bb", 0, to: "late", amount: 1)])]).isEmpty)
+        // Ahead of the tip: left to the sync.
+        let ahead = BlockRef(height: tip!.height + 1, hash: String(repeating: "e", count: 64), parentHash: tip!.hash)
+        #expect(try apply(&t, [.historicalTransfers(ahead, transfers: [chain.transfer("cc", 0, to: "late", amount: 1)])]).isEmpty)
+    }
+
     @Test func reorgDemotesAndReconfirms() throws {
         var chain = ScriptedChain()
         var t = tracker(confirmations: 2, grace: 3)

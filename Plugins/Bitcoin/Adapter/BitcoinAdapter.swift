@@ -146,8 +146,10 @@ public struct BitcoinAdapter: ChainAdapter {
                     needsMempoolResync = false
                 }
                 try await sync.expireRemovals()
+                let rescanning = try await sync.rescanStep()
                 await sync.recordSuccess()
                 backoff = .milliseconds(250)
+                if rescanning { continue }  // more history to scan: next turn at once
             } catch let error as BitcoinNetworkMismatch {
                 throw error
             } catch is CancellationError {

@@ -36,6 +36,9 @@ actor BitcoinSync {
     /// What the reports not yet committed changed in the sets above, undone if their commit
     /// fails: a transaction whose report was lost must be examined again, not remembered.
     var uncommitted = UncommittedMempool()
+    /// The pending history scan of handles added with `rescan_from`, if any.
+    var rescan: BitcoinRescan?
+    let onRescanFinished: @Sendable ([FundingHandle]) async -> Void
 
     init(configuration: BitcoinConfiguration, node: any BitcoinNodeClient, context: AdapterContext) {
         self.configuration = configuration
@@ -52,6 +55,8 @@ actor BitcoinSync {
         }
         self.watch = watch
         self.assets = assets
+        rescan = BitcoinRescan(handles: context.handles, network: configuration.bitcoinNetwork, at: context.clock.now())
+        onRescanFinished = context.onRescanFinished
     }
 
     func count(_ key: String, _ n: Int = 1) { counters[key, default: 0] += n }
@@ -320,7 +325,7 @@ actor BitcoinSync {
         return [
             "network": .string(configuration.network), "node_chain": .optional(nodeChain),
             "cursor_height": .optional(tip?.height), "cursor_hash": .optional(tip?.hash),
-            "node_tip_height": .optional(nodeTip), "catch_up": progress.json,
+            "node_tip_height": .optional(nodeTip), "catch_up": progress.json, "rescan": rescan?.json ?? .null,
             "mempool": [
                 "known": .int(Int64(knownMempool.count)), "watched": .int(Int64(watchedMempool.count)),
                 "pending_removals": .int(Int64(pendingRemoval.count)),

@@ -29,3 +29,5 @@ ALTER TABLE funding_observation_events ADD COLUMN match TEXT;
 ALTER TABLE funding_observation_events ADD COLUMN details JSONB;
 
 CREATE INDEX bridge_deposits_address ON bridge_deposits (chain, lower(address));
+-- The reconciler joins each open observation to its linked deposit by deposit id alone.
+CREATE INDEX bridge_deposits_deposit_id ON bridge_deposits (deposit_id);

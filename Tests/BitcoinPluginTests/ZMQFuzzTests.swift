@@ -65,4 +65,32 @@ import WatchTesting
         #expect(small >= 30)
         #expect(largest < 5 << 20, "a \(largest)-byte frame was taken")
     }
+
+    /// A publisher faster than the reader cannot make the buffers large: past their byte bound
+    /// messages are dropped and counted (the sequence gap makes the adapter repair from RPC).
+    @Test func buffersAreBoundedInBytesNotOnlyInCount() async throws {
+        let double = try await BitcoindDouble.start()
+        let subscriber = ZMQSubscriber(endpoints: [("rawblock", double.zmqEndpoints["rawblock"]!)])
+        let stream = try subscriber.messages()
+        defer { subscriber.stop() }
+        let frame = [UInt8](repeating: 0xcd, count: 3 << 20)
+        // Nobody reads the stream while ~150 MiB is published.
+        let settled = await waitUntil(.seconds(30)) {
+            double.publishZMQ("rawblock", frame)
+            return subscriber.dropped > 0
+        }
+        #expect(settled, "no message was dropped; buffered \(subscriber.buffered) bytes")
+        #expect(subscriber.buffered <= ZMQSubscriber.maxBufferedBytes)
+        var iterator = stream.makeAsyncIterator()
+        let first = await iterator.next()
+        #expect(first?.isEmpty == false)
+
+        // The adapter's queue between the listener and the worker: the same bound.
+        let inbox = ZMQInbox()
+        for _ in 0..<40 { inbox.push(.rawBlock(frame), lost: 0) }
+        #expect(inbox.stats.overflowed > 0)
+        let (items, dropped) = inbox.drain()
+        #expect(dropped == inbox.stats.overflowed && items.count * frame.count <= ZMQInbox.maxBytes)
+        #expect(inbox.drain().dropped == 0)
+    }
 }

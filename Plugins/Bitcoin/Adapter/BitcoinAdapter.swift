@@ -38,7 +38,7 @@ public struct BitcoinAdapter: ChainAdapter {
         let zmq = inbox.stats
         fields["zmq"] = [
             "received": .int(Int64(zmq.received)), "gaps": .int(Int64(zmq.gaps)), "lost_messages": .int(Int64(zmq.lost)),
-            "malformed": .int(Int64(zmq.malformed)),
+            "malformed": .int(Int64(zmq.malformed)), "overflowed": .int(Int64(zmq.overflowed + zmq.subscriberDropped)),
         ]
         fields["handles"] = .array(context.handles.map(\.json))
         return .object(fields)
@@ -72,6 +72,7 @@ public struct BitcoinAdapter: ChainAdapter {
         defer { subscriber.stop() }
         var gaps = ZMQGapDetector()
         for await batch in stream {
+            subscriber.taken(batch)
             if Task.isCancelled { break }
             for frames in batch {
                 do {
@@ -88,6 +89,7 @@ public struct BitcoinAdapter: ChainAdapter {
                 }
             }
             inbox.setSubscriberMalformed(subscriber.malformed)
+            inbox.setSubscriberDropped(subscriber.dropped)
             wake.signal()
         }
     }
@@ -107,7 +109,12 @@ public struct BitcoinAdapter: ChainAdapter {
                 var needsBlockSync = lastBlockSync.map { ContinuousClock.now - $0 >= configuration.pollInterval } ?? true
                 // Transactions drained in one wake-up become one batch: one transaction in PostgreSQL.
                 var batch: [ChainReport] = []
-                for item in inbox.drain() {
+                let (items, dropped) = inbox.drain()
+                if dropped > 0 {  // the queue was full: what the dropped ones said comes from RPC
+                    needsMempoolResync = true
+                    needsBlockSync = true
+                }
+                for item in items {
                     if item.lost > 0 {  // a lost message may have been a block notice, too
                         needsMempoolResync = true
                         needsBlockSync = true
@@ -190,23 +197,49 @@ final class ZMQInbox: Sendable {
         var lost = 0
         var malformed = 0
         var subscriberMalformed = 0
+        /// Notifications dropped because the queue held `maxBytes` already (repaired by a resync).
+        var overflowed = 0
+        var subscriberDropped = 0
     }
-    private let state = Mutex<([Item], Stats)>(([], Stats()))
+    private struct Queue {
+        var items: [Item] = []
+        var bytes = 0
+        /// Dropped since the last drain: the worker must resync what they would have said.
+        var droppedSinceDrain = 0
+    }
+    private let state = Mutex<(Queue, Stats)>((Queue(), Stats()))
+
+    /// What the queue may hold, in bytes of raw transactions and blocks, before it drops.
+    static let maxBytes = 64 << 20
 
     func push(_ notification: ZMQNotification, lost: UInt32) {
+        let size = notification.byteCount
         state.withLock { s in
-            s.0.append(Item(notification: notification, lost: lost))
             s.1.received += 1
             if lost > 0 {
                 s.1.gaps += 1
                 s.1.lost += Int(lost)
             }
+            guard s.0.bytes + size <= Self.maxBytes || s.0.items.isEmpty else {
+                s.0.droppedSinceDrain += 1
+                s.1.overflowed += 1
+                return
+            }
+            s.0.items.append(Item(notification: notification, lost: lost))
+            s.0.bytes += size
         }
     }
 
     func malformed(reason: String) { state.withLock { $0.1.malformed += 1 } }
     func setSubscriberMalformed(_ n: Int) { state.withLock { $0.1.subscriberMalformed = n } }
-    func drain() -> [Item] { state.withLock { s in defer { s.0 = [] }; return s.0 } }
+    /// Everything queued, and how many notifications were dropped since the last drain.
+    func drain() -> (items: [Item], dropped: Int) {
+        state.withLock { s in
+            defer { s.0 = Queue() }
+            return (s.0.items, s.0.droppedSinceDrain)
+        }
+    }
+    func setSubscriberDropped(_ n: Int) { state.withLock { $0.1.subscriberDropped = n } }
     var stats: Stats {
         state.withLock { s in
             var stats = s.1

@@ -97,3 +97,13 @@ public struct ZMQGapDetector: Sendable {
 
     public mutating func reset() { last = [:] }
 }
+
+extension ZMQNotification {
+    /// The bytes it holds (raw transactions and blocks; a fixed small size for the others).
+    var byteCount: Int {
+        switch self {
+        case .rawTx(let raw), .rawBlock(let raw): raw.count
+        case .hashBlock, .hashTx, .sequence: 64
+        }
+    }
+}

@@ -10,12 +10,33 @@ final class ZMQSubscriber: Sendable {
     let endpoints: [(topic: String, endpoint: String)]
     private let stopped = Atomic<Bool>(false)
     private let malformedCount = Atomic<Int>(0)
+    private let droppedCount = Atomic<Int>(0)
+    /// Bytes handed to the stream and not yet taken by the reader.
+    private let bufferedBytes = Atomic<Int>(0)
 
     init(endpoints: [(topic: String, endpoint: String)]) {
         self.endpoints = endpoints
     }
 
     var malformed: Int { malformedCount.load(ordering: .relaxed) }
+    /// Messages dropped because `maxBufferedBytes` were waiting for the reader already: their
+    /// sequence numbers go missing, so the reader sees a gap and repairs from RPC.
+    var dropped: Int { droppedCount.load(ordering: .relaxed) }
+    /// Bytes waiting for the reader now.
+    var buffered: Int { bufferedBytes.load(ordering: .relaxed) }
+
+    /// Bytes that may wait between the receive thread and the reader; past it messages are
+    /// dropped (counted), not queued: a peer cannot make the buffer large.
+    static let maxBufferedBytes = 64 << 20
+
+    /// The reader took `batch`: its bytes no longer count against the buffer.
+    func taken(_ batch: [[[UInt8]]]) {
+        bufferedBytes.subtract(Self.bytes(of: batch), ordering: .relaxed)
+    }
+
+    static func bytes(of batch: [[[UInt8]]]) -> Int {
+        batch.reduce(0) { total, message in message.reduce(total) { $0 + $1.count } }
+    }
 
     struct SetupError: Error, CustomStringConvertible {
         let description: String
@@ -30,7 +51,7 @@ final class ZMQSubscriber: Sendable {
         }
         var timeout: Int32 = 200
         zmq_setsockopt(socket, ZMQ_RCVTIMEO, &timeout, MemoryLayout<Int32>.size)
-        var hwm: Int32 = 100_000
+        var hwm: Int32 = 10_000
         zmq_setsockopt(socket, ZMQ_RCVHWM, &hwm, MemoryLayout<Int32>.size)
         // No frame larger than the largest legal block (4,000,000 bytes serialized) plus room:
         // a peer sending more is disconnected by libzmq before the frame is held in memory.
@@ -76,6 +97,7 @@ final class ZMQSubscriber: Sendable {
             continuation.finish()
         }
         var batch: [[[UInt8]]] = []
+        var batchBytes = 0
         var frames: [[UInt8]] = []
         while !stopped.load(ordering: .relaxed) {
             // Block (up to the receive timeout) for the first message; then take what is
@@ -86,10 +108,7 @@ final class ZMQSubscriber: Sendable {
             let n = zmq_msg_recv(&message, handles.socket, flags)
             if n < 0 {
                 zmq_msg_close(&message)
-                if !batch.isEmpty {
-                    continuation.yield(batch)
-                    batch = []
-                }
+                if !batch.isEmpty { handOver(&batch, &batchBytes, continuation) }
                 continue  // nothing more now, timeout (EAGAIN) or interrupted: check the stop flag
             }
             let size = zmq_msg_size(&message)
@@ -104,15 +123,31 @@ final class ZMQSubscriber: Sendable {
                 continue
             }
             if !more {
+                let size = frames.reduce(0) { $0 + $1.count }
+                if bufferedBytes.load(ordering: .relaxed) + batchBytes + size > Self.maxBufferedBytes {
+                    droppedCount.add(1, ordering: .relaxed)
+                    frames = []
+                    continue
+                }
                 batch.append(frames)
+                batchBytes += size
                 frames = []
                 if batch.count >= Self.batchLimit {
-                    continuation.yield(batch)
-                    batch = []
+                    handOver(&batch, &batchBytes, continuation)
                 }
             }
         }
-        if !batch.isEmpty { continuation.yield(batch) }
+        if !batch.isEmpty { handOver(&batch, &batchBytes, continuation) }
+    }
+
+    private func handOver(_ batch: inout [[[UInt8]]], _ bytes: inout Int, _ continuation: AsyncStream<[[[UInt8]]]>.Continuation) {
+        bufferedBytes.add(bytes, ordering: .relaxed)
+        if case .dropped = continuation.yield(batch) {  // the stream's count bound: not taken, not held
+            bufferedBytes.subtract(bytes, ordering: .relaxed)
+            droppedCount.add(batch.count, ordering: .relaxed)
+        }
+        batch = []
+        bytes = 0
     }
 }
 

@@ -12,6 +12,14 @@ struct EVMClient: Sendable {
     let logger: Logger
     let sleep: @Sendable (Duration) async throws -> Void
 
+    /// The largest reply each method can legitimately return: quantities are tiny, a block
+    /// header with its transaction hashes well under 4 MiB; `eth_getLogs` keeps the client's
+    /// 64 MiB cap (providers bound it by count).
+    static let replyCaps: [String: Int] = [
+        "eth_chainId": 4 << 10, "eth_blockNumber": 4 << 10, "eth_syncing": 64 << 10, "eth_getBlockByNumber": 4 << 20,
+        "eth_getLogs": 64 << 20,
+    ]
+
     func call(_ method: String, _ params: [JSONValue]) async throws -> JSONValue {
         let stats = self.stats, logger = self.logger, rpc = self.rpc
         return try await retry.run(
@@ -22,7 +30,7 @@ struct EVMClient: Sendable {
             },
             {
                 do {
-                    return try await rpc.call(method, params)
+                    return try await rpc.call(method, params, maxResponseBytes: Self.replyCaps[method] ?? (1 << 20))
                 } catch let error as JSONRPCError {
                     stats.record(error)
                     throw error

@@ -28,18 +28,21 @@ final class CurlHTTP: Sendable {
         self.options = options
     }
 
-    func post(url: String, body: [UInt8]) async throws(JSONRPCError) -> HTTPResponse {
-        try await perform(url: url, body: body)
+    /// `maxResponseBytes`, when given, lowers the client's cap for this request only.
+    func post(url: String, body: [UInt8], maxResponseBytes: Int? = nil) async throws(JSONRPCError) -> HTTPResponse {
+        try await perform(url: url, body: body, maxResponseBytes: maxResponseBytes)
     }
 
-    func get(url: String) async throws(JSONRPCError) -> HTTPResponse {
-        try await perform(url: url, body: nil)
+    func get(url: String, maxResponseBytes: Int? = nil) async throws(JSONRPCError) -> HTTPResponse {
+        try await perform(url: url, body: nil, maxResponseBytes: maxResponseBytes)
     }
 
-    private func perform(url: String, body: [UInt8]?) async throws(JSONRPCError) -> HTTPResponse {
+    private func perform(url: String, body: [UInt8]?, maxResponseBytes: Int?) async throws(JSONRPCError) -> HTTPResponse {
         let worker = workers.min { $0.pending.load(ordering: .relaxed) < $1.pending.load(ordering: .relaxed) }!
         let abort = AbortFlag()
-        let options = self.options
+        var limited = self.options
+        if let maxResponseBytes { limited.maxResponseBytes = min(limited.maxResponseBytes, maxResponseBytes) }
+        let options = limited
         let result: Result<HTTPResponse, JSONRPCError> = await withTaskCancellationHandler {
             await withCheckedContinuation { continuation in
                 worker.pending.add(1, ordering: .relaxed)

@@ -70,26 +70,32 @@ public final class JSONRPCClient: Sendable {
         try await send(method, params: .array(params))
     }
 
+    /// Calls `method`, refusing a reply larger than `maxResponseBytes` (what the method can
+    /// legitimately return), below the client's own cap.
+    public func call(_ method: String, _ params: [JSONValue] = [], maxResponseBytes: Int) async throws(JSONRPCError) -> JSONValue {
+        try await send(method, params: .array(params), maxResponseBytes: maxResponseBytes)
+    }
+
     /// Calls `method` with named parameters (`params` an object, as NEAR RPC expects).
     public func call(_ method: String, named params: [String: JSONValue]) async throws(JSONRPCError) -> JSONValue {
         try await send(method, params: .object(params))
     }
 
-    private func send(_ method: String, params: JSONValue) async throws(JSONRPCError) -> JSONValue {
+    private func send(_ method: String, params: JSONValue, maxResponseBytes: Int? = nil) async throws(JSONRPCError) -> JSONValue {
         let id = nextID.add(1, ordering: .relaxed).oldValue
         var request: [String: JSONValue] = ["id": .int(id), "method": .string(method), "params": params]
         request["jsonrpc"] = .string(configuration.version.rawValue)
         counters.withLock { $0[method, default: 0] += 1 }
-        let response = try await http.post(url: configuration.url, body: Array(JSONValue.object(request).serialized().utf8))
+        let response = try await http.post(url: configuration.url, body: Array(JSONValue.object(request).serialized().utf8), maxResponseBytes: maxResponseBytes)
         return try Self.decodeReply(response, id: id)
     }
 
     /// A plain GET of `path` relative to the URL (bitcoind REST): the body on 2xx.
-    public func get(_ path: String) async throws(JSONRPCError) -> [UInt8] {
+    public func get(_ path: String, maxResponseBytes: Int? = nil) async throws(JSONRPCError) -> [UInt8] {
         var base = configuration.url
         while base.hasSuffix("/") { base.removeLast() }
         counters.withLock { $0["GET", default: 0] += 1 }
-        let response = try await http.get(url: base + (path.hasPrefix("/") ? path : "/" + path))
+        let response = try await http.get(url: base + (path.hasPrefix("/") ? path : "/" + path), maxResponseBytes: maxResponseBytes)
         guard (200..<300).contains(response.status) else {
             throw .http(status: response.status, body: Self.snippet(response.body))
         }

@@ -216,4 +216,28 @@ struct HostileInputTests {
         #expect(parsedCount > 100)
         #expect(rejected > 500)
     }
+
+    /// A node reply larger than its method can legitimately be is refused before it is parsed,
+    /// with a short error; the same method answers again once the node behaves.
+    @Test func repliesAreCappedPerMethod() async throws {
+        let double = try await BitcoindDouble.start()
+        let node = try RPCBitcoinNode(configuration: try BitcoinAdapterTests.config(double))
+        _ = try await node.chainInfo()
+        double.padReplies("getblockchaininfo", bytes: 2 << 20)  // 2 MiB: fine for the client's cap, not for this method
+        do {
+            _ = try await node.chainInfo()
+            Issue.record("a 2 MiB getblockchaininfo reply was taken")
+        } catch {
+            #expect("\(error)".contains("reply larger than 1048576 bytes") && "\(error)".utf8.count < 600, "\(error)")
+        }
+        double.padReplies("getblockchaininfo", bytes: nil)
+        #expect(try await node.chainInfo().blocks >= 0)
+        // A block (REST and RPC) may be a few MiB: not refused for its size.
+        double.mine(1)
+        let hash = try #require(try await node.blockHash(height: 1))
+        double.padReplies("getblockhash", bytes: 100 << 10)
+        await #expect(throws: (any Error).self) { _ = try await node.blockHash(height: 1) }
+        double.padReplies("getblockhash", bytes: nil)
+        #expect(try await node.rawBlock(hash: hash).count > 80)
+    }
 }

@@ -27,11 +27,22 @@ public final class RPCBitcoinNode: BitcoinNodeClient {
         return JSONRPCClient(.init(url: c.rpcURL, version: .v1, username: user, password: password, timeout: c.rpcTimeout))
     }
 
+    /// The largest reply each method can legitimately return, in bytes: a block or transaction
+    /// is at most 4,000,000 bytes (8,000,000 hex digits); the mempool's txid list keeps the
+    /// client's 64 MiB cap. A bigger reply is refused before it is parsed.
+    static let replyCaps: [String: Int] = [
+        "getblockchaininfo": 1 << 20, "getblockhash": 64 << 10, "getblock": 9 << 20, "getrawtransaction": 9 << 20,
+        "getrawmempool": 64 << 20,
+    ]
+    /// REST `/rest/block/<hash>.bin`: raw bytes of at most one block.
+    static let restBlockCap = 4_200_000
+
     private func call(_ method: String, _ params: [JSONValue] = []) async throws -> JSONValue {
         let current = client.withLock { $0 }
+        let cap = Self.replyCaps[method] ?? (1 << 20)
         let failure: JSONRPCError
         do {
-            return try await current.call(method, params)
+            return try await current.call(method, params, maxResponseBytes: cap)
         } catch {
             failure = error
         }
@@ -41,7 +52,7 @@ public final class RPCBitcoinNode: BitcoinNodeClient {
             // bitcoind restarted with a new cookie: re-read it once.
             let fresh = try Self.makeClient(configuration)
             client.withLock { $0 = fresh }
-            return try await fresh.call(method, params)
+            return try await fresh.call(method, params, maxResponseBytes: cap)
         case .rpc(let code, let message, _) where code == -28:
             throw BitcoinRPCError.warmingUp(message)
         default:
@@ -70,7 +81,7 @@ public final class RPCBitcoinNode: BitcoinNodeClient {
     public func rawBlock(hash: String) async throws -> [UInt8] {
         guard Self.isHash(hash) else { throw BitcoinRPCError.malformed("block hash", hash) }
         if configuration.rest {
-            return try await client.withLock { $0 }.get("/rest/block/\(hash).bin")
+            return try await client.withLock { $0 }.get("/rest/block/\(hash).bin", maxResponseBytes: Self.restBlockCap)
         }
         let r = try await call("getblock", [.string(hash), .int(0)])
         guard let hex = r.stringValue, let bytes = Hex.decode(hex) else { throw BitcoinRPCError.malformed("getblock", String(r.serialized().prefix(80))) }

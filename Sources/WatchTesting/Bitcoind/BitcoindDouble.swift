@@ -27,6 +27,8 @@ public final class BitcoindDouble: Sendable {
         var rest = true
         var requests: [String: Int] = [:]
         var failNext: [String: Int] = [:]
+        /// Method → bytes of padding added to its (object) result: a valid but oversized reply.
+        var padding: [String: Int] = [:]
     }
 
     struct ServerHandle: Sendable {
@@ -143,6 +145,9 @@ public final class BitcoindDouble: Sendable {
 
     public func setWarmingUp(_ on: Bool) { controls.withLock { $0.warmingUp = on } }
     public func setREST(_ on: Bool) { controls.withLock { $0.rest = on } }
+    /// Makes `method`'s replies valid JSON padded by `bytes` (nil stops it): what a hostile or
+    /// broken node could send.
+    public func padReplies(_ method: String, bytes: Int?) { controls.withLock { $0.padding[method] = bytes } }
 
     private func publish(_ notes: [BitcoindChain.Note]) {
         guard !controls.withLock({ $0.down }) else { return }

@@ -27,7 +27,16 @@ extension BitcoindDouble {
             return rpcReply(result: nil, error: RPCFailure(code: -28, message: "Loading block index…"), id: id, v2: v2)
         }
         do {
-            return rpcReply(result: try call(method, params), error: nil, id: id, v2: v2)
+            var result = try call(method, params)
+            if let pad = controls.withLock({ $0.padding[method] }) {
+                if case .object(var fields) = result {
+                    fields["padding"] = .string(String(repeating: "x", count: pad))
+                    result = .object(fields)
+                } else {
+                    result = ["value": result, "padding": .string(String(repeating: "x", count: pad))]
+                }
+            }
+            return rpcReply(result: result, error: nil, id: id, v2: v2)
         } catch let failure as RPCFailure {
             return rpcReply(result: nil, error: failure, id: id, v2: v2)
         } catch {

@@ -176,9 +176,13 @@ public struct UnripHost: Sendable {
         let prepared = try await prepare()
         let logger = self.logger
         let connections = FileDescriptorBudget.httpConnections(configured: config.httpMaxConnections, logger: logger)
+        let headTimeout = config.httpReadHeaderTimeoutSeconds
         let app = Application(
             router: prepared.surface.router(),
-            server: .http1(configuration: .init(idleTimeout: .seconds(Int64(config.httpIdleTimeoutSeconds)))),
+            server: .http1(
+                configuration: .init(
+                    additionalChannelHandlers: [RequestHeadDeadline(timeout: .seconds(Int64(headTimeout)))],
+                    idleTimeout: .seconds(Int64(config.httpIdleTimeoutSeconds)))),
             configuration: .init(
                 address: .hostname(config.httpHost, port: config.httpPort), serverName: "unrip-watch",
                 availableConnectionsDelegate: MaximumAvailableConnections(connections)),

@@ -13,6 +13,9 @@ public struct HostConfig: Sendable {
     public var httpMaxConnections = 256
     /// An HTTP connection with no traffic for this long is closed.
     public var httpIdleTimeoutSeconds = 30
+    /// `[http] read_header_timeout_s`: a request head must arrive within this long of the connection
+    /// opening or of the previous response.
+    public var httpReadHeaderTimeoutSeconds = 30
     public var migrationsDir: String?
     public var httpHost: String
     public var httpPort: Int
@@ -91,6 +94,7 @@ public struct HostConfig: Sendable {
         }
         let maxConnections = http.int("max_connections", default: 256, range: 1...100_000)
         let idleTimeout = http.int("idle_timeout_s", default: 30, range: 1...3_600)
+        let readHeaderTimeout = http.int("read_header_timeout_s", default: 30, range: 1...3_600)
         http.finish()
         effective["http"] = .object(http.effective)
 
@@ -181,6 +185,7 @@ public struct HostConfig: Sendable {
         config.databaseStartupTimeoutSeconds = startupTimeout
         config.httpMaxConnections = maxConnections
         config.httpIdleTimeoutSeconds = idleTimeout
+        config.httpReadHeaderTimeoutSeconds = readHeaderTimeout
         return config
     }
 

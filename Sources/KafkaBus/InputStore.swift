@@ -44,7 +44,7 @@ public struct InputStore: Sendable {
                 INSERT INTO dead_letters (topic, kafka_partition, kafka_offset, message_key, payload, reason)
                 VALUES ($1, $2, $3, decode($4, 'hex'), decode($5, 'hex'), $6) ON CONFLICT DO NOTHING
                 """,
-                [record.topic, String(record.partition), String(record.offset), record.key.map(Self.hex), Self.hex(record.value), reason])
+                [record.topic, String(record.partition), String(record.offset), record.key.map(Self.hex), Self.hex(record.value), Self.storable(reason)])
         }
     }
 
@@ -70,6 +70,11 @@ public struct InputStore: Sendable {
 
     public func deadLetterCount() async throws -> Int {
         try await pool.withConnection { conn in try conn.query("SELECT count(*) AS n FROM dead_letters").first?.int("n") ?? 0 }
+    }
+
+    /// A reason as text PostgreSQL can store: a rejection may quote the peer's value, NUL and all.
+    static func storable(_ reason: String) -> String {
+        Excerpt.of(reason.replacingOccurrences(of: "\u{0}", with: "\\u0000"))
     }
 
     static func hex(_ bytes: [UInt8]) -> String {

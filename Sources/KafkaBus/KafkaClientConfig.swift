@@ -15,6 +15,18 @@ public struct KafkaClientConfig: Sendable {
     }
 
     /// Builds a `rd_kafka_conf_t` from defaults, then the pass-through properties.
+    /// Why `key` is no librdkafka property, or nil when it is one: checked when the config is
+    /// read, so a misspelled key (`sasl.pasword`) is named by `check-config`, by key only, and
+    /// never shown with its value. (A value librdkafka refuses is reported when the client is
+    /// created, also by key only.)
+    public static func problem(property key: String, value: String) -> String? {
+        guard let conf = rd_kafka_conf_new() else { return nil }
+        defer { rd_kafka_conf_destroy(conf) }
+        var errbuf = [CChar](repeating: 0, count: 512)
+        guard rd_kafka_conf_set(conf, key, value, &errbuf, errbuf.count) == RD_KAFKA_CONF_UNKNOWN else { return nil }
+        return "not a librdkafka property (see librdkafka's CONFIGURATION.md; check the spelling)"
+    }
+
     func makeConf(defaults: [(String, String)]) throws(KafkaError) -> OpaquePointer {
         guard let conf = rd_kafka_conf_new() else { throw .config("rd_kafka_conf_new failed") }
         var settings: [(String, String)] = [

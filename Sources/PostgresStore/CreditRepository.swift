@@ -39,13 +39,18 @@ public struct CreditRepository: Sendable {
         }
     }
 
-    /// Inserts new deposits and updates changed ones; returns how many rows changed.
+    /// Inserts new deposits and updates changed ones; returns how many rows changed. A row
+    /// PostgreSQL refuses for what it holds (a NUL or `\u0000` in the bridge's JSON, an amount
+    /// out of range) is skipped and handed to `refused`, so one bad item cannot stop the rest.
     @discardableResult
-    public func upsertDeposits(_ rows: [DepositRow]) async throws -> Int {
+    public func upsertDeposits(_ rows: [DepositRow], refused: @escaping @Sendable (DepositRow, PostgresError) -> Void = { _, _ in }) async throws -> Int {
         try await pool.transaction { conn in
             var changed = 0
-            for r in rows {
-                let result = try conn.query(
+            for (i, r) in rows.enumerated() {
+                try conn.query("SAVEPOINT deposit_\(i)")
+                let result: [PGRow]
+                do {
+                    result = try conn.query(
                     """
                     INSERT INTO bridge_deposits (chain, account_id, deposit_id, tx_hash, near_tx_hash, address, asset, amount, status, raw)
                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8::numeric, $9, $10::jsonb)
@@ -57,6 +62,12 @@ public struct CreditRepository: Sendable {
                     RETURNING id
                     """,
                     [r.chain, r.accountID, r.depositID, r.txHash, r.nearTxHash, r.address, r.asset, r.amount, r.status, r.raw.serialized()])
+                } catch let error as PostgresError where error.isRefusalOfTheData {
+                    try conn.query("ROLLBACK TO SAVEPOINT deposit_\(i)")
+                    refused(r, error)
+                    continue
+                }
+                try conn.query("RELEASE SAVEPOINT deposit_\(i)")
                 changed += result.count
             }
             return changed

@@ -104,11 +104,16 @@ public final class ReconcilerService: PluginService {
                             amount: d.amount.description, status: d.statusText, raw: d.raw)
                     }
                     for d in page.deposits where d.status == nil { unknown[d.statusText, default: 0] += 1 }
-                    let changed = try await credits.upsertDeposits(rows)
+                    let refusedRows = Mutex(0)
+                    let changed = try await credits.upsertDeposits(rows) { row, error in
+                        refusedRows.withLock { $0 += 1 }
+                        self.logger.warning("bridge deposit refused by PostgreSQL; skipped", metadata: ["deposit": "\(Excerpt.of(row.depositID))", "error": "\(error)"])
+                    }
+                    let refused = refusedRows.withLock { $0 }
                     stats.withLock {
                         $0.depositsSeen += rows.count
                         $0.depositsChanged += changed
-                        $0.malformed += page.malformed.count
+                        $0.malformed += page.malformed.count + refused
                     }
                     for reason in page.malformed { logger.warning("bridge sent a malformed deposit; skipped", metadata: ["chain": "\(chain)", "reason": "\(reason)"]) }
                 } catch {

@@ -1,5 +1,6 @@
 import Alerting
 import Foundation
+import KafkaBus
 import Reconciler
 import WatchCore
 
@@ -116,7 +117,12 @@ public struct HostConfig: Sendable {
         var kafkaProperties: [String: String] = [:]
         if let props = kafka.table("properties") {
             for key in props.keys {
-                if let value = props.string(key, secret: Redact.isSecretKey(key)) { kafkaProperties[key] = value }
+                guard let value = props.string(key, secret: Redact.isSecretKey(key)) else { continue }
+                if let problem = KafkaClientConfig.problem(property: key, value: value) {
+                    props.problem(key, nil, problem)  // named by key only: the value may be a secret
+                    continue
+                }
+                kafkaProperties[key] = value
             }
             kafka.recordEffective("properties", .object(props.effective))
         }

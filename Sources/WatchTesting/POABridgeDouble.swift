@@ -14,6 +14,8 @@ public final class POABridgeDouble: Sendable {
         case error(String)
         case http(Int)
         case malformedItem
+        /// Every reply a hostile one (`HostileReplies`), seeded.
+        case hostile(UInt64)
     }
 
     struct State {
@@ -27,6 +29,7 @@ public final class POABridgeDouble: Sendable {
         var methodCalls: [String: Int] = [:]
         /// Methods answered with an error string (the others answer normally).
         var failingMethods: Set<String> = []
+        var hostile: HostileReplies?
     }
     let state = Mutex(State())
     let server = Mutex<DoubleHTTPServer?>(nil)
@@ -102,7 +105,12 @@ public final class POABridgeDouble: Sendable {
         }
     }
 
-    public func setFault(_ fault: Fault) { state.withLock { $0.fault = fault } }
+    public func setFault(_ fault: Fault) {
+        state.withLock {
+            $0.fault = fault
+            if case .hostile(let seed) = fault { $0.hostile = HostileReplies(seed: seed) } else { $0.hostile = nil }
+        }
+    }
 
     func serve() async throws {
         let router = Router()
@@ -131,11 +139,18 @@ public final class POABridgeDouble: Sendable {
             return (s.fault, s.failingMethods.contains(method))
         }
         let id = BitcoindDouble.json(request["id"] ?? NSNull())
+        if case .hostile = fault, let reply = state.withLock({ s -> Response? in
+            guard var h = s.hostile else { return nil }
+            defer { s.hostile = h }
+            return h.next(id: id.serialized())
+        }) {
+            return reply
+        }
         switch fault {
         case .timeout(let d): try await Task.sleep(for: d)
         case .error(let message): return reply(["jsonrpc": "2.0", "id": id, "error": .string(message)])
         case .http(let code): return Response(status: .init(code: code), body: .init(byteBuffer: ByteBuffer(string: "<html>bad gateway</html>")))
-        case .none, .malformedItem: break
+        case .none, .malformedItem, .hostile: break
         }
         guard let method = request["method"] as? String else { return reply(["jsonrpc": "2.0", "id": id, "error": "invalid request"]) }
         guard let params = (request["params"] as? [Any])?.first as? [String: Any] else {

@@ -143,6 +143,21 @@ import WatchTesting
         #expect(try await w.observation(other).state == "CREDIT_PENDING")
     }
 
+    /// One deposit PostgreSQL cannot store (a NUL in its address, `\u0000` in its JSON) is skipped
+    /// and counted; it does not stop the others from being stored and credited.
+    @Test func aDepositTheDatabaseRefusesIsSkippedNotFatal() async throws {
+        var w = try await Self.world()
+        let tx = String(repeating: "9a", count: 32)
+        try await w.pay(tx, sats: 42_000)
+        w.bridge.addDeposit(account: Self.account, chain: "btc:mainnet", txHash: nil, address: "bcrt1q\u{0}evil", amount: "1", nearTokenID: "btc.omft.near", status: "COMPLETED")
+        w.bridge.addDeposit(account: Self.account, chain: "btc:mainnet", txHash: tx, address: Self.handle, amount: "42000", nearTokenID: "btc.omft.near", status: "COMPLETED")
+        let service = w.service()
+        await service.reconcileOnce()
+        #expect(try await w.observation(tx).state == "CREDITED")
+        #expect(await service.state()["malformed_deposits"] == .int(1))
+        #expect(await service.health() == .healthy)
+    }
+
     @Test func belowTheMinimumIsMarkedAtConfirmationAlertsAtOnceAndACreditStillCounts() async throws {
         var w = try await Self.world()
         w.bridge.addToken(chain: "btc:mainnet", nearTokenID: "btc.omft.near", minDepositAmount: "10000")

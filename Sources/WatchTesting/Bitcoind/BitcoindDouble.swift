@@ -29,6 +29,8 @@ public final class BitcoindDouble: Sendable {
         var failNext: [String: Int] = [:]
         /// Method → bytes of padding added to its (object) result: a valid but oversized reply.
         var padding: [String: Int] = [:]
+        /// While set, every RPC reply is a hostile one.
+        var hostile: HostileReplies?
     }
 
     struct ServerHandle: Sendable {
@@ -148,6 +150,8 @@ public final class BitcoindDouble: Sendable {
     /// Makes `method`'s replies valid JSON padded by `bytes` (nil stops it): what a hostile or
     /// broken node could send.
     public func padReplies(_ method: String, bytes: Int?) { controls.withLock { $0.padding[method] = bytes } }
+    /// Answers every RPC with a hostile reply (wrong types, junk, truncation, …) until nil.
+    public func setHostile(seed: UInt64?) { controls.withLock { $0.hostile = seed.map(HostileReplies.init(seed:)) } }
 
     private func publish(_ notes: [BitcoindChain.Note]) {
         guard !controls.withLock({ $0.down }) else { return }

@@ -23,6 +23,13 @@ extension BitcoindDouble {
         let id = Self.json(request["id"] ?? NSNull())
         let params = request["params"] as? [Any] ?? []
         controls.withLock { $0.requests[method, default: 0] += 1 }
+        if let hostile = controls.withLock({ c -> Response? in
+            guard var h = c.hostile else { return nil }
+            defer { c.hostile = h }
+            return h.next(id: id.serialized())
+        }) {
+            return hostile
+        }
         if controls.withLock({ $0.warmingUp }) {
             return rpcReply(result: nil, error: RPCFailure(code: -28, message: "Loading block index…"), id: id, v2: v2)
         }

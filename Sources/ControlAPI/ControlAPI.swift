@@ -18,6 +18,8 @@ public struct ControlSurface: Sendable {
     public var handleChains: [HandleChain] = []
     /// Reloads the adapters' watch sets after a handle was added or retired over HTTP.
     public var onHandlesChanged: @Sendable () async -> Void = {}
+    /// The plugins that are chain adapters: `/readyz` needs each running and not paused.
+    public var chainAdapters: Set<String> = []
 
     public init(plugins: [any ManagedPlugin], repository: FundingRepository, metrics: PrometheusCollectorRegistry, controlToken: String?, hostState: @escaping @Sendable () async -> JSONValue) {
         self.plugins = plugins
@@ -35,6 +37,7 @@ public struct ControlSurface: Sendable {
         router.add(middleware: JSONErrorMiddleware())
         router.add(middleware: BearerAuthMiddleware(token: controlToken))
         addHealthRoutes(to: router)
+        addReadinessRoutes(to: router)
         addPluginRoutes(to: router)
         addFundingRoutes(to: router)
         addStuckRoute(to: router)

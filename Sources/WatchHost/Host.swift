@@ -118,6 +118,7 @@ public struct UnripHost: Sendable {
         }
         surface.onFundingChange = { trigger.signal() }
         surface.handleChains = handleChains
+        surface.chainAdapters = Set(config.adapters.map(\.kind))
         surface.onHandlesChanged = reloadHandles
         return Prepared(surface: surface, supervisors: supervisors, repository: repository)
     }
@@ -173,7 +174,7 @@ public struct UnripHost: Sendable {
 
     /// Runs until SIGTERM/SIGINT.
     public func run() async throws {
-        let prepared = try await prepare()
+        let prepared = try await preparedWhileServingStartup()
         let logger = self.logger
         let connections = FileDescriptorBudget.httpConnections(configured: config.httpMaxConnections, logger: logger)
         let headTimeout = config.httpReadHeaderTimeoutSeconds

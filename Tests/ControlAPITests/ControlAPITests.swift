@@ -28,6 +28,24 @@ import WatchTesting
         }
     }
 
+    @Test func livezAlwaysReadyzOnlyWhenTheDatabaseAnswersAndEveryAdapterRuns() async throws {
+        let h = try await HostHarness.make()
+        try await h.withRunningHost { client in
+            try await client.execute(uri: "/livez", method: .get) { r in #expect(r.status == .ok && r.json["status"] as? String == "live") }
+            #expect(await waitUntil { h.prepared.supervisors[0].status == .running })
+            try await client.execute(uri: "/readyz", method: .get) { r in #expect(r.status == .ok, "\(r.text)") }
+            try await client.execute(uri: "/plugins/testchain/pause", method: .post, headers: auth()) { r in #expect(r.status == .ok) }
+            #expect(await waitUntil { h.prepared.supervisors[0].status == .paused })
+            try await client.execute(uri: "/readyz", method: .get) { r in
+                #expect(r.status == .serviceUnavailable && r.text.contains("testchain: paused"), "\(r.text)")
+            }
+            try await client.execute(uri: "/livez", method: .get) { r in #expect(r.status == .ok) }
+            try await client.execute(uri: "/plugins/testchain/resume", method: .post, headers: auth()) { r in #expect(r.status == .ok) }
+            #expect(await waitUntil { h.prepared.supervisors[0].status == .running })
+            try await client.execute(uri: "/readyz", method: .get) { r in #expect(r.status == .ok) }
+        }
+    }
+
     @Test func pauseAndResumeNeedTheTokenAndLoseNothing() async throws {
         let h = try await HostHarness.make()
         try await h.withRunningHost { client in

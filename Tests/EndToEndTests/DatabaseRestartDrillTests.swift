@@ -1,4 +1,5 @@
 import Foundation
+import JSONRPCClient
 import PostgresStore
 import Testing
 import WatchCore
@@ -101,8 +102,20 @@ import WatchTesting
         try host.start()
         #expect(await waitUntil(.seconds(30)) { host.log.contains("PostgreSQL not reachable yet; retrying") }, "\(host.log.suffix(1500))")
         #expect(host.process.isRunning)
+        // Meanwhile the port answers: live, not ready, saying why.
+        let client = JSONRPCClient(.init(url: "http://127.0.0.1:\(host.port)", timeout: .seconds(5)))
+        #expect(await waitUntil(.seconds(10)) { (try? await client.get("/livez")) != nil })
+        do {
+            _ = try await client.get("/readyz")
+            Issue.record("/readyz answered 200 while PostgreSQL was down")
+        } catch {
+            guard case .http(let status, let body) = error else { throw error }
+            #expect(status == 503 && body.contains("waiting for PostgreSQL"), "\(body)")
+        }
         _ = try await Self.cluster("restart", dir)
         #expect(await waitUntil(.seconds(60)) { host.log.contains("control surface listening") }, "\(host.log.suffix(1500))")
+        #expect(await waitUntil(.seconds(30)) { (try? await client.get("/readyz")) != nil }, "ready once PostgreSQL answers and the adapter runs")
+        #expect((try? await client.get("/livez")) != nil)
         #expect(host.log.contains("PostgreSQL answers; starting"))
         #expect(!host.log.contains("password"))
         #expect(await host.terminate() == 0)

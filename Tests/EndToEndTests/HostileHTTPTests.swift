@@ -23,7 +23,7 @@ import WatchTesting
     ]
     static let keys = ["chain", "handle", "state", "limit", "since", "after_id", "topic", "x", "limit[]", ""]
     static let getRoutes = [
-        "/healthz", "/state", "/metrics", "/funding/handles", "/funding/observations", "/funding/latency", "/outbox",
+        "/healthz", "/livez", "/readyz", "/state", "/metrics", "/funding/handles", "/funding/observations", "/funding/latency", "/outbox",
         "/outbox/backlog", "/plugins/bitcoin/state", "/plugins/bitcoin/healthz", "/plugins/alerts/state", "/plugins/nope/state",
     ]
     static let bodies: [String] = [
@@ -110,7 +110,7 @@ import WatchTesting
             let route = pick(getRoutes)
             let query = (0..<Int(rng.next() % 4)).map { _ in "\(encoded(pick(keys)))=\(value())" }.joined(separator: "&")
             let path = route + (query.isEmpty ? "" : "?" + query)
-            return (path, await get(base, path), route == "/healthz")
+            return (path, await get(base, path), route == "/healthz" || route == "/readyz")
         case 2:
             let path = "/funding/observations/\(value())"
             return (path, await get(base, path), false)
@@ -154,7 +154,7 @@ import WatchTesting
         var requests: [@Sendable () async -> (String, Answer?, isHealth: Bool)] = Self.sweep().map { r in
             {
                 let answer = r.method == "GET" ? await Self.get(base, r.path) : await Self.post(base, r.path, r.body, token: true)
-                return ("\(r.method) \(r.path) \(r.body.prefix(40))", answer, r.path.hasPrefix("/healthz"))
+                return ("\(r.method) \(r.path) \(r.body.prefix(40))", answer, r.path.hasPrefix("/healthz") || r.path.hasPrefix("/readyz"))
             }
         }
         for _ in 0..<budget {

@@ -1,0 +1,66 @@
+import Hummingbird
+import WatchCore
+
+extension ControlSurface {
+    /// `GET /livez`: 200 while the process serves (no dependency checks). `GET /readyz`: 200 only
+    /// when PostgreSQL answers within the health deadline and every chain adapter runs, not
+    /// paused; otherwise 503 with the reasons.
+    func addReadinessRoutes(to router: Router<BasicRequestContext>) {
+        router.getAndHead("/livez") { _, _ -> Response in
+            JSONResponse.ok(["status": "live"])
+        }
+        router.getAndHead("/readyz") { _, _ -> Response in
+            let reasons = await self.notReadyReasons()
+            guard reasons.isEmpty else {
+                return JSONResponse.ok(["status": "not_ready", "reasons": .array(reasons.map(JSONValue.string))], status: .serviceUnavailable)
+            }
+            return JSONResponse.ok(["status": "ready"])
+        }
+    }
+
+    func notReadyReasons() async -> [String] {
+        var reasons: [String] = []
+        do {
+            let pool = repository.pool
+            try await withDeadline(Self.healthDeadline) {
+                try await pool.withConnection { conn in _ = try conn.query("SELECT 1") }
+            }
+        } catch {
+            reasons.append("database: \(Excerpt.of("\(error)"))")
+        }
+        for plugin in plugins where chainAdapters.contains(plugin.name) {
+            if plugin.isPaused {
+                reasons.append("\(plugin.name): paused")
+            } else if plugin.status != .running {
+                reasons.append("\(plugin.name): \(plugin.status.rawValue)")
+            }
+        }
+        return reasons
+    }
+}
+
+/// What the host serves while it waits for PostgreSQL and prepares (migrations, restores):
+/// `/livez` 200, `/readyz` and `/healthz` 503 saying why, everything else 503.
+public enum StartupSurface {
+    public static func router(status: @escaping @Sendable () -> String) -> Router<BasicRequestContext> {
+        let router = Router(context: BasicRequestContext.self)
+        router.add(middleware: StartingMiddleware(status: status))
+        router.getAndHead("/livez") { _, _ -> Response in JSONResponse.ok(["status": "live"]) }
+        for path in ["/readyz", "/healthz"] {
+            router.getAndHead(RouterPath(stringLiteral: path)) { _, _ -> Response in
+                JSONResponse.ok(["status": "starting", "reasons": [.string(status())]], status: .serviceUnavailable)
+            }
+        }
+        return router
+    }
+}
+
+/// Every other route while starting: 503 with what the host is waiting for.
+struct StartingMiddleware<Context: RequestContext>: RouterMiddleware {
+    let status: @Sendable () -> String
+
+    func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
+        if ["/livez", "/readyz", "/healthz"].contains(request.uri.path) { return try await next(request, context) }
+        return JSONResponse.error(.serviceUnavailable, "starting: \(status())")
+    }
+}

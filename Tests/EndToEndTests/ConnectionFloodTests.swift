@@ -38,7 +38,7 @@ import WatchTesting
         let db = try await TestDatabase.create()
         let double = try await BitcoindDouble.start()
         double.mine(1)
-        let config = KillDrillTests.config(db: db, double: double) + "\n[http]\nidle_timeout_s = 2\n"
+        let config = KillDrillTests.config(db: db, double: double) + "\n[http]\nidle_timeout_s = 2\nread_header_timeout_s = 2\n"
         let host = try HostProcess(config: config, port: try freePort())
         try host.start(fileLimit: 1024)
         /// Each check on a connection of its own (a kept-alive one would not show that new
@@ -64,6 +64,28 @@ import WatchTesting
         idle = []
         #expect(await waitUntil(.seconds(10)) { await healthy() })
         #expect(host.process.isRunning)
+
+        // 300 clients dripping header bytes under the same limit: /livez keeps answering and the
+        // drippers are closed at read_header_timeout_s (the idle timer never fires for them).
+        var drippers = (0..<300).compactMap { _ in HTTPEdgeDrillTests.connectSocket(host.port) }
+        defer { drippers.forEach { close($0) } }
+        for fd in drippers { _ = HTTPEdgeDrillTests.send(fd, "GET /healthz HTTP/1.1\r\nHost: drip\r\n") }
+        let live = { (try? await JSONRPCClient(.init(url: "http://127.0.0.1:\(host.port)", timeout: .seconds(5))).get("/livez")) != nil }
+        var liveAnswers = 0
+        let dripUntil = ContinuousClock.now + .seconds(8)
+        while ContinuousClock.now < dripUntil {
+            drippers = drippers.filter { fd in
+                guard HTTPEdgeDrillTests.send(fd, "X-Drip: 1\r\n") else {
+                    close(fd)
+                    return false
+                }
+                return true
+            }
+            if await live() { liveAnswers += 1 }
+            try await Task.sleep(for: .milliseconds(300))
+        }
+        #expect(liveAnswers >= 3, "/livez answered \(liveAnswers) times beside 300 drippers")
+        #expect(drippers.count < 300, "no dripping client was closed within 8 s (read_header_timeout_s = 2)")
         #expect(!host.log.contains("Fatal error"))
         #expect(await host.terminate() == 0)
     }

@@ -45,7 +45,7 @@ public struct AlertEventRecord: Sendable, Equatable {
             "schema": .string(Self.schema), "event_id": .string(eventID), "occurred_at": .string(at), "key": .string(key),
             "rule": .string(rule), "subject": .string(subject), "status": .string(status.rawValue), "since": .string(at),
             "fired_at": .optional(firedAt), "reason": .string(reason), "labels": .object(labels.mapValues(JSONValue.string)),
-            "details": details,
+            "details": details, "severity": .optional(labels["severity"]),
         ]
     }
 

@@ -13,6 +13,22 @@ public enum AlertRule: String, Sendable, CaseIterable {
     case depositAddressChanged = "deposit_address_changed"
 }
 
+/// How loud an alert is: the `severity` label of every alert (Alertmanager, Kafka, state).
+public enum AlertSeverity: String, Sendable, CaseIterable {
+    case critical, warning, info
+}
+
+extension AlertRule {
+    /// The severity of the rule unless `[alerts.severity]` says otherwise.
+    public var defaultSeverity: AlertSeverity {
+        switch self {
+        case .staleReferencePrice, .adapterUnhealthy: .critical
+        case .staleInventorySnapshot, .fundingNotCredited, .executionSubmissionFailed: .warning
+        case .depositAddressChanged: .info
+        }
+    }
+}
+
 /// A rule's finding for one subject right now: the alert should be (or become) firing.
 public struct AlertCondition: Sendable, Equatable {
     public var rule: AlertRule

@@ -116,6 +116,8 @@ public enum AlertRules {
                         reason: "plugin \(name) unhealthy: \(why)", details: ["plugin": .string(name), "health": .string(why)]))
             }
         }
+        // Every alert carries its rule's severity as a label (Alertmanager routing, Kafka, state).
+        for i in out.indices { out[i].labels["severity"] = config.severity(of: out[i].rule).rawValue }
         return (out, evaluated)
     }
 

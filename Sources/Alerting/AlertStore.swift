@@ -203,6 +203,7 @@ public struct AlertStore: Sendable {
                     "status": .string(s.status.rawValue), "since": .string(Timestamp.string(s.since)),
                     "reason": .string(s.condition.reason), "details": s.condition.details,
                     "labels": .object(s.condition.labels.mapValues(JSONValue.string)),
+                    "severity": .string(s.condition.labels["severity"] ?? s.condition.rule.defaultSeverity.rawValue),
                     "clearing_since": s.clearingSince.map { .string(Timestamp.string($0)) } ?? .null,
                 ]
             }

@@ -19,6 +19,10 @@ public struct AlertsConfig: Sendable, Equatable {
     public var forSeconds: Int
     /// `[alerts.push]`: Alertmanager / webhook delivery of every raise and clear.
     public var push: AlertPushConfig
+    /// `[alerts.severity]`: rule name → `critical`, `warning` or `info`, over each rule's default.
+    public var severity: [AlertRule: AlertSeverity] = [:]
+
+    public func severity(of rule: AlertRule) -> AlertSeverity { severity[rule] ?? rule.defaultSeverity }
 
     public init(
         enabled: Bool = true, evalIntervalMs: Int = 5000, stalePriceMaxAgeSeconds: Int = 300,
@@ -73,6 +77,24 @@ public struct AlertsConfig: Sendable, Equatable {
         }
         s.recordEffective("funding_budget_s", .object(effective))
         fundingBudgetSeconds = budgets
+        if let table = s.table("severity") {
+            let levels = AlertSeverity.allCases.map(\.rawValue).joined(separator: ", ")
+            for name in table.keys.sorted() {
+                let text = table.string(name) ?? ""
+                guard let rule = AlertRule(rawValue: name) else {
+                    table.problem(name, nil, "unknown alert rule; rules are \(AlertRule.allCases.map(\.rawValue).joined(separator: ", "))")
+                    continue
+                }
+                guard let level = AlertSeverity(rawValue: text) else {
+                    table.problem(name, "\"\(text)\"", "expected one of \(levels)")
+                    continue
+                }
+                severity[rule] = level
+            }
+            table.finish()
+        }
+        let chosen = severity
+        s.recordEffective("severity", .object(Dictionary(uniqueKeysWithValues: AlertRule.allCases.map { ($0.rawValue, JSONValue.string((chosen[$0] ?? $0.defaultSeverity).rawValue)) })))
         let pushSection = s.overridableTable("push")
         push = AlertPushConfig(section: pushSection)
         pushSection.finish()

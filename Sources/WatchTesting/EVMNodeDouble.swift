@@ -37,6 +37,8 @@ public final class EVMNodeDouble: Sendable {
     struct State: Sendable {
         var chain: EVMChainModel
         var faults: [FaultRule] = []
+        /// While set, every reply is a hostile one (`HostileReplies`).
+        var hostile: HostileReplies?
         var counts: [String: Int] = [:]
         var log: [String] = []
         var keepLog = false
@@ -94,6 +96,13 @@ public final class EVMNodeDouble: Sendable {
         let parsed = try? JSONValue.parse(body)
         let method = parsed?["method"]?.stringValue ?? "?"
         let id = parsed?["id"] ?? .null
+        if let hostile = state.withLock({ s -> Response? in
+            guard var h = s.hostile else { return nil }
+            defer { s.hostile = h }
+            return h.next(id: id.serialized())
+        }) {
+            return hostile
+        }
         let fault: Fault? = state.withLock { s in
             s.counts[method, default: 0] += 1
             if s.keepLog { s.log.append(method) }
@@ -160,6 +169,8 @@ public final class EVMNodeDouble: Sendable {
     public func reorg(depth: Int, reinclude: Bool = false) { withChain { $0.reorg(depth: depth, reinclude: reinclude) } }
 
     public func setLimits(_ limits: EVMChainModel.Limits) { withChain { $0.limits = limits } }
+    /// Answers every request with a hostile reply (wrong types, junk, truncation, …) until nil.
+    public func setHostile(seed: UInt64?) { state.withLock { $0.hostile = seed.map(HostileReplies.init(seed:)) } }
 
     /// Serves `fault` for the next `count` requests (of `method`, when given), before anything else.
     public func inject(_ fault: Fault, count: Int = 1, method: String? = nil) {

@@ -29,6 +29,7 @@ struct AlertPushTests {
         #expect(firingBatch.count == 1 && resolvedBatch.count == 1)
         let firing = firingBatch[0], resolved = resolvedBatch[0]
         #expect(firing["labels"]?["alertname"] == "stale_reference_price")
+        #expect(firing["labels"]?["severity"] == "critical")
         #expect(firing["labels"]?["pair"] == "BTC/EUR")
         #expect(firing["labels"]?["alert_key"] == "stale_reference_price:BTC/EUR")
         #expect(firing["labels"]?["subject"] == "BTC/EUR")

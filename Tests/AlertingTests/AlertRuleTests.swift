@@ -26,6 +26,36 @@ struct AlertRuleTests {
         #expect(try await f.outboxAlertKeys() == ["stale_reference_price:BTC/EUR", "stale_reference_price:BTC/EUR"])
     }
 
+    @Test("every alert carries its rule's severity: in the state, the Kafka event, and as [alerts.severity] sets it")
+    func severity() async throws {
+        let f = try await AlertFixture.make()
+        try await f.price("BTC/EUR", at: f.now)
+        f.clock.advance(by: 61)
+        try await f.evaluate(Self.config)
+        let active = try await f.store.alerts(status: .firing)
+        #expect(active.first?["severity"] == "critical" && active.first?["labels"]?["severity"] == "critical")
+        let published = try await f.db.pool.withConnection {
+            try $0.query("SELECT payload::text AS p FROM outbox WHERE topic = 'unrip.alerts' ORDER BY id DESC LIMIT 1").first?["p"]
+        }
+        #expect(try JSONValue.parse(try #require(published))["severity"] == "critical")
+
+        let problems = ConfigProblems()
+        let section = ConfigSection(
+            path: "alerts", table: ["severity": .table(["stale_reference_price": "info", "nope": "critical", "funding_not_credited": "loud"])],
+            problems: problems)
+        let configured = AlertsConfig(section: section)
+        #expect(configured.severity(of: .staleReferencePrice) == .info && configured.severity(of: .adapterUnhealthy) == .critical)
+        #expect(problems.all.map(\.key).sorted() == ["alerts.severity.funding_not_credited", "alerts.severity.nope"], "\(problems.all)")
+        var quieter = Self.config
+        quieter.severity = configured.severity
+        let g = try await AlertFixture.make()
+        try await g.price("BTC/EUR", at: g.now)
+        g.clock.advance(by: 61)
+        try await g.evaluate(quieter)
+        #expect(try await g.store.alerts(status: .firing).first?["labels"]?["severity"] == "info")
+        for rule in AlertRule.allCases { #expect(AlertSeverity.allCases.contains(rule.defaultSeverity)) }
+    }
+
     @Test("stale_inventory_snapshot: raised past max age, cleared by a new snapshot")
     func staleInventory() async throws {
         let f = try await AlertFixture.make()

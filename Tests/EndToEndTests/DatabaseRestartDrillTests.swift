@@ -112,8 +112,17 @@ import WatchTesting
             guard case .http(let status, let body) = error else { throw error }
             #expect(status == 503 && body.contains("waiting for PostgreSQL"), "\(body)")
         }
+        // Clients connected to the startup surface when it stops (queued, idle, mid-request) must
+        // neither crash the host nor hold it: cancelling a NIO server with queued connections traps.
+        let idle = (0..<40).compactMap { _ in ConnectionFloodTests.idleConnection(host.port) }
+        defer { idle.forEach { close($0) } }
+        let pollers = Task {
+            while !Task.isCancelled { _ = try? await client.get("/livez") }
+        }
+        defer { pollers.cancel() }
         _ = try await Self.cluster("restart", dir)
         #expect(await waitUntil(.seconds(60)) { host.log.contains("control surface listening") }, "\(host.log.suffix(1500))")
+        #expect(host.process.isRunning && !host.log.contains("Fatal error"), "\(host.log.suffix(1500))")
         #expect(await waitUntil(.seconds(30)) { (try? await client.get("/readyz")) != nil }, "ready once PostgreSQL answers and the adapter runs")
         #expect((try? await client.get("/livez")) != nil)
         #expect(host.log.contains("PostgreSQL answers; starting"))

@@ -15,9 +15,17 @@ import WatchTesting
     static let secret = "bridge-s3cret-9d1"
     static var rounds: Int { Int(ProcessInfo.processInfo.environment["UNRIP_HOSTILE_ROUNDS"] ?? "") ?? 1 }
 
-    static func config(db: TestDatabase, double: BitcoindDouble, bridge: POABridgeDouble, kafka: String) -> String {
+    static func config(db: TestDatabase, double: BitcoindDouble, bridge: POABridgeDouble, evm: String, kafka: String) -> String {
         let bridgeURL = bridge.url.replacingOccurrences(of: "http://", with: "http://operator:\(secret)@")
         return KillDrillTests.config(db: db, double: double) + """
+
+            [gnosis]
+            enabled = true
+            rpc_url = "\(evm)"
+            chain_id = 100
+            poll_interval_ms = 100
+            confirmations = 2
+            handles = [{ address = "0x5aAeb6053F3E94C9b9A09f33669435E7Ef1BeAed", asset = "EURe" }]
 
             [bridge]
             enabled = true
@@ -87,7 +95,10 @@ import WatchTesting
             "unrip.funding.observations", "unrip.alerts", "unrip.reference_prices", "unrip.inventory_snapshots", "unrip.execution_results",
         ])
         defer { kafka.stop() }
-        let host = try HostProcess(config: Self.config(db: db, double: double, bridge: bridge, kafka: kafka.bootstrap), port: try freePort())
+        let evm = EVMNodeDouble(chain: EVMChainModel(chainId: 100, tip: 100))
+        let evmURL = try await evm.start()
+        defer { Task { await evm.stop() } }
+        let host = try HostProcess(config: Self.config(db: db, double: double, bridge: bridge, evm: evmURL, kafka: kafka.bootstrap), port: try freePort())
         try host.start()
         let base = "http://127.0.0.1:\(host.port)"
         func answer(_ path: String) async -> String? {
@@ -109,9 +120,10 @@ import WatchTesting
             // JSON-RPC: every bitcoind and bridge reply hostile for a while.
             double.setHostile(seed: UInt64(round) + 1)
             bridge.setFault(.hostile(UInt64(round) + 7))
+            evm.setHostile(seed: UInt64(round) + 13)
             let until = ContinuousClock.now + .seconds(3)
             while ContinuousClock.now < until {
-                for path in ["/healthz", "/state", "/plugins/bitcoin/state", "/plugins/reconciler/state"] {
+                for path in ["/healthz", "/state", "/plugins/bitcoin/state", "/plugins/gnosis/state", "/plugins/reconciler/state"] {
                     guard let text = await answer(path) else {
                         unanswered.append(path)
                         continue
@@ -123,6 +135,7 @@ import WatchTesting
             }
             double.setHostile(seed: nil)
             bridge.setFault(.none)
+            evm.setHostile(seed: nil)
             // Kafka: every input field at its boundaries, then one good price.
             let messages = Self.hostileMessages(using: &rng)
             let results = await producer.send(messages.map { KafkaOutgoingMessage(topic: $0.topic, key: "hostile", value: $0.value) })
@@ -148,6 +161,11 @@ import WatchTesting
         #expect(await waitUntil(.seconds(60)) {
             (try? await repository.listObservations(ObservationFilter(limit: 100)))?.first { $0.txHash == paid }?.state == "SEEN_CONFIRMED"
         }, "\(host.log.suffix(2000))")
+        let eure = evm.transfer(to: "0x5aAeb6053F3E94C9b9A09f33669435E7Ef1BeAed", amount: Amount(decimal: "1500000000000000000")!)
+        evm.mine(3)
+        #expect(await waitUntil(.seconds(60)) {
+            (try? await repository.listObservations(ObservationFilter(limit: 100)))?.first { $0.txHash == eure }?.state == "SEEN_CONFIRMED"
+        }, "the Gnosis adapter follows a transfer after the hostile replies: \(host.log.suffix(2000))")
         #expect(!host.log.contains(Self.secret), "the log leaked the bridge password")
         #expect(await host.terminate() == 0, "graceful stop after the hostile peers")
     }

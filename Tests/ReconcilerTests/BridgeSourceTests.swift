@@ -220,7 +220,7 @@ import WatchTesting
         }
         let first = fires(try await alerts.evaluate(now: w.clock.now(), config: config, health: nil))
         #expect(first.count == 1)
-        #expect(first.first?.labels == ["chain": "bitcoin", "account_id": Self.account])
+        #expect(first.first?.labels == ["chain": "bitcoin", "account_id": Self.account, "severity": "info"])
         #expect(first.first?.details["old_address"] == "bcrt1qfirst" && first.first?.details["new_address"] == "bcrt1qsecond")
         w.clock.advance(by: 600)
         #expect(fires(try await alerts.evaluate(now: w.clock.now(), config: config, health: nil)).isEmpty)

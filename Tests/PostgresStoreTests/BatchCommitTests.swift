@@ -208,12 +208,14 @@ import WatchTesting
         #expect(listener.signal.generation == quiet)
 
         try await db.pool.withConnection { conn in
-            _ = try conn.query("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE query LIKE 'LISTEN%' AND pid <> pg_backend_pid()")
+            // This database's listener only: other tests' hosts share the cluster and listen too.
+            _ = try conn.query(
+                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE query LIKE 'LISTEN%' AND datname = current_database() AND pid <> pg_backend_pid()")
         }
         try await eventually("listening again") {
             // The listener notices the dead connection when its socket closes.
             let listeners = try await db.pool.withConnection { conn in
-                try conn.query("SELECT count(*) AS n FROM pg_stat_activity WHERE query LIKE 'LISTEN%'").first?.int("n")
+                try conn.query("SELECT count(*) AS n FROM pg_stat_activity WHERE query LIKE 'LISTEN%' AND datname = current_database()").first?.int("n")
             }
             return listener.isListening && listeners == 1
         }

@@ -8,11 +8,7 @@ extension ControlSurface {
     func addHealthRoutes(to router: Router<BasicRequestContext>) {
         router.getAndHead("/healthz") { _, _ -> Response in
             do {
-                // A frozen PostgreSQL must not freeze the health check: 503 within the deadline.
-                let pool = self.repository.pool
-                try await withDeadline(Self.healthDeadline) {
-                    try await pool.withConnection { conn in _ = try conn.query("SELECT 1") }
-                }
+                try await self.databaseAnswers()
                 return JSONResponse.ok(["status": "ok", "database": "ok"])
             } catch {
                 return JSONResponse.ok(["status": "unavailable", "database": .string(Excerpt.of("\(error)"))], status: .serviceUnavailable)
@@ -35,6 +31,15 @@ extension ControlSurface {
                 state = .object(fields)
             }
             return JSONResponse.ok(state)
+        }
+    }
+
+    /// Throws unless PostgreSQL answers within `healthDeadline`: a frozen PostgreSQL must not
+    /// freeze a health check (`/healthz`, `/readyz`).
+    func databaseAnswers() async throws {
+        let pool = repository.pool
+        try await withDeadline(Self.healthDeadline) {
+            try await pool.withConnection { conn in _ = try conn.query("SELECT 1") }
         }
     }
 

@@ -21,10 +21,7 @@ extension ControlSurface {
     func notReadyReasons() async -> [String] {
         var reasons: [String] = []
         do {
-            let pool = repository.pool
-            try await withDeadline(Self.healthDeadline) {
-                try await pool.withConnection { conn in _ = try conn.query("SELECT 1") }
-            }
+            try await databaseAnswers()
         } catch {
             reasons.append("database: \(Excerpt.of("\(error)"))")
         }

@@ -92,66 +92,6 @@ public struct CreditRepository: Sendable {
         }
     }
 
-    /// An observation not yet credited, with the bridge deposit and verifier snapshot that match it.
-    public struct Candidate: Sendable {
-        public var observationID: Int
-        public var state: FundingState
-        public var reason: String?
-        public var stateSince: Date
-        public var depositID: String?
-        public var depositStatus: String?
-        public var nearTxHash: String?
-        public var verifierSnapshotID: String?
-    }
-
-    /// Observations of `chains` (chain → bridge chain id) that are not credited, each matched to
-    /// its bridge deposit (by tx hash; by address and amount when the deposit has no tx hash) and
-    /// to the first verifier snapshot whose balance of the asset's token rose by at least the amount.
-    public func candidates(chains: [String: String], tokens: [String: String]) async throws -> [Candidate] {
-        let chainPairs = PGArray.literal(chains.map { "\($0.key)=\($0.value)" })
-        let tokenPairs = PGArray.literal(tokens.map { "\($0.key)=\($0.value)" })
-        return try await pool.withConnection { conn in
-            try conn.query(
-                """
-                WITH chain_map AS (
-                    SELECT split_part(p, '=', 1) AS chain, substr(p, strpos(p, '=') + 1) AS bridge_chain FROM unnest($1::text[]) p),
-                token_map AS (
-                    SELECT split_part(p, '=', 1) AS asset, substr(p, strpos(p, '=') + 1) AS token FROM unnest($2::text[]) p),
-                deltas AS (
-                    SELECT s.snapshot_id, s.occurred_at, t.asset,
-                        (s.balances->>t.token)::numeric - LAG((s.balances->>t.token)::numeric)
-                            OVER (PARTITION BY s.account_id, t.asset ORDER BY s.occurred_at, s.id) AS delta
-                    FROM credit_snapshots s JOIN token_map t ON s.balances ? t.token)
-                SELECT o.id, o.state, o.reason,
-                    to_char(o.state_since AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"') AS state_since,
-                    d.deposit_id, d.status AS deposit_status, d.near_tx_hash,
-                    (SELECT x.snapshot_id FROM deltas x
-                      WHERE x.asset = o.asset AND x.occurred_at >= o.first_seen_at AND x.delta >= o.amount
-                        AND NOT EXISTS (SELECT 1 FROM funding_observations u WHERE u.verifier_snapshot_id = x.snapshot_id)
-                      ORDER BY x.occurred_at LIMIT 1) AS snapshot_id
-                FROM funding_observations o
-                JOIN chain_map c ON c.chain = o.chain
-                LEFT JOIN LATERAL (
-                    SELECT b.deposit_id, b.status, b.near_tx_hash FROM bridge_deposits b
-                    WHERE b.chain = c.bridge_chain AND (
-                        lower(b.tx_hash) = lower(o.tx_hash)
-                        OR ((b.tx_hash IS NULL OR b.tx_hash = '') AND lower(b.address) = lower(o.address) AND b.amount = o.amount))
-                    ORDER BY (lower(b.tx_hash) = lower(o.tx_hash)) DESC NULLS LAST, b.id
-                    LIMIT 1) d ON TRUE
-                WHERE o.state <> 'CREDITED'
-                  AND NOT (o.state = 'FAILED_OR_STUCK' AND o.reason IN ('replaced', 'evicted'))
-                ORDER BY o.id
-                """, [chainPairs, tokenPairs]
-            ).compactMap { row -> Candidate? in
-                guard let id = row.int("id"), let state = row["state"].flatMap(FundingState.init(rawValue:)) else { return nil }
-                return Candidate(
-                    observationID: id, state: state, reason: row["reason"],
-                    stateSince: Timestamp.parse(row["state_since"] ?? "") ?? Date(), depositID: row["deposit_id"],
-                    depositStatus: row["deposit_status"], nearTxHash: row["near_tx_hash"], verifierSnapshotID: row["snapshot_id"])
-            }
-        }
-    }
-
     /// Moves an observation to `target` through the state machine, recording the credit ids known
     /// at this step, with its timeline event and outbox row, in one transaction. Returns false when
     /// the stored state makes the transition illegal (nothing is written then).

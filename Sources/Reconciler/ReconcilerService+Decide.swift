@@ -19,7 +19,11 @@ extension ReconcilerService {
 
     func decideAll() async throws {
         let now = clock.now()
-        let open = try await credits.openObservations(chains: Array(configuration.chains.keys))
+        // A link to a deposit whose status is unknown: stored raw, and nothing changes, so such an
+        // observation takes no part in the round (its deposit is linked, not free, in any case).
+        let open = try await credits.openObservations(chains: Array(configuration.chains.keys)).filter {
+            $0.depositID == nil || $0.depositStatus.flatMap(BridgeEvidence.Status.init(rawValue:)) != nil
+        }
         guard let oldest = open.map(\.firstSeenAt).min() else {
             stats.withLock { $0.unmatchedDeposits = 0 }
             return
@@ -44,8 +48,6 @@ extension ReconcilerService {
         }
         let minimums = bookkeeping.withLock { $0.minimums }
         for o in open {
-            // A link to a deposit whose status is unknown: stored raw, and nothing changes.
-            if o.depositID != nil, o.depositStatus.flatMap(BridgeEvidence.Status.init(rawValue:)) == nil { continue }
             try await decide(o, evidence[o.id] ?? Evidence(), minimum: configuration.tokens[o.asset].flatMap { minimums[$0] }, now: now)
         }
     }

@@ -16,38 +16,22 @@ import WatchTesting
     static let third = ("bcrt1qxvenxvenxvenxvenxvenxvenxvenxvenztev8a", [UInt8]([0x00, 0x14]) + Array(repeating: 0x33, count: 20))
 
     static func config(db: TestDatabase, double: BitcoindDouble, bridge: POABridgeDouble) -> String {
-        """
-        [database]
-        url = "\(db.url)"
-        migrations_dir = "\(TestDatabase.migrationsDirectory)"
-        [control]
-        token = "drill-token"
-        [alerts]
-        eval_interval_ms = 200
-        for_s = 0
-        [bridge]
-        enabled = true
-        rpc_url = "\(bridge.url)"
-        accounts = ["\(account)"]
-        poll_interval_ms = 200
-        handles_from_bridge = true
-        deposit_address_refresh_s = 1
-        notify_deposit = true
-        [bridge.chains]
-        bitcoin = "btc:mainnet"
-        [bitcoin]
-        enabled = true
-        network = "regtest"
-        rpc_url = "\(double.rpcURL)"
-        rpc_cookie_file = "\(double.cookieFile)"
-        rest = true
-        zmq_sequence = "\(double.zmqEndpoints["sequence"]!)"
-        zmq_rawtx = "\(double.zmqEndpoints["rawtx"]!)"
-        zmq_rawblock = "\(double.zmqEndpoints["rawblock"]!)"
-        confirmations = 2
-        start_height = 0
-        poll_interval_ms = 100
-        """
+        KillDrillTests.config(db: db, double: double, handles: false) + """
+
+            [alerts]
+            eval_interval_ms = 200
+            for_s = 0
+            [bridge]
+            enabled = true
+            rpc_url = "\(bridge.url)"
+            accounts = ["\(account)"]
+            poll_interval_ms = 200
+            handles_from_bridge = true
+            deposit_address_refresh_s = 1
+            notify_deposit = true
+            [bridge.chains]
+            bitcoin = "btc:mainnet"
+            """
     }
 
     static func json(_ port: Int, _ path: String) async -> JSONValue? {

@@ -12,7 +12,8 @@ import WatchTesting
     // P2WPKH script of the handle above (BIP173 test program).
     static let script: [UInt8] = [0x00, 0x14] + [0x75, 0x1e, 0x76, 0xe8, 0x19, 0x91, 0x96, 0xd4, 0x54, 0x94, 0x1c, 0x45, 0xd1, 0xb3, 0xa3, 0x23, 0xf1, 0x43, 0x3b, 0xd6]
 
-    static func config(db: TestDatabase, double: BitcoindDouble, kafka: (brokers: String, observations: String, alerts: String)? = nil) -> String {
+    /// Without `handles`, the bitcoin section lists none (they come from the bridge or over HTTP).
+    static func config(db: TestDatabase, double: BitcoindDouble, kafka: (brokers: String, observations: String, alerts: String)? = nil, handles: Bool = true) -> String {
         let kafkaSection = kafka.map { k in
             // Short consumer-group timeouts: killed members of the inputs group are evicted quickly.
             "[kafka]\nbrokers = [\"\(k.brokers)\"]\ntopic_observations = \"\(k.observations)\"\ntopic_alerts = \"\(k.alerts)\"\n"
@@ -37,7 +38,7 @@ import WatchTesting
         confirmations = 2
         start_height = 0
         poll_interval_ms = 100
-        handles = [{ address = "\(handle)", label = "drill" }]
+        \(handles ? "handles = [{ address = \"\(handle)\", label = \"drill\" }]" : "")
         """
     }
 

@@ -24,6 +24,10 @@ public struct GnosisConfiguration: AdapterConfiguration {
     public var tokens: [GnosisToken]
     public var handles: [FundingHandle]
     public var policy: ChainPolicy
+    /// `tip_stale_after_s` (60), `max_cursor_lag_blocks` (60), `watchdog_interval_ms`.
+    public var watchdogPolicy = GnosisConfiguration.watchdogDefaults
+    public var watchdog: WatchdogPolicy? { watchdogPolicy }
+    public static let watchdogDefaults = WatchdogPolicy(tipStaleAfterSeconds: 60, maxCursorLagBlocks: 60)
     /// Blocks below the target that are reported one by one (with parent hashes) so reorgs are
     /// seen; everything deeper is caught up by log ranges. 0 with `use_finalized`.
     public var reorgWindow: Int
@@ -108,6 +112,7 @@ public struct GnosisConfiguration: AdapterConfiguration {
         }
         self.handles = handles
 
+        watchdogPolicy = WatchdogPolicy(section: section, defaults: Self.watchdogDefaults)
         if useFinalized {
             // Blocks are only reported once finalized, so inclusion is final: confirmed at once.
             policy = ChainPolicy(confirmations: 1, reorgGraceBlocks: 0, blockMemory: 16)
@@ -117,6 +122,8 @@ public struct GnosisConfiguration: AdapterConfiguration {
             reorgWindow = max(confirmations + 8, 40)
         }
     }
+
+    public func makeProbe() throws -> (any ChainProbe)? { EVMProbe(configuration: self) }
 
     /// An EVM address (checked against its EIP-55 checksum when mixed-case), as written.
     public func canonicalAddress(_ text: String) throws -> String {

@@ -26,13 +26,15 @@ public final class AlertEvaluator: PluginService {
     private let trigger: ChangeSignal
     private let healthSource: HealthSource?
     private let transitions: ChangeSignal?
+    private let watchdog: WatchdogBoard?
     private let logger: Logger
     private let stats = Mutex(Stats())
 
     public init(
         store: AlertStore, config: AlertsConfig, clock: any WatchClock, trigger: ChangeSignal = ChangeSignal(), health: HealthSource? = nil,
-        transitions: ChangeSignal? = nil, logger: Logger
+        transitions: ChangeSignal? = nil, watchdog: WatchdogBoard? = nil, logger: Logger
     ) {
+        self.watchdog = watchdog
         self.store = store
         self.config = config
         self.clock = clock
@@ -57,7 +59,9 @@ public final class AlertEvaluator: PluginService {
         let health = await healthSource?()
         let now = clock.now()
         do {
-            let changes = try await store.evaluate(now: now, config: config, health: health)
+            let latched = watchdog?.latched ?? []
+            let changes = try await store.evaluate(now: now, config: config, health: health, watchdog: watchdog?.findings, latched: latched)
+            watchdog?.settle(latched)
             record(changes, at: now)
             if changes.contains(where: \.isTransition) { transitions?.signal() }
             return changes

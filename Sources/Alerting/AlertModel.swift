@@ -11,6 +11,24 @@ public enum AlertRule: String, Sendable, CaseIterable {
     /// The bridge handed out a new deposit address for an (account, chain): fires at the
     /// rotation, resolves after `[bridge] deposit_address_changed_resolve_s`.
     case depositAddressChanged = "deposit_address_changed"
+    /// A watched deposit's mempool transaction was replaced by one paying no watched handle:
+    /// latched, until `POST /alerts/<key>/resolve`.
+    case fundingDoubleSpent = "funding_double_spent"
+    /// The node's best block is older than `tip_stale_after_s`, or its height has not moved for that long.
+    case chainStalled = "chain_stalled"
+    /// The node reports it is still syncing (IBD, headers ahead, `eth_syncing`).
+    case nodeSyncing = "node_syncing"
+    /// Our cursor is more than `max_cursor_lag_blocks` behind the node's tip.
+    case chainLagging = "chain_lagging"
+    /// ZMQ is configured but silent for `zmq_silent_after_s` while the mempool moved.
+    case zmqSilent = "zmq_silent"
+    /// A block at or below a height seen finalized changed hash: latched.
+    case finalityViolated = "finality_violated"
+    /// Always firing while the host runs (`[alerts] watchdog`): a dead man's switch for the Alertmanager.
+    case watchdog = "watchdog"
+
+    /// Rules that stay firing until a person resolves them.
+    public var isLatched: Bool { self == .fundingDoubleSpent || self == .finalityViolated }
 }
 
 /// How loud an alert is: the `severity` label of every alert (Alertmanager, Kafka, state).
@@ -22,9 +40,9 @@ extension AlertRule {
     /// The severity of the rule unless `[alerts.severity]` says otherwise.
     public var defaultSeverity: AlertSeverity {
         switch self {
-        case .staleReferencePrice, .adapterUnhealthy: .critical
-        case .staleInventorySnapshot, .fundingNotCredited, .executionSubmissionFailed: .warning
-        case .depositAddressChanged: .info
+        case .staleReferencePrice, .adapterUnhealthy, .fundingDoubleSpent, .chainStalled, .finalityViolated: .critical
+        case .staleInventorySnapshot, .fundingNotCredited, .executionSubmissionFailed, .nodeSyncing, .chainLagging, .zmqSilent: .warning
+        case .depositAddressChanged, .watchdog: .info
         }
     }
 }

@@ -45,6 +45,8 @@ public struct AlertInputs: Sendable {
     public var lastFailure: ExecutionFailure?
     /// Deposit address rotations whose alert window is still open.
     public var rotations: [FundingRepository.Rotation] = []
+    /// Latched alerts not yet resolved by a person (`alert_latches`).
+    public var latches: [AlertCondition] = []
 
     public init() {}
 }
@@ -52,10 +54,28 @@ public struct AlertInputs: Sendable {
 /// Turns inputs into the conditions that hold now (which alerts should be firing).
 public enum AlertRules {
     public static func conditions(
-        _ inputs: AlertInputs, health: [(name: String, health: PluginHealth)]?, config: AlertsConfig, now: Date
+        _ inputs: AlertInputs, health: [(name: String, health: PluginHealth)]?, config: AlertsConfig, now: Date,
+        watchdog: [WatchdogFinding]? = nil
     ) -> (conditions: [AlertCondition], evaluated: Set<AlertRule>) {
-        var out: [AlertCondition] = []
-        var evaluated: Set<AlertRule> = [.staleReferencePrice, .staleInventorySnapshot, .fundingNotCredited, .executionSubmissionFailed, .depositAddressChanged]
+        var out: [AlertCondition] = inputs.latches
+        var evaluated: Set<AlertRule> = [
+            .staleReferencePrice, .staleInventorySnapshot, .fundingNotCredited, .executionSubmissionFailed, .depositAddressChanged,
+            .fundingDoubleSpent, .finalityViolated, .watchdog,
+        ]
+        if config.watchdog {
+            out.append(
+                AlertCondition(
+                    rule: .watchdog, subject: "host", labels: [:],
+                    reason: "always firing while unrip-watch runs: if it stops arriving, the host is down",
+                    details: ["note": "a dead man's switch: route it to a heartbeat receiver"]))
+        }
+        if let watchdog {
+            evaluated.formUnion([.chainStalled, .nodeSyncing, .chainLagging, .zmqSilent])
+            for f in watchdog where !f.latched {
+                guard let rule = AlertRule(rawValue: f.rule) else { continue }
+                out.append(AlertCondition(rule: rule, subject: f.subject, labels: ["chain": f.chain, "plugin": f.chain], reason: f.reason, details: f.details))
+            }
+        }
         let maxPrice = Double(config.stalePriceMaxAgeSeconds)
         for p in inputs.prices where maxPrice > 0 && now.timeIntervalSince(p.occurredAt) > maxPrice {
             out.append(

@@ -20,15 +20,20 @@ public struct AlertStore: Sendable {
     }
 
     /// One evaluation: inputs → conditions → changes, applied atomically.
-    public func evaluate(now: Date, config: AlertsConfig, health: [(name: String, health: PluginHealth)]?) async throws -> [AlertChange] {
+    public func evaluate(
+        now: Date, config: AlertsConfig, health: [(name: String, health: PluginHealth)]?, watchdog: [WatchdogFinding]? = nil,
+        latched: [WatchdogFinding] = []
+    ) async throws -> [AlertChange] {
         let topic = self.topic
         let health = health.map { $0.map { HealthEntry(name: $0.name, health: $0.health) } }
         return try await pool.transaction { conn in
             try conn.query("SELECT pg_advisory_xact_lock($1::bigint)", [Self.lockKey])
-            let inputs = try Self.loadInputs(conn, config: config, now: now)
+            try Self.raiseLatches(conn, findings: latched, now: now)
+            var inputs = try Self.loadInputs(conn, config: config, now: now)
+            inputs.latches = try Self.openLatches(conn)
             let stored = try Self.loadStored(conn)
             let (conditions, evaluated) = AlertRules.conditions(
-                inputs, health: health?.map { ($0.name, $0.health) }, config: config, now: now)
+                inputs, health: health?.map { ($0.name, $0.health) }, config: config, now: now, watchdog: watchdog)
             let changes = AlertEngine.decide(
                 stored: stored, conditions: conditions, evaluatedRules: evaluated, now: now,
                 forSeconds: Double(config.forSeconds))
@@ -79,7 +84,8 @@ public struct AlertStore: Sendable {
             """
         inputs.transfers = try conn.query(
             """
-            SELECT \(columns) FROM funding_observations o WHERE o.state = 'FAILED_OR_STUCK'
+            SELECT \(columns) FROM funding_observations o
+            WHERE o.state = 'FAILED_OR_STUCK' AND o.superseded_by IS NULL AND o.double_spent_by IS NULL
             UNION ALL
             SELECT \(columns) FROM unnest($1::text[], $2::text[], $3::float8[]) AS b(b_chain, b_state, b_cutoff)
             JOIN funding_observations o ON o.state = b_state AND o.chain = b_chain AND o.state_since < to_timestamp(b_cutoff)
@@ -169,17 +175,21 @@ public struct AlertStore: Sendable {
              labelsJSON(c.labels), now])
     }
 
-    static func appendEvent(_ c: AlertCondition, status: StoredAlert.Status, at: Date, firedAt: Date?, conn: PGConnection, topic: String) throws {
+    static func appendEvent(
+        _ c: AlertCondition, status: StoredAlert.Status, at: Date, firedAt: Date?, conn: PGConnection, topic: String,
+        resolvedBy: (who: String, why: String)? = nil
+    ) throws {
         let event = AlertEventRecord(
             eventID: EventID.make(), key: c.key, rule: c.rule.rawValue, subject: c.subject, status: status,
             reason: c.reason, labels: c.labels, details: c.details, at: Timestamp.string(at), firedAt: firedAt.map(Timestamp.string))
         try conn.query(
             """
-            INSERT INTO alert_events (alert_key, rule, subject, status, reason, details, labels, event_id, at, fired_at)
-            VALUES ($1, $2, $3, $4, $5, $6::jsonb, $7::jsonb, $8::uuid, $9::timestamptz, $10::timestamptz)
+            INSERT INTO alert_events (alert_key, rule, subject, status, reason, details, labels, event_id, at, fired_at,
+                resolved_by, resolve_reason)
+            VALUES ($1, $2, $3, $4, $5, $6::jsonb, $7::jsonb, $8::uuid, $9::timestamptz, $10::timestamptz, $11, $12)
             """,
             [event.key, event.rule, event.subject, status.rawValue, event.reason, event.details.serialized(), labelsJSON(event.labels),
-             event.eventID, event.at, event.firedAt])
+             event.eventID, event.at, event.firedAt, resolvedBy?.who, resolvedBy?.why])
         try Outbox.enqueue(conn: conn, topic: topic, key: event.key, eventID: event.eventID, payload: event.payload)
     }
 

@@ -21,6 +21,9 @@ public struct AlertsConfig: Sendable, Equatable {
     public var push: AlertPushConfig
     /// `[alerts.severity]`: rule name → `critical`, `warning` or `info`, over each rule's default.
     public var severity: [AlertRule: AlertSeverity] = [:]
+    /// `[alerts] watchdog`: the always-firing `watchdog` alert (a dead man's switch). On by
+    /// default in a config file; off in a config built in code (tests, embedders) unless set.
+    public var watchdog = false
 
     public func severity(of rule: AlertRule) -> AlertSeverity { severity[rule] ?? rule.defaultSeverity }
 
@@ -56,6 +59,7 @@ public struct AlertsConfig: Sendable, Equatable {
         executionFailureClearAfterSeconds = s.int(
             "execution_failure_clear_after_s", default: d.executionFailureClearAfterSeconds, range: 0...31_536_000)
         forSeconds = s.int("for_s", default: d.forSeconds, range: 0...86_400)
+        watchdog = s.bool("watchdog", default: true)
         var budgets: [String: [FundingState: Int]] = [:]
         var effective: [String: JSONValue] = [:]
         if let table = s.table("funding_budget_s") {

@@ -17,11 +17,13 @@ public final class AlertsPlugin: ManagedPlugin {
     /// A supervised evaluator under the name `alerts`.
     public convenience init(
         store: AlertStore, config: AlertsConfig, clock: any WatchClock, trigger: ChangeSignal,
-        health: AlertEvaluator.HealthSource?, transitions: ChangeSignal? = nil, logger: Logger, name: String = "alerts"
+        health: AlertEvaluator.HealthSource?, transitions: ChangeSignal? = nil, watchdog: WatchdogBoard? = nil, logger: Logger,
+        name: String = "alerts"
     ) {
         let supervisor = PluginSupervisor(name: name, kind: "alerts", logger: logger) {
             AlertEvaluator(
-                store: store, config: config, clock: clock, trigger: trigger, health: health, transitions: transitions, logger: logger)
+                store: store, config: config, clock: clock, trigger: trigger, health: health, transitions: transitions,
+                watchdog: watchdog, logger: logger)
         }
         self.init(supervisor: supervisor, store: store)
     }

@@ -20,6 +20,11 @@ public struct ControlSurface: Sendable {
     public var onHandlesChanged: @Sendable () async -> Void = {}
     /// The plugins that are chain adapters: `/readyz` needs each running and not paused.
     public var chainAdapters: Set<String> = []
+    /// The chain watchdog's readings (`/readyz` adds its syncing and lag reasons), and the chains it watches.
+    public var watchdog: WatchdogBoard? = nil
+    public var watchdogChains: Set<String> = []
+    /// Resolves a latched alert by hand (`POST /alerts/<key>/resolve`): key, who, why.
+    public var resolveAlert: (@Sendable (String, String, String) async throws -> AlertResolveAnswer)? = nil
 
     public init(plugins: [any ManagedPlugin], repository: FundingRepository, metrics: PrometheusCollectorRegistry, controlToken: String?, hostState: @escaping @Sendable () async -> JSONValue) {
         self.plugins = plugins
@@ -43,6 +48,7 @@ public struct ControlSurface: Sendable {
         addStuckRoute(to: router)
         addHandleRoutes(to: router)
         addOutboxRoutes(to: router)
+        addAlertResolveRoute(to: router)
         router.getAndHead("/metrics") { _, _ -> Response in
             var buffer: [UInt8] = []
             self.metrics.emit(into: &buffer)

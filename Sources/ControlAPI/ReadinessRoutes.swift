@@ -4,7 +4,8 @@ import WatchCore
 extension ControlSurface {
     /// `GET /livez`: 200 while the process serves (no dependency checks). `GET /readyz`: 200 only
     /// when PostgreSQL answers within the health deadline and every chain adapter runs, not
-    /// paused; otherwise 503 with the reasons.
+    /// paused, its node not syncing and its cursor within `max_cursor_lag_blocks` of the tip
+    /// (the watchdog's last reading); otherwise 503 with the reasons.
     func addReadinessRoutes(to router: Router<BasicRequestContext>) {
         router.getAndHead("/livez") { _, _ -> Response in
             JSONResponse.ok(["status": "live"])
@@ -31,6 +32,7 @@ extension ControlSurface {
             } else if plugin.status != .running {
                 reasons.append("\(plugin.name): \(plugin.status.rawValue)")
             }
+            if let watchdog, watchdogChains.contains(plugin.name) { reasons += watchdog.readinessProblems(plugin.name) }
         }
         return reasons
     }

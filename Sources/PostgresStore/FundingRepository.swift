@@ -21,7 +21,7 @@ public struct FundingRepository: ChainStateStore {
 
     static let columns = """
         id, chain, network, asset, address, tx_hash, output_index, amount::text AS amount, state, reason,
-        replaced_by, confirmations, block_height, block_hash, bridge_deposit_id, near_tx_hash, verifier_snapshot_id, credit_match,
+        replaced_by, superseded_by, double_spent_by, confirmations, block_height, block_hash, bridge_deposit_id, near_tx_hash, verifier_snapshot_id, credit_match,
         to_char(first_seen_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"') AS first_seen_at,
         to_char(confirmed_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"') AS confirmed_at,
         to_char(credited_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"') AS credited_at,

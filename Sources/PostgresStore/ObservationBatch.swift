@@ -67,7 +67,10 @@ enum ObservationBatch {
             let legal = FundingStateMachine.isLegal(from: previous, to: o.target.state)
             let newState = legal ? o.target.state : (previous ?? o.target.state)
             let reason = newState == .failedOrStuck ? (legal ? o.target.reason?.description : nil) : nil
-            updates.append(Update(id: row.id, observation: o, state: newState, reason: reason, replacedBy: legal ? o.target.reason?.replacedBy : nil))
+            updates.append(
+                Update(
+                    id: row.id, observation: o, state: newState, reason: reason, replacedBy: legal ? o.target.reason?.replacedBy : nil,
+                    supersededBy: legal ? o.replacement?.supersededBy : nil, doubleSpentBy: legal ? o.replacement?.doubleSpentBy : nil))
             // A timeline step is a state change or a change of block (included, reorged out);
             // a repeated report of the same thing adds nothing.
             if previous != newState || row.blockHash != o.block?.hash {
@@ -146,6 +149,8 @@ enum ObservationBatch {
         let state: FundingState
         let reason: String?
         let replacedBy: String?
+        let supersededBy: String?
+        let doubleSpentBy: String?
     }
 
     /// Planned for each call, like `lock` (and, like it, by index: it runs after `lock`).
@@ -156,13 +161,17 @@ enum ObservationBatch {
             UPDATE funding_observations SET state = u_state,
                 state_since = CASE WHEN state <> u_state THEN u_at ELSE state_since END,
                 reason = CASE WHEN u_state = 'FAILED_OR_STUCK' THEN COALESCE(u_reason, reason) ELSE NULL END,
-                replaced_by = COALESCE(u_replaced_by, replaced_by), confirmations = u_confirmations,
+                replaced_by = COALESCE(u_replaced_by, replaced_by),
+                superseded_by = CASE WHEN u_state = 'FAILED_OR_STUCK' THEN COALESCE(u_superseded_by, superseded_by) END,
+                double_spent_by = COALESCE(u_double_spent_by, double_spent_by), confirmations = u_confirmations,
                 block_height = u_block_height, block_hash = u_block_hash,
                 confirmed_at = CASE WHEN u_state = 'SEEN_CONFIRMED' AND confirmed_at IS NULL THEN u_at ELSE confirmed_at END,
                 demoted_at_height = CASE WHEN u_block_height IS NOT NULL THEN NULL ELSE demoted_at_height END,
                 updated_at = u_at
-            FROM unnest($1::bigint[], $2::text[], $3::text[], $4::text[], $5::int[], $6::bigint[], $7::text[], $8::timestamptz[])
-                 AS u(u_id, u_state, u_reason, u_replaced_by, u_confirmations, u_block_height, u_block_hash, u_at)
+            FROM unnest($1::bigint[], $2::text[], $3::text[], $4::text[], $5::int[], $6::bigint[], $7::text[], $8::timestamptz[],
+                        $9::text[], $10::text[])
+                 AS u(u_id, u_state, u_reason, u_replaced_by, u_confirmations, u_block_height, u_block_hash, u_at,
+                      u_superseded_by, u_double_spent_by)
             WHERE id = u_id
             RETURNING \(FundingRepository.columns)
             """,
@@ -170,6 +179,7 @@ enum ObservationBatch {
                 column { String($0.id) }, column(\.state.rawValue), column(\.reason), column(\.replacedBy),
                 column { String($0.observation.confirmations) }, column { $0.observation.block.map { String($0.height) } },
                 column(\.observation.block?.hash), column { Timestamp.string($0.observation.observedAt) },
+                column(\.supersededBy), column(\.doubleSpentBy),
             ]
         ).map(ObservationRecord.init(row:))
     }
@@ -189,10 +199,11 @@ enum ObservationBatch {
             guard let record = records[step.observation.key] else {
                 throw PostgresError.unexpectedResult("observation \(step.observation.key) vanished inside its transaction")
             }
-            events.append(
-                FundingRepository.TimelineEvent(
-                    record: record, kind: step.observation.kind.rawValue, state: step.state, previous: step.previous,
-                    reason: step.reason, at: Timestamp.string(step.observation.observedAt)))
+            var event = FundingRepository.TimelineEvent(
+                record: record, kind: step.observation.kind.rawValue, state: step.state, previous: step.previous,
+                reason: step.reason, at: Timestamp.string(step.observation.observedAt))
+            event.details = step.observation.replacement?.details
+            events.append(event)
         }
         try FundingRepository.insertEvents(events, conn: conn, topic: topic)
     }

@@ -13,6 +13,10 @@ public struct ObservationRecord: Sendable, Equatable {
     public var state: String
     public var reason: String?
     public var replacedBy: String?
+    /// The fee bump that paid the same handle again, while this transfer is closed by it.
+    public var supersededBy: String?
+    /// The replacement that paid no watched handle (`funding_double_spent`).
+    public var doubleSpentBy: String?
     public var confirmations: Int
     public var blockHeight: Int?
     public var blockHash: String?
@@ -40,6 +44,8 @@ public struct ObservationRecord: Sendable, Equatable {
         state = o.target.state.rawValue
         reason = nil
         replacedBy = nil
+        supersededBy = nil
+        doubleSpentBy = nil
         confirmations = o.confirmations
         blockHeight = o.block?.height
         blockHash = o.block?.hash
@@ -65,6 +71,8 @@ public struct ObservationRecord: Sendable, Equatable {
         state = row["state"] ?? ""
         reason = row["reason"]
         replacedBy = row["replaced_by"]
+        supersededBy = row["superseded_by"]
+        doubleSpentBy = row["double_spent_by"]
         confirmations = row.int("confirmations") ?? 0
         blockHeight = row.int("block_height")
         blockHash = row["block_hash"]
@@ -85,7 +93,8 @@ public struct ObservationRecord: Sendable, Equatable {
             "id": .int(Int64(id)), "chain": .string(chain), "network": .string(network), "asset": .string(asset),
             "address": .string(address), "tx_hash": .string(txHash), "output_index": .int(Int64(outputIndex)),
             "amount": .string(amount), "state": .string(state), "reason": .optional(reason),
-            "replaced_by": .optional(replacedBy), "confirmations": .int(Int64(confirmations)),
+            "replaced_by": .optional(replacedBy), "superseded_by": .optional(supersededBy),
+            "double_spent_by": .optional(doubleSpentBy), "confirmations": .int(Int64(confirmations)),
             "block_height": .optional(blockHeight), "block_hash": .optional(blockHash),
             "bridge_deposit_id": .optional(bridgeDepositId), "near_tx_hash": .optional(nearTxHash),
             "verifier_snapshot_id": .optional(verifierSnapshotId), "match": .optional(creditMatch), "first_seen_at": .string(firstSeenAt),

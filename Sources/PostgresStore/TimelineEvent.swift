@@ -25,8 +25,9 @@ extension FundingRepository {
         var snapshotID: String? { ids.snapshot ?? record.verifierSnapshotId }
 
         var payload: JSONValue {
-            guard match != nil || details != nil, case .object(var fields) = basePayload else { return basePayload }
+            guard match != nil || details != nil || record.supersededBy != nil, case .object(var fields) = basePayload else { return basePayload }
             if let match { fields["match"] = .string(match) }
+            if let by = record.supersededBy { fields["superseded_by"] = .string(by) }
             if let details { fields["details"] = details }
             return .object(fields)
         }

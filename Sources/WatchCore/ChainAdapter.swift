@@ -29,10 +29,16 @@ public protocol AdapterConfiguration: Sendable {
     /// is not an address of this chain and network: for handles the bridge hands out or an
     /// operator adds at runtime.
     func canonicalAddress(_ text: String) throws -> String
+    /// The section's watchdog thresholds (`tip_stale_after_s`, `max_cursor_lag_blocks`, …).
+    var watchdog: WatchdogPolicy? { get }
+    /// A probe of the node for the watchdog, independent of any adapter instance.
+    func makeProbe() throws -> (any ChainProbe)?
 }
 
 extension AdapterConfiguration {
     public func canonicalAddress(_ text: String) throws -> String { text }
+    public var watchdog: WatchdogPolicy? { nil }
+    public func makeProbe() throws -> (any ChainProbe)? { nil }
 }
 
 /// A chain backend (DESIGN §4). It only reports what its node says, normalized, to
@@ -62,6 +68,8 @@ public struct AdapterContext: Sendable {
     /// Called when the history scan of the handles with `rescanFrom` reached the cursor: the
     /// host records it, so the scan is not repeated (and rebuilds the adapter without it).
     public var onRescanFinished: @Sendable ([FundingHandle]) async -> Void = { _ in }
+    /// What the adapter tells the watchdog that its node's RPC cannot (ZMQ traffic).
+    public var signals = ChainSignals()
 
     public init(name: String, chain: ChainName, network: String, handles: [FundingHandle], pipeline: ChainPipeline, logger: Logger, clock: any WatchClock) {
         self.name = name
@@ -82,6 +90,9 @@ public struct LoadedAdapter: Sendable {
     public let policy: ChainPolicy
     public let make: @Sendable (AdapterContext) throws -> any ChainAdapter
     public var canonicalAddress: @Sendable (String) throws -> String = { $0 }
+    /// The chain's watchdog thresholds and node probe (none: the chain is not watched).
+    public var watchdog: WatchdogPolicy? = nil
+    public var makeProbe: @Sendable () throws -> (any ChainProbe)? = { nil }
 }
 
 /// One entry of the host's static adapter list.
@@ -92,11 +103,14 @@ public struct AdapterRegistration: Sendable {
     public static func adapter<A: ChainAdapter>(_ type: A.Type) -> AdapterRegistration {
         AdapterRegistration(kind: A.kind) { section in
             let configuration = A.Configuration(section: section)
-            return LoadedAdapter(
+            var loaded = LoadedAdapter(
                 kind: A.kind, network: configuration.network, handles: configuration.handles,
                 policy: configuration.policy,
                 make: { context in try A(configuration: configuration, context: context) },
                 canonicalAddress: { try configuration.canonicalAddress($0) })
+            loaded.watchdog = configuration.watchdog
+            loaded.makeProbe = { try configuration.makeProbe() }
+            return loaded
         }
     }
 }

@@ -98,6 +98,8 @@ public struct ChainObservation: Sendable, Hashable {
     public var confirmations: Int
     public var block: BlockRef?
     public var observedAt: Date
+    /// On a `replaced` observation: what the replacement pays, and so what the transfer became.
+    public var replacement: Replacement? = nil
 
     public init(
         key: TransferKey, network: String, asset: String, address: String, amount: Amount, kind: ObservationKind,

@@ -219,12 +219,28 @@ public struct ChainTracker: Sendable {
             set(key, nil)
             switch why {
             case .replaced(let by):
-                out.append(observation(t, kind: .replaced, target: .failedOrStuck(.replaced(by: by)), at: now))
+                var o = observation(t, kind: .replaced, target: .failedOrStuck(.replaced(by: by)), at: now)
+                o.replacement = replacement(of: t, by: by)
+                out.append(o)
             case .evicted:
                 out.append(observation(t, kind: .evicted, target: .failedOrStuck(.evicted), at: now))
             }
         }
         return out
+    }
+
+    /// Judges a replacement by what the replacing transaction pays, which the adapter reported
+    /// first (its mempool entry, or its block): the same handle again is a fee bump, nothing
+    /// watched is a double spend away.
+    private func replacement(of t: TrackedTransfer, by: String?) -> Replacement {
+        guard let by else { return Replacement(by: nil, outcome: .unknown, originalAmount: t.amount) }
+        let paying = transfers.values.filter { $0.key.txHash == by }
+        let again = paying.filter { $0.address == t.address }
+        if !again.isEmpty {
+            let total = again.reduce(Amount(0)) { $0.addingReportingOverflow($1.amount) ?? $0 }
+            return Replacement(by: by, outcome: .superseded, originalAmount: t.amount, replacementAmount: total)
+        }
+        return Replacement(by: by, outcome: paying.isEmpty ? .doubleSpent : .paysAnotherHandle, originalAmount: t.amount)
     }
 
     // MARK: - Batches

@@ -45,6 +45,7 @@ public struct UnripHost: Sendable {
         let repository = FundingRepository(pool: pool, observationsTopic: config.topicObservations, logger: logger)
 
         var supervisors: [PluginSupervisor] = []
+        var watched: [ChainWatchdog.Chain] = []
         let book = try await handleBook(repository: repository)
         let reloadHandles = handleReloader(book: book, repository: repository)
         for adapter in config.adapters {
@@ -54,9 +55,14 @@ public struct UnripHost: Sendable {
             var pluginLogger = logger
             pluginLogger[metadataKey: "plugin"] = "\(adapter.kind)"
             let make = adapter.make, kind = adapter.kind, network = adapter.network, clock = self.clock, named = pluginLogger
+            let signals = ChainSignals()
+            if let policy = adapter.watchdog {
+                watched.append(ChainWatchdog.Chain(name: kind, probe: DeferredProbe(adapter.makeProbe), policy: policy, pipeline: pipeline, signals: signals))
+            }
             supervisors.append(PluginSupervisor(name: adapter.kind, kind: adapter.kind, logger: pluginLogger, reloadOn: book.changes(kind)) {
                 // Each instance watches the handles of the moment: a changed set rebuilds it.
                 var context = AdapterContext(name: kind, chain: kind, network: network, handles: book.handles(kind), pipeline: pipeline, logger: named, clock: clock)
+                context.signals = signals
                 context.onRescanFinished = { handles in
                     for handle in handles {
                         do {
@@ -84,6 +90,8 @@ public struct UnripHost: Sendable {
             })
         }
         let trigger = ChangeSignal()
+        let board = WatchdogBoard()
+        if !watched.isEmpty { supervisors.append(watchdogSupervisor(chains: watched, board: board, changed: trigger)) }
         supervisors += kafkaSupervisors(pool: pool, trigger: trigger)
         let alertTransitions = ChangeSignal()
         if config.alerts.push.isEnabled {
@@ -91,7 +99,7 @@ public struct UnripHost: Sendable {
         }
         var surfacePlugins: [any ManagedPlugin] = supervisors
         if config.alerts.enabled {
-            let alerts = alertsPlugin(pool: pool, trigger: trigger, transitions: alertTransitions, watched: supervisors)
+            let alerts = alertsPlugin(pool: pool, trigger: trigger, transitions: alertTransitions, watched: supervisors, board: board)
             supervisors.append(alerts.supervisor)
             surfacePlugins.append(alerts)
         }
@@ -120,6 +128,9 @@ public struct UnripHost: Sendable {
         surface.handleChains = handleChains
         surface.chainAdapters = Set(config.adapters.map(\.kind))
         surface.onHandlesChanged = reloadHandles
+        surface.watchdog = board
+        surface.watchdogChains = Set(watched.map(\.name))
+        if config.alerts.enabled { surface.resolveAlert = alertResolver(pool: pool, wake: alertTransitions) }
         return Prepared(surface: surface, supervisors: supervisors, repository: repository)
     }
 
@@ -160,7 +171,7 @@ public struct UnripHost: Sendable {
     }
 
     /// The alert service, watching the health of every other plugin.
-    func alertsPlugin(pool: PostgresPool, trigger: ChangeSignal, transitions: ChangeSignal, watched: [PluginSupervisor]) -> AlertsPlugin {
+    func alertsPlugin(pool: PostgresPool, trigger: ChangeSignal, transitions: ChangeSignal, watched: [PluginSupervisor], board: WatchdogBoard) -> AlertsPlugin {
         var alertsLogger = logger
         alertsLogger[metadataKey: "plugin"] = "alerts"
         return AlertsPlugin(
@@ -169,7 +180,7 @@ public struct UnripHost: Sendable {
                 var out: [(name: String, health: PluginHealth)] = []
                 for s in watched { out.append((s.name, await s.health())) }
                 return out
-            }, transitions: transitions, logger: alertsLogger)
+            }, transitions: transitions, watchdog: board, logger: alertsLogger)
     }
 
     /// Runs until SIGTERM/SIGINT.

@@ -1,3 +1,4 @@
+import Foundation
 import WatchCore
 
 /// The chain behind `EVMNodeDouble`: blocks, ERC-20 `Transfer` logs, forks, and the answers of
@@ -65,9 +66,21 @@ public struct EVMChainModel: Sendable {
     private var heightsWithLogs: [Int] = []
     private var pending: [(token: String, from: String, to: String, amount: Amount, tx: String)] = []
     private var txCounter = 0
+    /// Unix seconds "now" when a block is mined (the block's timestamp): wall-clock time unless
+    /// a test sets its own clock.
+    public var clock: @Sendable () -> Int = { Int(Date().timeIntervalSince1970) }
+    /// Timestamps of the blocks mined by this model; earlier ones are 5 s apart before `createdAt`.
+    private var minedAt: [Int: Int] = [:]
+    private let createdAt = Int(Date().timeIntervalSince1970)
+    private let startTip: Int
+    /// While set, every block mined is stamped this many seconds in the past (a node serving an old tip).
+    public var staleBy = 0
+    /// What `eth_syncing` answers: false, or a sync status object while set.
+    public var syncing: (current: Int, highest: Int)?
 
     public init(chainId: Int = 100, tip: Int = 0, limits: Limits = Limits(), safeDepth: Int = 4, finalizedDepth: Int = 8) {
         self.chainId = chainId
+        self.startTip = tip
         self.tip = tip
         self.limits = limits
         self.safeDepth = safeDepth
@@ -89,6 +102,7 @@ public struct EVMChainModel: Sendable {
     public mutating func mine(_ count: Int = 1) {
         for i in 0..<count {
             tip += 1
+            minedAt[tip] = clock() - staleBy
             guard i == 0, !pending.isEmpty else { continue }
             var logs: [Log] = []
             for (index, p) in pending.enumerated() {
@@ -174,6 +188,11 @@ public struct EVMChainModel: Sendable {
         case "eth_chainId": return .string(Self.hex(chainId))
         case "net_version": return .string(String(chainId))
         case "eth_blockNumber": return .string(Self.hex(tip))
+        case "eth_syncing":
+            guard let syncing else { return false }
+            return [
+                "startingBlock": "0x0", "currentBlock": .string(Self.hex(syncing.current)), "highestBlock": .string(Self.hex(syncing.highest)),
+            ]
         case "eth_getBlockByNumber":
             let height = try blockParam(params.first, argument: 0)
             let full = try hydratedParam(params)
@@ -326,7 +345,7 @@ public struct EVMChainModel: Sendable {
         ]
     }
 
-    private func timestamp(_ height: Int) -> Int { 1_700_000_000 + height * 5 }
+    private func timestamp(_ height: Int) -> Int { minedAt[height] ?? (createdAt - max(0, startTip - height) * 5) }
 
     private func blockJSON(_ height: Int, hydrated: Bool) -> JSONValue {
         let zero32 = "0x" + String(repeating: "0", count: 64)

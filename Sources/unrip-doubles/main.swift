@@ -8,7 +8,7 @@ import WatchTesting
 // Runs the node doubles as a separate process for the demo and the end-to-end drills.
 // Prints one JSON line with their endpoints, then serves a control API on loopback:
 //   POST /bitcoin/pay     {"address", "sats"}            → {"txid"}
-//   POST /bitcoin/mine    {"blocks"}                      → {"height", "hash"}
+//   POST /bitcoin/mine    {"blocks", "stale_s"?}          → {"height", "hash"} (stale_s: stamped that far in the past)
 //   POST /bitcoin/replace {"txid", "address"?, "sats"}    → {"txid"} (same inputs, new outputs)
 //   POST /bitcoin/evict   {"txid"}
 //   POST /bitcoin/reorg   {"depth", "reinclude"}
@@ -62,7 +62,7 @@ router.post("/bitcoin/pay") { request, _ -> Response in
 }
 router.post("/bitcoin/mine") { request, _ -> Response in
     let b = try await body(request)
-    bitcoind.mine(max(1, b["blocks"] as? Int ?? 1))
+    bitcoind.mine(max(1, b["blocks"] as? Int ?? 1), staleBy: UInt32(clamping: max(0, b["stale_s"] as? Int ?? 0)))
     return reply(["height": .int(Int64(bitcoind.tip.height)), "hash": .string(bitcoind.tip.hash)])
 }
 router.post("/bitcoin/replace") { request, _ -> Response in

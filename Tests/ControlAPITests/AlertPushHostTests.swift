@@ -27,7 +27,7 @@ struct AlertPushHostTests {
         let h = try await HostHarness.make(extraEnvironment: [
             "UNRIP_ALERTS_FOR_S": "0", "UNRIP_ALERTS_EVAL_INTERVAL_MS": "100", "UNRIP_ALERTS_STALE_PRICE_MAX_AGE_S": "60",
             "UNRIP_ALERTS_PUSH_WEBHOOK_URL": receiver.hookURL, "UNRIP_ALERTS_PUSH_WEBHOOK_TOKEN": "host-hook-token",
-            "UNRIP_ALERTS_PUSH_POLL_INTERVAL_MS": "3600000",
+            "UNRIP_ALERTS_PUSH_POLL_INTERVAL_MS": "3600000", "UNRIP_ALERTS_WATCHDOG": "false",
         ])
         try await h.withRunningHost { client in
             let push = try #require(h.prepared.supervisors.first { $0.name == "alert_push" })

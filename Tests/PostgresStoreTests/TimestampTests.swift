@@ -1,5 +1,6 @@
 import Foundation
 import PostgresStore
+import WatchCore
 import Testing
 
 @Suite struct TimestampTests {

@@ -71,9 +71,11 @@ public struct BitcoinAdapter: ChainAdapter {
         let stream = try subscriber.messages()
         defer { subscriber.stop() }
         var gaps = ZMQGapDetector()
+        context.signals.listening(since: context.clock.now())
         for await batch in stream {
             subscriber.taken(batch)
             if Task.isCancelled { break }
+            context.signals.pushMessage(at: context.clock.now())
             for frames in batch {
                 do {
                     let (notification, sequence) = try ZMQNotification.parse(frames: frames)

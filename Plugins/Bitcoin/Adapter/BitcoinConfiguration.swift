@@ -23,6 +23,9 @@ public struct BitcoinConfiguration: AdapterConfiguration {
     public var rpcTimeout: Duration
     public var handles: [FundingHandle]
     public var policy: ChainPolicy
+    /// `tip_stale_after_s` (5400), `max_cursor_lag_blocks` (3), `zmq_silent_after_s` (600), `watchdog_interval_ms`.
+    public var watchdogPolicy: WatchdogPolicy
+    public var watchdog: WatchdogPolicy? { watchdogPolicy }
 
     public init(section: ConfigSection) {
         let networkText = section.string("network", default: "mainnet") ?? "mainnet"
@@ -65,6 +68,7 @@ public struct BitcoinConfiguration: AdapterConfiguration {
         policy = ChainPolicy(
             confirmations: section.int("confirmations", default: 3, range: 1...1_000),
             reorgGraceBlocks: section.int("reorg_grace_blocks", default: 6, range: 0...1_000))
+        watchdogPolicy = WatchdogPolicy(section: section, defaults: Self.watchdogDefaults)
 
         var handles: [FundingHandle] = []
         let network = bitcoinNetwork.rawValue
@@ -89,6 +93,10 @@ public struct BitcoinConfiguration: AdapterConfiguration {
         }
         self.handles = handles
     }
+
+    public static let watchdogDefaults = WatchdogPolicy(tipStaleAfterSeconds: 5400, maxCursorLagBlocks: 3, zmqSilentAfterSeconds: 600)
+
+    public func makeProbe() throws -> (any ChainProbe)? { BitcoinProbe(node: try RPCBitcoinNode(configuration: self)) }
 
     /// A Bitcoin address of this network in the form handles are matched in (bech32 lower case).
     public func canonicalAddress(_ text: String) throws -> String {

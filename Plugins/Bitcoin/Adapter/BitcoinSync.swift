@@ -39,6 +39,9 @@ actor BitcoinSync {
     /// The pending history scan of handles added with `rescan_from`, if any.
     var rescan: BitcoinRescan?
     let onRescanFinished: @Sendable ([FundingHandle]) async -> Void
+    let signals: ChainSignals
+    /// The first resync after a start learns the whole mempool: not a sign that ZMQ missed it.
+    var resyncedOnce = false
 
     init(configuration: BitcoinConfiguration, node: any BitcoinNodeClient, context: AdapterContext) {
         self.configuration = configuration
@@ -57,6 +60,7 @@ actor BitcoinSync {
         self.assets = assets
         rescan = BitcoinRescan(handles: context.handles, network: configuration.bitcoinNetwork, at: context.clock.now())
         onRescanFinished = context.onRescanFinished
+        signals = context.signals
     }
 
     func count(_ key: String, _ n: Int = 1) { counters[key, default: 0] += n }
@@ -165,9 +169,10 @@ actor BitcoinSync {
                 BlockRef(height: height, hash: hash, parentHash: result.header.previousBlockHash.displayHex),
                 transfers: result.matches.map(sighting))
         ]
-        for outpoint in result.spentOutpoints {
+        for (i, outpoint) in result.spentOutpoints.enumerated() {
             if let watched = spentBy[outpoint], !mined.contains(watched) {
-                reports.append(.mempoolLeft(txHash: watched, why: .replaced(by: nil)))
+                let spender = result.spendingTxids.indices.contains(i) ? result.spendingTxids[i].displayHex : nil
+                reports.append(.mempoolLeft(txHash: watched, why: .replaced(by: spender)))
                 count("replaced")
                 forget(watched)
             }
@@ -211,16 +216,21 @@ actor BitcoinSync {
         }
         let txid = result.txid.displayHex
         if knownMempool.insert(txid).inserted { uncommitted.known.append(txid) }
+        // Entries first: the core judges a replacement by what the replacing transaction pays.
         var reports: [ChainReport] = []
+        var replaced: [String] = []
         for outpoint in result.spentOutpoints {
-            if let watched = spentBy[outpoint], watched != txid {
-                reports.append(.mempoolLeft(txHash: watched, why: .replaced(by: txid)))
-                count("replaced")
-                forget(watched)
-            }
+            if let watched = spentBy[outpoint], watched != txid, !replaced.contains(watched) { replaced.append(watched) }
         }
         if !result.matches.isEmpty, !reorgedTxids.contains(txid) {
             reports += result.matches.map { .mempoolEntered(sighting($0)) }
+        }
+        for watched in replaced {
+            reports.append(.mempoolLeft(txHash: watched, why: .replaced(by: txid)))
+            count("replaced")
+            forget(watched)
+        }
+        if !result.matches.isEmpty, !reorgedTxids.contains(txid) {
             if watchedMempool[txid] == nil {
                 watchedMempool[txid] = result.spentOutpoints
                 for outpoint in result.spentOutpoints { spentBy[outpoint] = txid }
@@ -287,6 +297,9 @@ actor BitcoinSync {
         let (txids, sequence) = try await node.mempool()
         count("mempool_resyncs")
         let current = Set(txids)
+        // Transactions ZMQ did not bring: the mempool moved without a notification.
+        if resyncedOnce, !current.isSubset(of: knownMempool) { signals.mempoolChanged(at: clock.now()) }
+        resyncedOnce = true
         let backAfterReorg = reorgedTxids.intersection(current)
         reorgedTxids.subtract(backAfterReorg)
         for txid in txids where !knownMempool.contains(txid) || backAfterReorg.contains(txid) {

@@ -31,13 +31,13 @@ public final class RPCBitcoinNode: BitcoinNodeClient {
     /// is at most 4,000,000 bytes (8,000,000 hex digits); the mempool's txid list keeps the
     /// client's 64 MiB cap. A bigger reply is refused before it is parsed.
     static let replyCaps: [String: Int] = [
-        "getblockchaininfo": 1 << 20, "getblockhash": 64 << 10, "getblock": 9 << 20, "getrawtransaction": 9 << 20,
+        "getblockchaininfo": 1 << 20, "getblockhash": 64 << 10, "getblockheader": 64 << 10, "getblock": 9 << 20, "getrawtransaction": 9 << 20,
         "getrawmempool": 64 << 20,
     ]
     /// REST `/rest/block/<hash>.bin`: raw bytes of at most one block.
     static let restBlockCap = 4_200_000
 
-    private func call(_ method: String, _ params: [JSONValue] = []) async throws -> JSONValue {
+    func call(_ method: String, _ params: [JSONValue] = []) async throws -> JSONValue {
         let current = client.withLock { $0 }
         let cap = Self.replyCaps[method] ?? (1 << 20)
         let failure: JSONRPCError

@@ -34,11 +34,14 @@ public enum BlockScanner {
         if verifyMerkleRoot { txids.reserveCapacity(count) }
         var visitor = ScanningVisitor(watch: watch, collectSpends: collectSpentOutpoints)
         var matches: [OutputMatch] = []
+        var spenders: [Hash256] = []
         for _ in 0..<count {
+            let spendsBefore = visitor.spends.count
             let layout = try TransactionWalker.walk(&reader, visitor: &visitor)
             let txid = layout.txid(base: reader.base)
             if verifyMerkleRoot { txids.append(txid) }
             if !visitor.pending.isEmpty { visitor.flush(txid: txid, into: &matches) }
+            if collectSpentOutpoints { spenders += repeatElement(txid, count: visitor.spends.count - spendsBefore) }
         }
         if reader.remaining != 0 { throw BitcoinParseError.trailingBytes(count: reader.remaining) }
         if verifyMerkleRoot {
@@ -49,7 +52,7 @@ public enum BlockScanner {
         }
         return BlockScanResult(
             header: header, transactionCount: count, outputCount: visitor.outputCount,
-            matches: matches, spentOutpoints: visitor.spends)
+            matches: matches, spentOutpoints: visitor.spends, spendingTxids: spenders)
     }
 
     /// Scans one raw transaction (e.g. ZMQ `rawtx`) that must fill `bytes` exactly.

@@ -28,6 +28,8 @@ public struct BlockScanResult: Hashable, Sendable {
     /// Every outpoint spent by the block's transactions (coinbase inputs excluded);
     /// empty unless requested with `collectSpentOutpoints`.
     public var spentOutpoints: [OutPoint]
+    /// The transaction spending each of `spentOutpoints` (same order).
+    public var spendingTxids: [Hash256] = []
 
     /// The block hash (same as `header.hash`).
     public var blockHash: Hash256 { header.hash }

@@ -9,7 +9,15 @@ struct BitcoindChain {
     /// The next mempool sequence number (getrawmempool's `mempool_sequence`).
     var mempoolSequence: UInt64 = 1
     var fundingCounter: UInt64 = 0
-    var timeCounter: UInt32 = 1_700_000_000
+    /// Blocks made so far: the nonce, so two blocks on the same parent in the same second differ.
+    var blockCounter: UInt32 = 0
+    /// "Now" for a new block's timestamp (wall-clock unless a test sets its clock).
+    var clock: @Sendable () -> Date = { Date() }
+    /// Seconds in the past the next blocks are stamped (a node whose newest block is old).
+    var staleBy: UInt32 = 0
+    /// getblockchaininfo: `initialblockdownload`, and how many headers the node knows beyond its blocks.
+    var initialBlockDownload = false
+    var headersAhead = 0
     var minerScript: [UInt8] = [0x51]
 
     /// A notification bitcoind would publish.
@@ -26,10 +34,17 @@ struct BitcoindChain {
 
     var tip: DoubleBlock { blocks.last! }
 
+    /// The median time of the last 11 blocks, as bitcoind computes `mediantime`.
+    var medianTime: UInt32 {
+        let times = blocks.suffix(11).map(\.time).sorted()
+        return times[times.count / 2]
+    }
+
     mutating func makeBlock(height: Int, previous: String, transactions: [DoubleTransaction]) -> DoubleBlock {
-        timeCounter += 600
+        blockCounter &+= 1
+        let time = UInt32(clamping: Int(clock().timeIntervalSince1970)) &- staleBy
         let coinbase = DoubleTransaction.coinbase(height: height, script: minerScript)
-        return DoubleBlock(height: height, previousHash: previous, transactions: [coinbase] + transactions, time: timeCounter, nonce: UInt32(truncatingIfNeeded: fundingCounter))
+        return DoubleBlock(height: height, previousHash: previous, transactions: [coinbase] + transactions, time: time, nonce: blockCounter)
     }
 
     /// A fresh outpoint to spend (the double does not model wallets).

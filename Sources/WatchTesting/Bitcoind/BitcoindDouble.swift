@@ -84,16 +84,28 @@ public final class BitcoindDouble: Sendable {
         publish(notes)
     }
 
-    /// Mines `count` blocks; the first takes the whole mempool (or only `only`).
-    public func mine(_ count: Int = 1, only: [DoubleTransaction]? = nil) {
+    /// Mines `count` blocks; the first takes the whole mempool (or only `only`). With
+    /// `staleBy`, their timestamps are that many seconds in the past.
+    public func mine(_ count: Int = 1, only: [DoubleTransaction]? = nil, staleBy: UInt32 = 0) {
         var notes: [BitcoindChain.Note] = []
         state.withLock { s in
+            s.staleBy = staleBy
+            defer { s.staleBy = 0 }
             for i in 0..<count {
                 notes += s.mine(i == 0 ? (only ?? s.mempool) : [])
             }
         }
         publish(notes)
     }
+
+    /// Block timestamps from this clock from now on (a test's clock; wall-clock by default).
+    public func setClock(_ clock: @escaping @Sendable () -> Date) { state.withLock { $0.clock = clock } }
+
+    /// getblockchaininfo reports `initialblockdownload` while set.
+    public func setInitialBlockDownload(_ on: Bool) { state.withLock { $0.initialBlockDownload = on } }
+
+    /// getblockchaininfo reports this many headers beyond the node's blocks.
+    public func setHeadersAhead(_ n: Int) { state.withLock { $0.headersAhead = max(0, n) } }
 
     /// Replaces the last `depth` blocks by `depth + 1` new ones. With `reinclude`, the dropped
     /// transactions return to the mempool and go into the first new block; otherwise they vanish.
@@ -112,6 +124,23 @@ public final class BitcoindDouble: Sendable {
             for i in 0...depth {
                 all += s.mine(i == 0 && reinclude ? dropped : [], publishTip: i == depth)
             }
+        }
+        publish(all)
+    }
+
+    /// A one-block reorg that swaps `mined` (in the tip) for `other` (a conflicting spend):
+    /// the tip is disconnected (its transactions back to the mempool), a block with `other`
+    /// takes its place (removing `mined` from the mempool as a conflict, `R`), and one more
+    /// block makes the new chain the longer one.
+    public func reorgReplacing(_ mined: DoubleTransaction, with other: DoubleTransaction) {
+        var all: [BitcoindChain.Note] = []
+        state.withLock { s in
+            let (block, notes) = s.disconnectTip()
+            all += notes
+            let rest = block.transactions.dropFirst()
+            for tx in rest { all += s.accept(tx) }
+            all += s.mine([other] + rest.filter { $0.txid != mined.txid }, publishTip: false)
+            all += s.mine([])
         }
         publish(all)
     }

@@ -103,10 +103,10 @@ extension BitcoindDouble {
         case "getblockchaininfo":
             return state.withLock { s in
                 [
-                    "chain": .string(chainName), "blocks": .int(Int64(s.tip.height)), "headers": .int(Int64(s.tip.height)),
+                    "chain": .string(chainName), "blocks": .int(Int64(s.tip.height)), "headers": .int(Int64(s.tip.height + s.headersAhead)),
                     "bestblockhash": .string(s.tip.hash), "difficulty": .double(4.6565423739069247e-10),
-                    "time": .int(Int64(1_700_000_000 + 600 * s.tip.height)), "mediantime": .int(Int64(1_700_000_000 + 600 * s.tip.height)),
-                    "verificationprogress": .int(1), "initialblockdownload": .bool(false),
+                    "time": .int(Int64(s.tip.time)), "mediantime": .int(Int64(s.medianTime)),
+                    "verificationprogress": s.initialBlockDownload ? .double(0.42) : .int(1), "initialblockdownload": .bool(s.initialBlockDownload),
                     "chainwork": .string(String(format: "%064x", s.tip.height * 2 + 2)), "size_on_disk": .int(Int64(s.blocks.count * 300)),
                     "pruned": .bool(false), "warnings": .array([]),
                 ]

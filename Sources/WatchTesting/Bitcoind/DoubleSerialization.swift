@@ -70,6 +70,9 @@ public struct DoubleTransaction: Sendable, Hashable {
     var scripts: [[UInt8]]
     public var segwit: Bool
     var coinbaseHeight: Int?
+    /// BIP125: inputs with sequence 0xfffffffd signal replaceability; false writes 0xffffffff
+    /// (replaceable only under full-RBF, bitcoind's default since v28).
+    public var signalsReplacement = true
 
     public init(inputs: [Input], outputs: [(value: Int64, script: [UInt8])], segwit: Bool = true) {
         self.inputs = inputs
@@ -100,7 +103,7 @@ public struct DoubleTransaction: Sendable, Hashable {
             }
             DoubleSerialization.compactSize(scriptSig.count, into: &out)
             out += scriptSig
-            DoubleSerialization.le(0xffff_fffd, 4, into: &out)  // signals RBF
+            DoubleSerialization.le(signalsReplacement ? 0xffff_fffd : 0xffff_ffff, 4, into: &out)
         }
         DoubleSerialization.compactSize(values.count, into: &out)
         for (value, script) in zip(values, scripts) {
@@ -134,6 +137,8 @@ public struct DoubleBlock: Sendable {
     public var previousHash: String
     public var transactions: [DoubleTransaction]
     public var raw: [UInt8]
+    /// The header's timestamp (Unix seconds).
+    public var time: UInt32 { UInt32(raw[68]) | UInt32(raw[69]) << 8 | UInt32(raw[70]) << 16 | UInt32(raw[71]) << 24 }
 
     init(height: Int, previousHash: String, transactions: [DoubleTransaction], time: UInt32, nonce: UInt32) {
         self.height = height

@@ -1,0 +1,123 @@
+import Foundation
+import Logging
+import Metrics
+
+/// The chain and node watchdog (DESIGN §8): one service for every chain adapter, probing each
+/// node on its own schedule (the injected clock) with the chain's probe, independently of the
+/// adapter: a paused or failing adapter's chain keeps being read, so falling behind shows.
+public final class ChainWatchdog: PluginService {
+    public struct Chain: Sendable {
+        public let name: String
+        public let probe: any ChainProbe
+        public let policy: WatchdogPolicy
+        public let pipeline: ChainPipeline
+        public let signals: ChainSignals
+
+        public init(name: String, probe: any ChainProbe, policy: WatchdogPolicy, pipeline: ChainPipeline, signals: ChainSignals) {
+            self.name = name
+            self.probe = probe
+            self.policy = policy
+            self.pipeline = pipeline
+            self.signals = signals
+        }
+    }
+
+    public let chains: [Chain]
+    public let board: WatchdogBoard
+    let clock: any WatchClock
+    let logger: Logger
+    /// Signalled when a chain's findings change (the alert evaluator waits on it).
+    let changed: ChangeSignal?
+
+    public init(chains: [Chain], board: WatchdogBoard, clock: any WatchClock, changed: ChangeSignal? = nil, logger: Logger) {
+        self.chains = chains
+        self.board = board
+        self.clock = clock
+        self.changed = changed
+        self.logger = logger
+    }
+
+    public func run() async throws {
+        await withTaskGroup(of: Void.self) { group in
+            for chain in chains {
+                group.addTask { await self.watch(chain) }
+            }
+        }
+    }
+
+    private func watch(_ chain: Chain) async {
+        var memory = WatchdogMemory()
+        while !Task.isCancelled {
+            await probe(chain, memory: &memory)
+            do { try await clock.sleep(for: .milliseconds(chain.policy.intervalMs)) } catch { return }
+        }
+    }
+
+    /// One probe of one chain: reads the node, judges, records the reading and the metrics. A
+    /// node that does not answer keeps its last findings (a flapping RPC neither raises nor clears).
+    public func probe(_ chain: Chain, memory: inout WatchdogMemory) async {
+        let now = clock.now()
+        let cursor = await chain.pipeline.tip?.height
+        do {
+            let vitals = try await chain.probe.vitals()
+            var recheck: (height: Int, hash: String?)?
+            if let height = memory.highestFinalized { recheck = (height, try await chain.probe.blockHash(at: height)) }
+            let findings = WatchdogRules.assess(
+                chain: chain.name, vitals: vitals, cursorHeight: cursor, signals: chain.signals.snapshot, policy: chain.policy,
+                memory: &memory, recheck: recheck, now: now)
+            let before = board.reading(chain.name)?.findings
+            board.record(chain.name, { r in
+                r.vitals = vitals
+                r.cursorHeight = cursor
+                r.findings = findings
+                r.probedAt = now
+                r.lastError = nil
+            }, policy: chain.policy, latched: findings.filter(\.latched))
+            for f in findings where before?.contains(f) != true && before?.contains(where: { $0.rule == f.rule && $0.subject == f.subject }) != true {
+                logger.warning("watchdog: \(f.rule)", metadata: ["chain": "\(chain.name)", "reason": "\(f.reason)"])
+            }
+            if before != findings { changed?.signal() }
+            recordMetrics(chain, vitals: vitals, cursor: cursor, now: now)
+        } catch {
+            board.record(chain.name, { r in
+                r.cursorHeight = cursor
+                r.lastError = Excerpt.of("\(error)")
+                r.failedProbes += 1
+            }, policy: chain.policy)
+            Counter(label: "unrip_watchdog_probe_errors_total", dimensions: [("chain", chain.name)]).increment()
+        }
+    }
+
+    private func recordMetrics(_ chain: Chain, vitals: NodeVitals, cursor: Int?, now: Date) {
+        let labels = [("chain", chain.name)]
+        Gauge(label: "unrip_chain_tip_height", dimensions: labels).record(vitals.tipHeight)
+        if let cursor { Gauge(label: "unrip_chain_cursor_height", dimensions: labels).record(cursor) }
+        if let t = vitals.tipTime { Gauge(label: "unrip_chain_tip_age_seconds", dimensions: labels).record(max(0, now.timeIntervalSince(t))) }
+        let s = chain.signals.snapshot
+        if s.pushFeedConfigured, let since = s.lastPushMessageAt ?? s.listeningSince {
+            Gauge(label: "unrip_zmq_last_message_age_seconds", dimensions: labels).record(max(0, now.timeIntervalSince(since)))
+        }
+    }
+
+    public func state() async -> JSONValue {
+        var out: [String: JSONValue] = [:]
+        for chain in chains {
+            guard let r = board.reading(chain.name) else {
+                out[chain.name] = ["probed_at": .null]
+                continue
+            }
+            let v = r.vitals
+            out[chain.name] = [
+                "probed_at": r.probedAt.map { .string(Timestamp.string($0)) } ?? .null, "tip_height": .optional(v?.tipHeight),
+                "tip_time": v?.tipTime.map { .string(Timestamp.string($0)) } ?? .null, "cursor_height": .optional(r.cursorHeight),
+                "syncing": .optional(v?.syncing), "finalized_height": .optional(v?.finalized?.height),
+                "findings": .array(r.findings.map { ["rule": .string($0.rule), "subject": .string($0.subject), "reason": .string($0.reason)] }),
+                "last_error": .optional(r.lastError), "failed_probes": .int(Int64(r.failedProbes)),
+                "tip_stale_after_s": .int(Int64(chain.policy.tipStaleAfterSeconds)),
+                "max_cursor_lag_blocks": .int(Int64(chain.policy.maxCursorLagBlocks)),
+                "zmq_silent_after_s": .optional(chain.policy.zmqSilentAfterSeconds), "interval_ms": .int(Int64(chain.policy.intervalMs)),
+            ]
+        }
+        return .object(out)
+    }
+}

@@ -1,0 +1,239 @@
+import Alerting
+import Foundation
+import Hummingbird
+import HummingbirdTesting
+import Logging
+import PostgresStore
+import Testing
+import WatchCore
+import WatchHost
+import WatchTesting
+
+/// Replacements as an operator meets them (issue 11): a fee bump to the same handle pages
+/// nobody; a double spend away pages until a person resolves it, across a restart.
+@Suite(.serialized) struct ReplacementAlertTests {
+    static let handle = "bcrt1qw508d6qejxtdg4y5r3zarvary0c5xw7kygt080"
+    /// The P2WPKH script of `handle` (witness v0, 20-byte program).
+    static let script: [UInt8] = [0x00, 0x14] + hexBytes("751e76e8199196d454941c45d1b3a323f1433bd6")
+    static let elsewhere: [UInt8] = [0x00, 0x14] + [UInt8](repeating: 0xab, count: 20)
+    static let token = "nep141:btc.omft.near"
+
+    static func hexBytes(_ s: String) -> [UInt8] {
+        var out: [UInt8] = []
+        var i = s.startIndex
+        while i < s.endIndex {
+            let j = s.index(i, offsetBy: 2)
+            out.append(UInt8(s[i..<j], radix: 16)!)
+            i = j
+        }
+        return out
+    }
+
+    struct World {
+        let db: TestDatabase
+        let double: BitcoindDouble
+        let bridge: POABridgeDouble
+        let config: HostConfig
+    }
+
+    static func world() async throws -> World {
+        let db = try await TestDatabase.create()
+        let double = try await BitcoindDouble.start()
+        let bridge = try await POABridgeDouble.start()
+        let toml = """
+            [database]
+            url = "\(db.url)"
+            migrations_dir = "\(TestDatabase.migrationsDirectory)"
+            [http]
+            listen = "127.0.0.1:0"
+            [control]
+            token = "\(HostHarness.token)"
+            [alerts]
+            for_s = 0
+            eval_interval_ms = 100
+            stale_price_max_age_s = 0
+            stale_inventory_max_age_s = 0
+            watchdog = false
+            [bitcoin]
+            enabled = true
+            network = "regtest"
+            rpc_url = "\(double.rpcURL)"
+            rpc_user = "\(double.user)"
+            rpc_password = "\(double.password)"
+            zmq_sequence = "\(double.zmqEndpoints["sequence"]!)"
+            zmq_rawtx = "\(double.zmqEndpoints["rawtx"]!)"
+            zmq_rawblock = "\(double.zmqEndpoints["rawblock"]!)"
+            confirmations = 2
+            reorg_grace_blocks = 3
+            poll_interval_ms = 100
+            replacement_grace_ms = 300
+            handles = [{ address = "\(handle)", asset = "BTC", label = "hot" }]
+            [bridge]
+            enabled = true
+            rpc_url = "\(bridge.url)"
+            accounts = ["mm.near"]
+            poll_interval_ms = 100
+            [bridge.chains]
+            bitcoin = "btc:mainnet"
+            [bridge.tokens]
+            BTC = "\(token)"
+            """
+        let config = try HostConfig.parse(try parseTOML(toml), environment: [:], registry: registeredAdapters)
+        return World(db: db, double: double, bridge: bridge, config: config)
+    }
+
+    /// Runs a host on `world` for the duration of `body`.
+    static func withHost<T: Sendable>(_ w: World, _ body: @Sendable (any TestClientProtocol) async throws -> T) async throws -> T {
+        let prepared = try await UnripHost(config: w.config, logger: Logger(label: "replacement-test")).prepare()
+        let supervisors = prepared.supervisors
+        let running = Task {
+            try await withThrowingTaskGroup(of: Void.self) { group in
+                for s in supervisors { group.addTask { try await s.run() } }
+                try await group.waitForAll()
+            }
+        }
+        defer { running.cancel() }
+        let bitcoin = try #require(supervisors.first { $0.name == "bitcoin" })
+        #expect(await waitUntil { await bitcoin.state()["plugin"]?["cursor_height"] == .int(Int64(w.double.tip.height)) })
+        try await Task.sleep(for: .milliseconds(300))  // the ZMQ subscription settles (slow joiner)
+        return try await Application(router: prepared.surface.router()).test(.router) { client in try await body(client) }
+    }
+
+    static func row(_ w: World, _ txid: String) async -> [String: String?]? {
+        try? await w.db.pool.withConnection { conn in
+            try conn.query("SELECT state, reason, replaced_by, superseded_by, double_spent_by, block_height::text AS height FROM funding_observations WHERE tx_hash = $1", [txid]).first
+                .map { r in
+                    ["state": r["state"], "reason": r["reason"], "replaced_by": r["replaced_by"], "superseded_by": r["superseded_by"],
+                     "double_spent_by": r["double_spent_by"], "block_height": r["height"]]
+                }
+        }
+    }
+
+    /// One evaluation now, by the test (the host's evaluator runs too: both decide from the same rows).
+    static func evaluate(_ w: World) async throws {
+        let config = AlertsConfig(stalePriceMaxAgeSeconds: 0, staleInventoryMaxAgeSeconds: 0, forSeconds: 0)
+        _ = try await AlertStore(pool: w.db.pool, topic: w.config.topicAlerts).evaluate(now: Date(), config: config, health: nil)
+    }
+
+    static func firing(_ w: World) async -> [String] {
+        (try? await w.db.pool.withConnection { conn in
+            try conn.query("SELECT alert_key FROM alert_state WHERE status = 'firing' ORDER BY alert_key").compactMap { $0["alert_key"] }
+        }) ?? []
+    }
+
+    @Test func aFeeBumpToTheSameHandleIsSupersededCreditedAndPagesNobody() async throws {
+        let w = try await Self.world()
+        defer { w.bridge.stop() }
+        try await Self.withHost(w) { _ in
+            let original = w.double.pay(script: Self.script, sats: 400_000)
+            #expect(await waitUntil { await Self.row(w, original.txid)?["state"] == "SEEN_UNCONFIRMED" })
+            let bump = DoubleTransaction(inputs: original.inputs, outputs: [(399_000, Self.script)])
+            w.double.replace(original.txid, with: bump)
+            #expect(await waitUntil { await Self.row(w, original.txid)?["superseded_by"] == bump.txid })
+            let closed = try #require(await Self.row(w, original.txid))
+            #expect(closed["state"] == "FAILED_OR_STUCK" && closed["reason"] == "replaced" && closed["replaced_by"] == bump.txid)
+            #expect(closed["double_spent_by"] == .some(nil))
+            // The replacement is its own transfer: mined, confirmed, credited by the bridge.
+            w.double.mine(2)
+            #expect(await waitUntil { await Self.row(w, bump.txid)?["state"] == "SEEN_CONFIRMED" })
+            w.bridge.addDeposit(account: "mm.near", chain: "btc:mainnet", txHash: bump.txid, address: Self.handle, amount: "399000", nearTokenID: Self.token, status: "COMPLETED")
+            #expect(await waitUntil { await Self.row(w, bump.txid)?["state"] == "CREDITED" })
+            // Decided after every step above: no alert for either transfer.
+            try await Self.evaluate(w)
+            #expect(await Self.firing(w) == [])
+            // The timeline event of the replacement carries both amounts.
+            let details = try await w.db.pool.withConnection { conn in
+                try conn.query(
+                    "SELECT e.details::text AS d FROM funding_observation_events e JOIN funding_observations o ON o.id = e.observation_id WHERE o.tx_hash = $1 AND e.kind = 'replaced'",
+                    [original.txid]
+                ).first?["d"]
+            }
+            let parsed = try JSONValue.parse(try #require(details))
+            #expect(parsed["replacement"] == "superseded" && parsed["original_amount"] == "400000" && parsed["replacement_amount"] == "399000")
+        }
+    }
+
+    @Test func aDoubleSpendAwayFiresUntilAPersonResolvesItEvenAcrossARestart() async throws {
+        let w = try await Self.world()
+        defer { w.bridge.stop() }
+        // A replacement that does not signal RBF: the adapter goes by the inputs it spends.
+        let key = try await Self.withHost(w) { client -> String in
+            let original = w.double.pay(script: Self.script, sats: 250_000)
+            #expect(await waitUntil { await Self.row(w, original.txid)?["state"] == "SEEN_UNCONFIRMED" })
+            var away = DoubleTransaction(inputs: original.inputs, outputs: [(249_000, Self.elsewhere)])
+            away.signalsReplacement = false
+            w.double.replace(original.txid, with: away)
+            #expect(await waitUntil { await Self.row(w, original.txid)?["double_spent_by"] == away.txid })
+            let key = "funding_double_spent:bitcoin:\(original.txid):0"
+            #expect(await waitUntil { await Self.firing(w).contains(key) })
+            #expect(!(await Self.firing(w)).contains { $0.hasPrefix("funding_not_credited") })
+            try await client.execute(uri: "/plugins/alerts/state", method: .get) { r in
+                let active = (r.json["active"] as? [[String: Any]]) ?? []
+                let alert = active.first { $0["key"] as? String == key }
+                #expect(alert?["severity"] as? String == "critical")
+                let details = alert?["details"] as? [String: Any]
+                #expect(details?["original_txid"] as? String == original.txid && details?["replacing_txid"] as? String == away.txid)
+                #expect(details?["amount"] as? String == "250000")
+                #expect((alert?["labels"] as? [String: String])?["handle"] == Self.handle)
+            }
+            return key
+        }
+        // A restart: still firing, not raised twice.
+        try await Self.withHost(w) { client in
+            try await Self.evaluate(w)
+            #expect(await Self.firing(w).contains(key))
+            let raised = try await w.db.pool.withConnection { conn in
+                try conn.query("SELECT count(*) AS n FROM alert_events WHERE alert_key = $1 AND status = 'firing'", [key]).first?.int("n")
+            }
+            #expect(raised == 1)
+            // Only a person resolves it: bearer token, reason required.
+            try await client.execute(uri: "/alerts/\(key)/resolve", method: .post, body: ByteBuffer(string: #"{"reason":"refunded"}"#)) { r in
+                #expect(r.status == .unauthorized)
+            }
+            try await client.execute(uri: "/alerts/\(key)/resolve", method: .post, headers: auth(), body: ByteBuffer(string: #"{"by":"alice"}"#)) { r in
+                #expect(r.status == .badRequest)
+            }
+            try await client.execute(uri: "/alerts/nope:x/resolve", method: .post, headers: auth(), body: ByteBuffer(string: #"{"reason":"x"}"#)) { r in
+                #expect(r.status == .notFound)
+            }
+            try await client.execute(
+                uri: "/alerts/\(key)/resolve", method: .post, headers: auth(),
+                body: ByteBuffer(string: #"{"reason":"sender refunded off-chain","by":"alice"}"#)
+            ) { r in
+                #expect(r.status == .ok, "\(r.text)")
+            }
+            try await Self.evaluate(w)
+            #expect(!(await Self.firing(w)).contains(key))
+            let record = try await w.db.pool.withConnection { conn in
+                try conn.query("SELECT resolved_by, resolve_reason FROM alert_events WHERE alert_key = $1 AND status = 'resolved'", [key]).first
+            }
+            #expect(record?["resolved_by"] == "alice" && record?["resolve_reason"] == "sender refunded off-chain")
+            try await client.execute(uri: "/alerts/\(key)/resolve", method: .post, headers: auth(), body: ByteBuffer(string: #"{"reason":"again"}"#)) { r in
+                #expect(r.status == .conflict)
+            }
+        }
+    }
+
+    @Test func aReplacedTransferBroughtBackByAReorgReopens() async throws {
+        let w = try await Self.world()
+        defer { w.bridge.stop() }
+        try await Self.withHost(w) { _ in
+            let original = w.double.pay(script: Self.script, sats: 120_000)
+            #expect(await waitUntil { await Self.row(w, original.txid)?["state"] == "SEEN_UNCONFIRMED" })
+            let bump = DoubleTransaction(inputs: original.inputs, outputs: [(119_000, Self.script)])
+            w.double.replace(original.txid, with: bump)
+            #expect(await waitUntil { await Self.row(w, original.txid)?["superseded_by"] == bump.txid })
+            w.double.mine(1)
+            #expect(await waitUntil { await Self.row(w, bump.txid)?["block_height"] == .some(String(w.double.tip.height)) })
+            // A reorg: the block with the bump is replaced by one with the original.
+            w.double.reorgReplacing(bump, with: original)
+            // Two blocks on the new branch: the original is back and (confirmations = 2) confirmed.
+            let back = await waitUntil { await Self.row(w, original.txid)?["state"] == "SEEN_CONFIRMED" }
+            let seen = (await Self.row(w, original.txid), await Self.row(w, bump.txid))
+            #expect(back, "original, bump: \(String(describing: seen))")
+            let reopened = try #require(await Self.row(w, original.txid))
+            #expect(reopened["reason"] == .some(nil) && reopened["superseded_by"] == .some(nil))
+            #expect(reopened["block_height"] == .some(String(w.double.tip.height - 1)))
+        }
+    }
+}

@@ -36,7 +36,7 @@ import WatchTesting
         let config: HostConfig
     }
 
-    static func world() async throws -> World {
+    static func world(bitcoin extra: String = "") async throws -> World {
         let db = try await TestDatabase.create()
         let double = try await BitcoindDouble.start()
         let bridge = try await POABridgeDouble.start()
@@ -68,6 +68,8 @@ import WatchTesting
             poll_interval_ms = 100
             replacement_grace_ms = 300
             handles = [{ address = "\(handle)", asset = "BTC", label = "hot" }]
+            watchdog_interval_ms = 100
+            \(extra)
             [bridge]
             enabled = true
             rpc_url = "\(bridge.url)"

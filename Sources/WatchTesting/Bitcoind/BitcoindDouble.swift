@@ -159,6 +159,8 @@ public final class BitcoindDouble: Sendable {
 
     /// The next `count` ZMQ messages are lost (their sequence numbers still advance).
     public func dropNextZMQ(_ count: Int) { zmq.dropNext(count) }
+    /// Publishes every ZMQ message again (after `dropNextZMQ`).
+    public func stopDroppingZMQ() { zmq.stopDropping() }
     /// Publishes `body` as one `topic` message as it is (a hostile or broken node: any size, any bytes).
     public func publishZMQ(_ topic: String, _ body: [UInt8]) { zmq.publish(topic, body) }
 

@@ -55,6 +55,7 @@ final class ZMQPublisher: Sendable {
 
     /// The next `count` messages (any topic) are counted but not sent.
     func dropNext(_ count: Int) { state.withLock { $0.dropNext += count } }
+    func stopDropping() { state.withLock { $0.dropNext = 0 } }
 
     var stats: (sent: Int, dropped: Int) { state.withLock { ($0.sent, $0.dropped) } }
 

@@ -113,6 +113,7 @@ public struct GnosisConfiguration: AdapterConfiguration {
         self.handles = handles
 
         watchdogPolicy = WatchdogPolicy(section: section, defaults: Self.watchdogDefaults)
+        watchdogPolicy.lagFromFinalized = useFinalized
         if useFinalized {
             // Blocks are only reported once finalized, so inclusion is final: confirmed at once.
             policy = ChainPolicy(confirmations: 1, reorgGraceBlocks: 0, blockMemory: 16)

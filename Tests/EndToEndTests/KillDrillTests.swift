@@ -38,6 +38,7 @@ import WatchTesting
         confirmations = 2
         start_height = 0
         poll_interval_ms = 100
+        watchdog_interval_ms = 200
         \(handles ? "handles = [{ address = \"\(handle)\", label = \"drill\" }]" : "")
         """
     }
@@ -117,6 +118,10 @@ import WatchTesting
         // The running host exposes what it did as Prometheus metrics.
         let metrics = String(decoding: try await JSONRPCClient(.init(url: "http://127.0.0.1:\(host.port)")).get("/metrics"), as: UTF8.self)
         #expect(metrics.contains("unrip_observations_total{") && metrics.contains("unrip_cursor_height{adapter=\"bitcoin\"}"), "\(metrics.prefix(2000))")
+        // The watchdog's figures per chain (with ZMQ configured: the age of its last message).
+        for name in ["unrip_chain_tip_height", "unrip_chain_cursor_height", "unrip_chain_tip_age_seconds", "unrip_zmq_last_message_age_seconds"] {
+            #expect(metrics.contains("\(name){chain=\"bitcoin\"}"), "\(name) missing from /metrics")
+        }
         #expect(await host.terminate() == 0, "graceful shutdown on SIGTERM")
     }
 }

@@ -46,6 +46,21 @@ import WatchCore
         #expect(lagging[0].details["lag_blocks"] == .int(4) && lagging[0].details["cursor_height"] == .int(106))
     }
 
+    @Test func anAdapterFollowingFinalizedBlocksLagsFromTheFinalizedBlockNotTheHead() {
+        var following = policy
+        following.lagFromFinalized = true
+        var memory = WatchdogMemory()
+        let v = NodeVitals(tipHeight: 200, tipTime: start, finalized: BlockRef(height: 150, hash: "0xf"))
+        let at = start.addingTimeInterval(1)
+        func lag(_ p: WatchdogPolicy, cursor: Int) -> [String] {
+            WatchdogRules.assess(chain: "gnosis", vitals: v, cursorHeight: cursor, signals: .init(), policy: p, memory: &memory, recheck: nil, now: at)
+                .map(\.rule)
+        }
+        #expect(lag(following, cursor: 148).isEmpty)  // 2 behind finalized, 52 behind the head
+        #expect(lag(policy, cursor: 148) == ["chain_lagging"])
+        #expect(lag(following, cursor: 146) == ["chain_lagging"])
+    }
+
     @Test func zmqIsSilentOnlyWhenTheMempoolMovedWithoutIt() {
         var memory = WatchdogMemory()
         let v = NodeVitals(tipHeight: 1, tipTime: start)

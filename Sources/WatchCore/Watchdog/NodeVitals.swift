@@ -25,6 +25,13 @@ public struct NodeVitals: Sendable, Hashable {
     }
 }
 
+extension NodeVitals {
+    /// The height the cursor is measured against under `policy`.
+    public func lagReference(_ policy: WatchdogPolicy) -> Int {
+        policy.lagFromFinalized ? (finalized?.height ?? tipHeight) : tipHeight
+    }
+}
+
 /// Reads a node's vitals: one per chain adapter, built from the adapter's own config.
 public protocol ChainProbe: Sendable {
     func vitals() async throws -> NodeVitals
@@ -41,6 +48,9 @@ public struct WatchdogPolicy: Sendable, Hashable {
     public var zmqSilentAfterSeconds: Int?
     /// How often the node is probed.
     public var intervalMs: Int
+    /// The adapter follows the node's `finalized` block (EVM `use_finalized`): its lag is
+    /// counted from there, not from the head.
+    public var lagFromFinalized = false
 
     public init(tipStaleAfterSeconds: Int, maxCursorLagBlocks: Int, zmqSilentAfterSeconds: Int? = nil, intervalMs: Int = 15_000) {
         self.tipStaleAfterSeconds = tipStaleAfterSeconds

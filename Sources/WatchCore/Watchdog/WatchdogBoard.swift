@@ -49,8 +49,9 @@ public final class WatchdogBoard: Sendable {
         guard let v = r.vitals else { return ["\(chain): the watchdog cannot read the node: \(r.lastError ?? "no answer")"] }
         var out: [String] = []
         if let why = v.syncing { out.append("\(chain): node syncing (\(why))") }
-        if let cursor = r.cursorHeight, v.tipHeight - cursor > r.policy.maxCursorLagBlocks {
-            out.append("\(chain): cursor \(cursor) is \(v.tipHeight - cursor) blocks behind the node's tip \(v.tipHeight) (max_cursor_lag_blocks \(r.policy.maxCursorLagBlocks))")
+        let reference = v.lagReference(r.policy)
+        if let cursor = r.cursorHeight, reference - cursor > r.policy.maxCursorLagBlocks {
+            out.append("\(chain): cursor \(cursor) is \(reference - cursor) blocks behind the node's \(r.policy.lagFromFinalized ? "finalized block" : "tip") \(reference) (max_cursor_lag_blocks \(r.policy.maxCursorLagBlocks))")
         } else if r.cursorHeight == nil {
             out.append("\(chain): no cursor yet")
         }

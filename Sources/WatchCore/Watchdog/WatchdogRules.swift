@@ -56,15 +56,17 @@ public enum WatchdogRules {
                     rule: "node_syncing", subject: chain, chain: chain, reason: "the \(chain) node is syncing: \(why)",
                     details: ["tip_height": .int(Int64(vitals.tipHeight)), "headers": .optional(vitals.headers), "syncing": .string(why)]))
         }
-        if let cursor = cursorHeight, vitals.tipHeight - cursor > policy.maxCursorLagBlocks {
-            let lag = vitals.tipHeight - cursor
+        let reference = vitals.lagReference(policy)
+        if let cursor = cursorHeight, reference - cursor > policy.maxCursorLagBlocks {
+            let lag = reference - cursor
+            let what = policy.lagFromFinalized ? "finalized block" : "tip"
             out.append(
                 WatchdogFinding(
                     rule: "chain_lagging", subject: chain, chain: chain,
-                    reason: "\(chain) cursor \(cursor) is \(lag) blocks behind the node's tip \(vitals.tipHeight) (max \(policy.maxCursorLagBlocks))",
+                    reason: "\(chain) cursor \(cursor) is \(lag) blocks behind the node's \(what) \(reference) (max \(policy.maxCursorLagBlocks))",
                     details: [
                         "tip_height": .int(Int64(vitals.tipHeight)), "cursor_height": .int(Int64(cursor)), "lag_blocks": .int(Int64(lag)),
-                        "max_cursor_lag_blocks": .int(Int64(policy.maxCursorLagBlocks)),
+                        "max_cursor_lag_blocks": .int(Int64(policy.maxCursorLagBlocks)), "measured_from": .string(what),
                     ]))
         }
         if let f = zmqSilent(chain, signals, policy, now) { out.append(f) }

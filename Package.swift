@@ -194,7 +194,7 @@ let package = Package(
         .testTarget(
             name: "ControlAPITests",
             dependencies: [
-                "ControlAPI", "WatchHost", "WatchCore", "WatchTesting", "PostgresStore", "Alerting",
+                "ControlAPI", "WatchHost", "WatchCore", "WatchTesting", "PostgresStore", "Alerting", "BitcoinPlugin",
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
                 .product(name: "Prometheus", package: "swift-prometheus"),
             ]

@@ -22,22 +22,17 @@ import WatchTesting
         }
     }
 
-    static func rig(pipeline: ChainPipeline? = nil, signals: ChainSignals = ChainSignals()) async throws -> Rig {
+    static func rig() async throws -> Rig {
         let double = try await BitcoindDouble.start()
         let clock = TestClock(Date(timeIntervalSince1970: Date().timeIntervalSince1970.rounded(.down)))  // block times are whole seconds
         double.setClock { clock.now() }
         double.mine(1)
         let configuration = try BitcoinAdapterTests.config(double)
-        let store = MemoryChainStore()
-        let pipe: ChainPipeline
-        if let pipeline {
-            pipe = pipeline
-        } else {
-            pipe = try await ChainPipeline.restore(adapter: "bitcoin", chain: "bitcoin", network: "regtest", policy: configuration.policy, store: store, clock: clock)
-        }
+        let pipeline = try await ChainPipeline.restore(
+            adapter: "bitcoin", chain: "bitcoin", network: "regtest", policy: configuration.policy, store: MemoryChainStore(), clock: clock)
         let chain = ChainWatchdog.Chain(
-            name: "bitcoin", probe: try #require(try configuration.makeProbe()), policy: configuration.watchdogPolicy, pipeline: pipe,
-            signals: signals)
+            name: "bitcoin", probe: try #require(try configuration.makeProbe()), policy: configuration.watchdogPolicy, pipeline: pipeline,
+            signals: ChainSignals())
         let watchdog = ChainWatchdog(chains: [chain], board: WatchdogBoard(), clock: clock, logger: Logger(label: "watchdog-test"))
         return Rig(double: double, clock: clock, watchdog: watchdog, chain: chain)
     }

@@ -39,6 +39,14 @@ struct HostHarness {
 
     /// Runs the plugins and the router for the duration of `body`.
     func withRunningHost<T: Sendable>(_ body: @Sendable (any TestClientProtocol) async throws -> T) async throws -> T {
+        try await Self.run(prepared, body)
+    }
+
+    /// Runs `prepared`'s plugins and router for the duration of `body`, once `ready` returned.
+    static func run<T: Sendable>(
+        _ prepared: UnripHost.Prepared, ready: @Sendable ([PluginSupervisor]) async throws -> Void = { _ in },
+        _ body: @Sendable (any TestClientProtocol) async throws -> T
+    ) async throws -> T {
         let supervisors = prepared.supervisors
         let running = Task {
             try await withThrowingTaskGroup(of: Void.self) { group in
@@ -47,6 +55,7 @@ struct HostHarness {
             }
         }
         defer { running.cancel() }
+        try await ready(supervisors)
         let app = Application(router: prepared.surface.router())
         return try await app.test(.router) { client in try await body(client) }
     }

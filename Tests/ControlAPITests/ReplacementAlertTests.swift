@@ -1,4 +1,5 @@
 import Alerting
+import BitcoinPlugin
 import Foundation
 import Hummingbird
 import HummingbirdTesting
@@ -13,21 +14,9 @@ import WatchTesting
 /// nobody; a double spend away pages until a person resolves it, across a restart.
 @Suite(.serialized) struct ReplacementAlertTests {
     static let handle = "bcrt1qw508d6qejxtdg4y5r3zarvary0c5xw7kygt080"
-    /// The P2WPKH script of `handle` (witness v0, 20-byte program).
-    static let script: [UInt8] = [0x00, 0x14] + hexBytes("751e76e8199196d454941c45d1b3a323f1433bd6")
+    static var script: [UInt8] { try! AddressCodec.scriptPubKey(for: handle, network: .regtest) }
     static let elsewhere: [UInt8] = [0x00, 0x14] + [UInt8](repeating: 0xab, count: 20)
     static let token = "nep141:btc.omft.near"
-
-    static func hexBytes(_ s: String) -> [UInt8] {
-        var out: [UInt8] = []
-        var i = s.startIndex
-        while i < s.endIndex {
-            let j = s.index(i, offsetBy: 2)
-            out.append(UInt8(s[i..<j], radix: 16)!)
-            i = j
-        }
-        return out
-    }
 
     struct World {
         let db: TestDatabase
@@ -87,18 +76,11 @@ import WatchTesting
     /// Runs a host on `world` for the duration of `body`.
     static func withHost<T: Sendable>(_ w: World, _ body: @Sendable (any TestClientProtocol) async throws -> T) async throws -> T {
         let prepared = try await UnripHost(config: w.config, logger: Logger(label: "replacement-test")).prepare()
-        let supervisors = prepared.supervisors
-        let running = Task {
-            try await withThrowingTaskGroup(of: Void.self) { group in
-                for s in supervisors { group.addTask { try await s.run() } }
-                try await group.waitForAll()
-            }
-        }
-        defer { running.cancel() }
-        let bitcoin = try #require(supervisors.first { $0.name == "bitcoin" })
-        #expect(await waitUntil { await bitcoin.state()["plugin"]?["cursor_height"] == .int(Int64(w.double.tip.height)) })
-        try await Task.sleep(for: .milliseconds(300))  // the ZMQ subscription settles (slow joiner)
-        return try await Application(router: prepared.surface.router()).test(.router) { client in try await body(client) }
+        return try await HostHarness.run(prepared, ready: { supervisors in
+            let bitcoin = try #require(supervisors.first { $0.name == "bitcoin" })
+            #expect(await waitUntil { await bitcoin.state()["plugin"]?["cursor_height"] == .int(Int64(w.double.tip.height)) })
+            try await Task.sleep(for: .milliseconds(300))  // the ZMQ subscription settles (slow joiner)
+        }, body)
     }
 
     static func row(_ w: World, _ txid: String) async -> [String: String?]? {

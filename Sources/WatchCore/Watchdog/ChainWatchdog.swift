@@ -73,7 +73,8 @@ public final class ChainWatchdog: PluginService {
                 r.probedAt = now
                 r.lastError = nil
             }, policy: chain.policy, latched: findings.filter(\.latched))
-            for f in findings where before?.contains(f) != true && before?.contains(where: { $0.rule == f.rule && $0.subject == f.subject }) != true {
+            // Logged when a finding first appears (its figures change every probe).
+            for f in findings where before?.contains(where: { $0.rule == f.rule && $0.subject == f.subject }) != true {
                 logger.warning("watchdog: \(f.rule)", metadata: ["chain": "\(chain.name)", "reason": "\(f.reason)"])
             }
             if before != findings { changed?.signal() }

@@ -135,7 +135,7 @@ extension BitcoindDouble {
             }
             var fields: [String: JSONValue] = [
                 "hash": .string(block.hash), "confirmations": .int(Int64(confirmations)), "height": .int(Int64(block.height)),
-                "version": .int(0x2000_0000), "versionHex": "20000000", "time": .int(Int64(block.raw[68]) | Int64(block.raw[69]) << 8 | Int64(block.raw[70]) << 16 | Int64(block.raw[71]) << 24),
+                "version": .int(0x2000_0000), "versionHex": "20000000", "time": .int(Int64(block.time)),
                 "nTx": .int(Int64(block.transactions.count)), "bits": "207fffff",
             ]
             if block.height > 0 { fields["previousblockhash"] = .string(block.previousHash) }

@@ -102,7 +102,18 @@ let package = Package(
         .target(
             name: "GnosisPlugin",
             dependencies: ["WatchCore", "JSONRPCClient"],
-            path: "Plugins/Gnosis"
+            path: "Plugins/Gnosis",
+            exclude: ["Testing"]
+        ),
+        // The EVM plugin's test kit: the EVM JSON-RPC node double and its chain model.
+        .target(
+            name: "EVMTesting",
+            dependencies: [
+                "GnosisPlugin", "WatchCore", "WatchTesting",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            path: "Plugins/Gnosis/Testing"
         ),
 
         // Turns observations + bridge and verifier credit into funding transitions.
@@ -153,7 +164,7 @@ let package = Package(
         .executableTarget(
             name: "unrip-doubles",
             dependencies: [
-                "WatchTesting", "WatchCore", "BitcoinPlugin",
+                "WatchTesting", "EVMTesting", "WatchCore", "BitcoinPlugin",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "Logging", package: "swift-log"),
             ]
@@ -175,7 +186,7 @@ let package = Package(
         .executableTarget(
             name: "gnosis-bench",
             dependencies: [
-                "GnosisPlugin", "JSONRPCClient", "WatchCore", "WatchTesting",
+                "GnosisPlugin", "EVMTesting", "JSONRPCClient", "WatchCore", "WatchTesting",
                 .product(name: "Logging", package: "swift-log"),
             ],
             path: "Benchmarks/GnosisCatchUp"
@@ -200,7 +211,7 @@ let package = Package(
             ]
         ),
         .testTarget(name: "WatchHostTests", dependencies: ["WatchHost", "WatchCore", "WatchTesting", "PostgresStore"]),
-        .testTarget(name: "EndToEndTests", dependencies: ["WatchCore", "WatchTesting", "PostgresStore", "JSONRPCClient", "KafkaBus"]),
+        .testTarget(name: "EndToEndTests", dependencies: ["WatchCore", "WatchTesting", "EVMTesting", "PostgresStore", "JSONRPCClient", "KafkaBus"]),
         .testTarget(name: "ReconcilerTests", dependencies: ["Reconciler", "WatchCore", "WatchTesting", "PostgresStore", "JSONRPCClient", "Alerting"]),
         .testTarget(
             name: "KafkaBusTests",
@@ -225,7 +236,7 @@ let package = Package(
         ),
         .testTarget(
             name: "GnosisPluginTests",
-            dependencies: ["GnosisPlugin", "JSONRPCClient", "WatchCore", "WatchTesting", "WatchHost"]
+            dependencies: ["GnosisPlugin", "EVMTesting", "JSONRPCClient", "WatchCore", "WatchTesting", "WatchHost"]
         ),
     ]
 )

@@ -3,6 +3,7 @@ import GnosisPlugin
 import JSONRPCClient
 import Logging
 import WatchCore
+import EVMTesting
 import WatchTesting
 
 // Gnosis catch-up benchmark (DESIGN §10, issue 4): the adapter's adaptive eth_getLogs catch-up

@@ -5,6 +5,8 @@ public struct EVMBlock: Sendable, Hashable {
     public var number: Int
     public var hash: String
     public var parentHash: String
+    /// The header's `logsBloom`; nil when the node sent none (then nothing is checked against it).
+    public var logsBloom: LogsBloom? = nil
 
     public var ref: BlockRef { BlockRef(height: number, hash: hash, parentHash: parentHash) }
 }
@@ -84,9 +86,16 @@ enum EVMDecode {
     static func block(_ value: JSONValue) throws(Failure) -> EVMBlock? {
         if value == .null { return nil }
         guard case .object(let b) = value else { throw Failure(description: "block: expected an object or null, got \(value.typeName)") }
+        var bloom: LogsBloom?
+        if let raw = b["logsBloom"], raw != .null {
+            guard let text = raw.stringValue, let parsed = LogsBloom(hex: text) else {
+                throw Failure(description: "block.logsBloom: expected 0x + 512 hex digits, got \(String(raw.serialized().prefix(80)))")
+            }
+            bloom = parsed
+        }
         return EVMBlock(
             number: try quantity(b["number"], "block.number"), hash: try hash32(b["hash"], "block.hash"),
-            parentHash: try hash32(b["parentHash"], "block.parentHash"))
+            parentHash: try hash32(b["parentHash"], "block.parentHash"), logsBloom: bloom)
     }
 
     static func log(_ value: JSONValue) throws(Failure) -> EVMLog {

@@ -248,6 +248,7 @@ public struct GnosisAdapter: ChainAdapter {
                 throw ChainMovedDuringRead(description: "block \(range.upperBound) changed while its range was read (reorg in progress); re-reading")
             }
         }
+        logs += try await recheckAgainstBloom(headers, logs: logs)
         let byBlock = Dictionary(try matchedTransfers(logs).map { ($0.block.height, $0) }, uniquingKeysWith: { a, _ in a })
         var reports: [ChainReport] = []
         for header in headers {
@@ -420,6 +421,8 @@ public struct GnosisAdapter: ChainAdapter {
             ],
             "polls": .int(Int64(c.polls)), "reorgs": .int(Int64(c.reorgs)), "blocks_disconnected": .int(Int64(c.blocksDisconnected)),
             "transfers_reported": .int(Int64(c.transfersReported)), "ignored_logs": .int(Int64(c.ignoredLogs)),
+            "empty_logs_contradicted_by_bloom": .int(Int64(c.emptyLogsContradictedByBloom)),
+            "bloom_false_positives": .int(Int64(c.bloomFalsePositives)),
         ]
     }
 }

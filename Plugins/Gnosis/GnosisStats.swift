@@ -22,6 +22,10 @@ final class GnosisStats: Sendable {
         var reorgs = 0
         var blocksDisconnected = 0
         var transfersReported = 0
+        /// `eth_getLogs` answered no log for a block whose `logsBloom` says one may exist.
+        var emptyLogsContradictedByBloom = 0
+        /// Of those, the re-asked block still had no log: a bloom false positive.
+        var bloomFalsePositives = 0
         var lastError: String?
         var lastErrorAt: Date?
         var chainIdVerified: Int?

@@ -3,6 +3,7 @@ import Foundation
 import Hummingbird
 import Logging
 import WatchCore
+import EVMTesting
 import WatchTesting
 
 // Runs the node doubles as a separate process for the demo and the end-to-end drills.

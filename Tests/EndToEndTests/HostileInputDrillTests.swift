@@ -4,6 +4,7 @@ import KafkaBus
 import PostgresStore
 import Testing
 import WatchCore
+import EVMTesting
 import WatchTesting
 
 /// Hostile peers against the real binary, every input but HTTP (HostileHTTPTests has that):

@@ -1,5 +1,6 @@
 import Testing
 import WatchCore
+import EVMTesting
 import WatchTesting
 
 /// The double answers like the execution API and real providers (reference §5).

@@ -2,6 +2,7 @@ import Foundation
 import Logging
 import Testing
 import WatchCore
+import EVMTesting
 import WatchTesting
 
 @testable import GnosisPlugin

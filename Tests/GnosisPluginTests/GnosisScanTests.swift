@@ -1,6 +1,7 @@
 import Foundation
 import Testing
 import WatchCore
+import EVMTesting
 import WatchTesting
 
 @testable import GnosisPlugin

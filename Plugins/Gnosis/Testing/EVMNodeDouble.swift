@@ -3,6 +3,7 @@ import Hummingbird
 import Logging
 import Synchronization
 import WatchCore
+import WatchTesting
 
 /// An EVM JSON-RPC node double over real HTTP (Hummingbird), for the Gnosis adapter's tests and
 /// benchmark: `eth_chainId`, `eth_blockNumber`, `eth_getBlockByNumber` (numbers and
@@ -26,6 +27,9 @@ public final class EVMNodeDouble: Sendable {
         /// Reorgs the chain (as `reorg(depth:reinclude:)`) just before answering normally: a
         /// reorg racing the client's reads.
         case reorg(depth: Int, reinclude: Bool)
+        /// A successful but empty result (`[]`), whatever the chain holds: the lie some nodes
+        /// have told for `eth_getLogs` (NethermindEth/nethermind#9178).
+        case emptyResult
     }
 
     struct FaultRule: Sendable {
@@ -123,6 +127,8 @@ public final class EVMNodeDouble: Sendable {
             try? await Task.sleep(for: d)
         case .reorg(let depth, let reinclude)?:
             reorg(depth: depth, reinclude: reinclude)
+        case .emptyResult?:
+            return Self.reply(JSONValue.object(["jsonrpc": "2.0", "id": id, "result": []]).serialized())
         case nil:
             break
         }

@@ -1,4 +1,5 @@
 import Foundation
+import GnosisPlugin
 import WatchCore
 
 /// The chain behind `EVMNodeDouble`: blocks, ERC-20 `Transfer` logs, forks, and the answers of
@@ -345,6 +346,13 @@ public struct EVMChainModel: Sendable {
         ]
     }
 
+    /// The block's `logsBloom` as a node computes it: every log's address and topics added.
+    public func logsBloom(_ height: Int) -> LogsBloom {
+        var bloom = LogsBloom()
+        for log in logsByHeight[height] ?? [] { bloom.add(address: log.address, topics: log.topics) }
+        return bloom
+    }
+
     private func timestamp(_ height: Int) -> Int { minedAt[height] ?? (createdAt - max(0, startTip - height) * 5) }
 
     private func blockJSON(_ height: Int, hydrated: Bool) -> JSONValue {
@@ -368,7 +376,7 @@ public struct EVMChainModel: Sendable {
             "number": .string(Self.hex(height)), "hash": .string(hash),
             "parentHash": .string(height == 0 ? zero32 : blockHash(height - 1)),
             "nonce": "0x0000000000000000", "sha3Uncles": "0x1dcc4de8dec75d7aab85b567b6ccd41ad312451b948a7413f0a142fd40d49347",
-            "logsBloom": .string("0x" + String(repeating: "0", count: 512)), "transactionsRoot": .string(zero32),
+            "logsBloom": .string(logsBloom(height).hex), "transactionsRoot": .string(zero32),
             "stateRoot": .string(zero32), "receiptsRoot": .string(zero32),
             "miner": "0x0000000000000000000000000000000000000000", "difficulty": "0x0", "totalDifficulty": "0x0",
             "extraData": "0x", "size": .string(Self.hex(600 + 120 * txs.count)), "gasLimit": "0x1c9c380",

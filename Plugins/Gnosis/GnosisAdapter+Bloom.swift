@@ -1,0 +1,35 @@
+import JSONRPCClient
+import WatchCore
+
+extension GnosisAdapter {
+    /// Some nodes have answered `eth_getLogs` with nothing for ranges that hold logs
+    /// (NethermindEth/nethermind#9178, #9305). Every header read near the tip carries its
+    /// `logsBloom`: a block whose bloom may hold a watched transfer (token address, `Transfer`
+    /// topic and a handle's topic) but got no log is asked again, by its hash, after a backoff.
+    /// Returns the logs the second answer adds. Still nothing: a bloom false positive, counted;
+    /// it costs one request.
+    func recheckAgainstBloom(_ headers: [EVMBlock], logs: [EVMLog]) async throws -> [EVMLog] {
+        let filter = scanner.filter
+        let answered = Set(logs.map(\.blockNumber))
+        let doubtful = headers.filter { header in
+            guard !answered.contains(header.number), let bloom = header.logsBloom else { return false }
+            return bloom.mayHoldTransfer(tokens: filter.tokens, recipients: filter.recipients)
+        }
+        guard !doubtful.isEmpty else { return [] }
+        stats.update { $0.emptyLogsContradictedByBloom += doubtful.count }
+        context.logger.notice(
+            "eth_getLogs returned nothing for blocks whose logsBloom may hold a watched transfer; asking again",
+            metadata: ["blocks": "\(doubtful.map(\.number))"])
+        try await context.clock.sleep(for: configuration.retry.delay(retry: 0))
+        var found: [EVMLog] = []
+        for header in doubtful {
+            let again = try await client.logs(of: header, filter: filter)
+            if again.isEmpty {
+                stats.update { $0.bloomFalsePositives += 1 }
+                context.logger.debug("bloom false positive", metadata: ["block": "\(header.number)"])
+            }
+            found += again
+        }
+        return found
+    }
+}

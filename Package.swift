@@ -236,7 +236,8 @@ let package = Package(
         ),
         .testTarget(
             name: "GnosisPluginTests",
-            dependencies: ["GnosisPlugin", "EVMTesting", "JSONRPCClient", "WatchCore", "WatchTesting", "WatchHost"]
+            dependencies: ["GnosisPlugin", "EVMTesting", "JSONRPCClient", "WatchCore", "WatchTesting", "WatchHost"],
+            resources: [.copy("Fixtures")]
         ),
     ]
 )

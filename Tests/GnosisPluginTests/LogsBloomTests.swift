@@ -60,3 +60,33 @@ import WatchTesting
         await h.shutdown()
     }
 }
+
+/// Ethereum mainnet block 8065757: its header's `logsBloom` and all 120 logs of its 143
+/// receipts, plus receipts with their own blooms (provenance in the file's `source` fields).
+@Suite struct MainnetBloomTests {
+    @Test func bloomsComputedFromRealLogsEqualTheChainsBlooms() throws {
+        let url = try #require(Bundle.module.url(forResource: "Fixtures/mainnet-8065757-blooms", withExtension: "json"))
+        let fixture = try JSONValue.parse(Array(try Data(contentsOf: url)))
+        let items = try #require(fixture["items"]?.arrayValue)
+        #expect(items.count >= 2)
+        var transfers = 0
+        for item in items {
+            let bloomHex = try #require(item["logsBloom"]?.stringValue)
+            let given = try #require(LogsBloom(hex: bloomHex))
+            var computed = LogsBloom()
+            for log in try #require(item["logs"]?.arrayValue) {
+                let address = (log["address"]?.stringValue ?? "").lowercased()
+                let topics = (log["topics"]?.arrayValue ?? []).compactMap { $0.stringValue?.lowercased() }
+                computed.add(address: address, topics: topics)
+                if topics.count == 3, topics[0] == EVM.transferTopic,
+                    let to = EVMAddress(topic: topics[2]), let token = try? EVMAddress(address)
+                {
+                    #expect(given.mayHoldTransfer(tokens: [token], recipients: [to]))
+                    transfers += 1
+                }
+            }
+            #expect(computed == given, "\(item["kind"]?.stringValue ?? "?") \(item["tx_hash"]?.stringValue ?? "")")
+        }
+        #expect(transfers >= 80)
+    }
+}

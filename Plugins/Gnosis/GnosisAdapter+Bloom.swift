@@ -9,11 +9,10 @@ extension GnosisAdapter {
     /// Returns the logs the second answer adds. Still nothing: a bloom false positive, counted;
     /// it costs one request.
     func recheckAgainstBloom(_ headers: [EVMBlock], logs: [EVMLog]) async throws -> [EVMLog] {
-        let filter = scanner.filter
         let answered = Set(logs.map(\.blockNumber))
         let doubtful = headers.filter { header in
             guard !answered.contains(header.number), let bloom = header.logsBloom else { return false }
-            return bloom.mayHoldTransfer(tokens: filter.tokens, recipients: filter.recipients)
+            return bloomQuery.mayMatch(bloom)
         }
         guard !doubtful.isEmpty else { return [] }
         stats.update { $0.emptyLogsContradictedByBloom += doubtful.count }
@@ -23,7 +22,7 @@ extension GnosisAdapter {
         try await context.clock.sleep(for: configuration.retry.delay(retry: 0))
         var found: [EVMLog] = []
         for header in doubtful {
-            let again = try await client.logs(of: header, filter: filter)
+            let again = try await client.logs(of: header, filter: scanner.filter)
             if again.isEmpty {
                 stats.update { $0.bloomFalsePositives += 1 }
                 context.logger.debug("bloom false positive", metadata: ["block": "\(header.number)"])

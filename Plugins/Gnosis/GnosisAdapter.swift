@@ -23,6 +23,8 @@ public struct GnosisAdapter: ChainAdapter {
     let context: AdapterContext
     let client: EVMClient
     let scanner: LogScanner
+    /// The scanner's filter as bloom bits, for `recheckAgainstBloom`.
+    let bloomQuery: TransferBloomQuery
     let stats = GnosisStats()
     let rescanProgress = GnosisRescanProgress()
     /// Handles by lower-case address.
@@ -54,6 +56,7 @@ public struct GnosisAdapter: ChainAdapter {
         scanner = LogScanner(
             client: client, filter: LogFilter(tokens: configuration.tokens.map(\.address), recipients: handles.keys.sorted { $0.lowercased < $1.lowercased }),
             initialRange: configuration.maxBlockRange, concurrency: configuration.maxConcurrency, logger: context.logger)
+        bloomQuery = TransferBloomQuery(scanner.filter)
     }
 
     // MARK: - Run

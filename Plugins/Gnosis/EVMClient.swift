@@ -3,14 +3,33 @@ import Logging
 import WatchCore
 
 /// The execution-API calls the adapter and `gnosis scan` make, decoded strictly, with
-/// transient failures (429, 5xx, timeouts) retried with backoff and jitter. Every error is a
-/// `JSONRPCError` (decode failures are `.malformed`) and is counted in `stats`.
+/// transient failures (429, 5xx, timeouts) retried: on the next endpoint of `rpc_urls` at once
+/// when there is one, else after the backoff (or the server's `Retry-After`, capped by
+/// `retry_max_ms`). Every error is a `JSONRPCError` (decode failures are `.malformed`) and is
+/// counted in `stats`.
 struct EVMClient: Sendable {
-    let rpc: JSONRPCClient
+    let pool: RPCEndpointPool
     let retry: RetryPolicy
     let stats: GnosisStats
     let logger: Logger
     let sleep: @Sendable (Duration) async throws -> Void
+
+    init(pool: RPCEndpointPool, retry: RetryPolicy, stats: GnosisStats, logger: Logger, sleep: @escaping @Sendable (Duration) async throws -> Void) {
+        self.pool = pool
+        self.retry = retry
+        self.stats = stats
+        self.logger = logger
+        self.sleep = sleep
+    }
+
+    init(rpc: JSONRPCClient, retry: RetryPolicy, stats: GnosisStats, logger: Logger, clock: any WatchClock = SystemClock()) {
+        self.init(
+            pool: RPCEndpointPool(clients: [rpc], clock: clock, retry: retry, maxHeadLag: .max), retry: retry, stats: stats, logger: logger,
+            sleep: { try await clock.sleep(for: $0) })
+    }
+
+    /// The endpoint in use.
+    var rpc: JSONRPCClient { pool.current }
 
     /// The largest reply each method can legitimately return: quantities are tiny, a block
     /// header with its transaction hashes well under 4 MiB; `eth_getLogs` keeps the client's
@@ -20,22 +39,37 @@ struct EVMClient: Sendable {
         "eth_getLogs": 64 << 20,
     ]
 
-    func call(_ method: String, _ params: [JSONValue]) async throws -> JSONValue {
-        let stats = self.stats, logger = self.logger, rpc = self.rpc
-        return try await retry.run(
-            sleep: sleep,
-            onRetry: { error, pause in
+    /// `endpoint`, when given, takes the first try (then failover picks as usual).
+    func call(_ method: String, _ params: [JSONValue], endpoint: Int? = nil) async throws -> JSONValue {
+        var tries = 0
+        var pinned = endpoint
+        while true {
+            try Task.checkCancellation()
+            defer { pinned = nil }
+            guard let index = pinned ?? pool.pick() else {
+                // Every endpoint is benched: wait for the first to come back.
+                tries += 1
+                if tries >= retry.attempts { throw JSONRPCError.transport(.other("every RPC endpoint is failing; see rpc.endpoints in the plugin's state")) }
+                try await sleep(retry.delay(retry: tries - 1))
+                continue
+            }
+            let outcome = await pool.clients[index].outcome(method, params, maxResponseBytes: Self.replyCaps[method] ?? (1 << 20))
+            switch outcome.result {
+            case .success(let value):
+                pool.succeeded(index)
+                return value
+            case .failure(let error):
+                if error == .cancelled { throw error }
+                stats.record(error)
+                let next = pool.failed(index, error, retryAfter: outcome.retryAfter)
+                tries += 1
+                guard error.isTransient, tries < retry.attempts else { throw error }
                 stats.update { $0.retries += 1 }
-                logger.debug("RPC call failed; retrying", metadata: ["method": "\(method)", "error": "\(error)", "pause": "\(pause)"])
-            },
-            {
-                do {
-                    return try await rpc.call(method, params, maxResponseBytes: Self.replyCaps[method] ?? (1 << 20))
-                } catch let error as JSONRPCError {
-                    stats.record(error)
-                    throw error
-                }
-            })
+                logger.debug(
+                    "RPC call failed; retrying", metadata: ["method": "\(method)", "error": "\(error)", "failover": "\(next.failover)", "pause": "\(next.pause)"])
+                if !next.failover { try await sleep(next.pause) }
+            }
+        }
     }
 
     /// Runs a decoder, turning its failure into a counted `.malformed`.
@@ -91,9 +125,9 @@ struct EVMClient: Sendable {
 
 extension EVMClient {
     /// `eth_getLogs` of exactly one block, by hash: atomic against reorgs.
-    func logs(of block: EVMBlock, filter: LogFilter) async throws -> [EVMLog] {
+    func logs(of block: EVMBlock, filter: LogFilter, endpoint: Int? = nil) async throws -> [EVMLog] {
         guard !filter.recipients.isEmpty else { return [] }
-        let value = try await call("eth_getLogs", [filter.json(blockHash: block.hash)])
+        let value = try await call("eth_getLogs", [filter.json(blockHash: block.hash)], endpoint: endpoint)
         let logs = try decode("eth_getLogs") { () throws(EVMDecode.Failure) in try EVMDecode.logs(value) }
         if let stray = logs.first(where: { $0.blockHash != block.hash || $0.blockNumber != block.number }) {
             let e = JSONRPCError.malformed("eth_getLogs(blockHash \(block.hash)) returned a log of block \(stray.blockNumber) \(stray.blockHash)")

@@ -9,11 +9,12 @@ struct EVMProbe: ChainProbe {
     let client: EVMClient
 
     init(configuration: GnosisConfiguration) {
-        let rpc = JSONRPCClient(.init(url: configuration.rpcURL, version: .v2, timeout: configuration.rpcTimeout, concurrency: 2))
-        // One try per probe: the watchdog probes again on its own schedule.
+        let clients = configuration.rpcURLs.map { JSONRPCClient(.init(url: $0, version: .v2, timeout: configuration.rpcTimeout, concurrency: 2)) }
+        // One try per endpoint per probe: the watchdog probes again on its own schedule.
+        let retry = RetryPolicy(attempts: clients.count, baseDelay: configuration.retry.baseDelay, maxDelay: configuration.retry.maxDelay)
         client = EVMClient(
-            rpc: rpc, retry: RetryPolicy(attempts: 1), stats: GnosisStats(), logger: Logger(label: "unrip.gnosis.probe"),
-            sleep: { _ in })
+            pool: RPCEndpointPool(clients: clients, clock: SystemClock(), retry: retry, maxHeadLag: configuration.maxHeadLagBlocks),
+            retry: retry, stats: GnosisStats(), logger: Logger(label: "unrip.\(configuration.name).probe"), sleep: { _ in })
     }
 
     func vitals() async throws -> NodeVitals {

@@ -5,9 +5,10 @@ extension GnosisAdapter {
     /// Some nodes have answered `eth_getLogs` with nothing for ranges that hold logs
     /// (NethermindEth/nethermind#9178, #9305). Every header read near the tip carries its
     /// `logsBloom`: a block whose bloom may hold a watched transfer (token address, `Transfer`
-    /// topic and a handle's topic) but got no log is asked again, by its hash, after a backoff.
-    /// Returns the logs the second answer adds. Still nothing: a bloom false positive, counted;
-    /// it costs one request.
+    /// topic and a handle's topic) but got no log is asked again, by its hash: of another
+    /// endpoint of `rpc_urls` that has the block when there is one, else of the same after a
+    /// backoff. Returns the logs the second answer adds. Still nothing: a bloom false positive,
+    /// counted; it costs one request.
     func recheckAgainstBloom(_ headers: [EVMBlock], logs: [EVMLog]) async throws -> [EVMLog] {
         let answered = Set(logs.map(\.blockNumber))
         let doubtful = headers.filter { header in
@@ -19,10 +20,17 @@ extension GnosisAdapter {
         context.logger.notice(
             "eth_getLogs returned nothing for blocks whose logsBloom may hold a watched transfer; asking again",
             metadata: ["blocks": "\(doubtful.map(\.number))"])
-        try await context.clock.sleep(for: configuration.retry.delay(retry: 0))
+        let first = client.pool.inUse
+        var slept = false
         var found: [EVMLog] = []
         for header in doubtful {
-            let again = try await client.logs(of: header, filter: scanner.filter)
+            let other = client.pool.alternative(to: first, reaching: header.number)
+            if other == nil, !slept {
+                try await context.clock.sleep(for: configuration.retry.delay(retry: 0))
+                slept = true
+            }
+            let again = try await client.logs(of: header, filter: scanner.filter, endpoint: other)
+            if !again.isEmpty, other != nil { client.pool.contradicted(first) }
             if again.isEmpty {
                 stats.update { $0.bloomFalsePositives += 1 }
                 context.logger.debug("bloom false positive", metadata: ["block": "\(header.number)"])

@@ -35,18 +35,23 @@ public struct GnosisAdapter: ChainAdapter {
         public var expected: Int
         public var got: Int
         public var url: String
+        /// The section: `[gnosis]`, `[evm.base]`.
+        public var section = "[gnosis]"
         public var description: String {
-            "chain id mismatch: \(url) serves chain \(got), but [gnosis] chain_id is \(expected) (100 = Gnosis mainnet, 10200 = Chiado); point rpc_url at the right network or fix chain_id"
+            "chain id mismatch: \(url) serves chain \(got), but \(section) chain_id is \(expected) (100 = Gnosis mainnet, 10200 = Chiado, 1 = Ethereum, 8453 = Base, 42161 = Arbitrum); point the RPC URL at the right network or fix chain_id"
         }
     }
 
     public init(configuration: Configuration, context: AdapterContext) throws {
         self.configuration = configuration
         self.context = context
-        let rpc = JSONRPCClient(
-            .init(url: configuration.rpcURL, version: .v2, timeout: configuration.rpcTimeout, concurrency: configuration.maxConcurrency))
+        let clients = configuration.rpcURLs.map {
+            JSONRPCClient(.init(url: $0, version: .v2, timeout: configuration.rpcTimeout, concurrency: configuration.maxConcurrency))
+        }
         let clock = context.clock
-        client = EVMClient(rpc: rpc, retry: configuration.retry, stats: stats, logger: context.logger, sleep: { try await clock.sleep(for: $0) })
+        let pool = RPCEndpointPool(
+            clients: clients, clock: clock, retry: configuration.retry, maxHeadLag: configuration.maxHeadLagBlocks, chainID: configuration.chainId)
+        client = EVMClient(pool: pool, retry: configuration.retry, stats: stats, logger: context.logger, sleep: { try await clock.sleep(for: $0) })
         var handles: [EVMAddress: FundingHandle] = [:]
         for h in context.handles {
             if let address = try? EVMAddress(h.address) { handles[address] = h }
@@ -63,7 +68,12 @@ public struct GnosisAdapter: ChainAdapter {
 
     public func run() async throws {
         let logger = context.logger
-        logger.info("gnosis adapter starting", metadata: ["rpc_url": "\(client.rpc.redactedURL)", "chain_id": "\(configuration.chainId)", "handles": "\(handles.count)"])
+        logger.info(
+            "EVM adapter starting",
+            metadata: [
+                "plugin": "\(configuration.name)", "rpc_urls": "\(client.pool.clients.map(\.redactedURL))", "chain_id": "\(configuration.chainId)",
+                "handles": "\(handles.count)",
+            ])
         try await verifyChain()
         var rescanned = !context.handles.contains { $0.rescanFrom != nil }
         while !Task.isCancelled {
@@ -91,42 +101,17 @@ public struct GnosisAdapter: ChainAdapter {
                 }
                 stats.note("\(error)")
                 pause = min(configuration.retry.delay(retry: failures - 1), max(configuration.pollInterval, configuration.retry.maxDelay))
-                logger.warning("gnosis poll failed; retrying", metadata: ["error": "\(error)", "failures": "\(failures)", "pause": "\(pause)"])
+                logger.warning("EVM poll failed; retrying", metadata: ["error": "\(error)", "failures": "\(failures)", "pause": "\(pause)"])
             }
             if Task.isCancelled { return }
             try await context.clock.sleep(for: pause)
         }
     }
 
-    /// `eth_chainId` must equal `chain_id`; transient failures are retried until it answers.
-    func verifyChain() async throws {
-        var attempt = 0
-        while true {
-            do {
-                let got = try await client.chainId()
-                guard got == configuration.chainId else {
-                    let mismatch = ChainIdMismatch(expected: configuration.chainId, got: got, url: client.rpc.redactedURL)
-                    stats.update { $0.chainIdMismatch = mismatch.description }
-                    context.logger.critical("refusing to start", metadata: ["error": "\(mismatch)"])
-                    throw mismatch
-                }
-                stats.update {
-                    $0.chainIdVerified = got
-                    $0.chainIdMismatch = nil
-                }
-                return
-            } catch let error as JSONRPCError where error != .cancelled {
-                attempt += 1
-                context.logger.warning("eth_chainId failed; retrying", metadata: ["error": "\(error)"])
-                try await context.clock.sleep(for: configuration.retry.delay(retry: min(attempt, 10)))
-            }
-        }
-    }
-
     /// One poll: walk back past reorgs, then catch up to the target.
     func poll() async throws {
         let pipeline = context.pipeline
-        let head = try await client.blockNumber()
+        let head = try await currentHead()
         var target = head
         if configuration.useFinalized {
             guard let finalized = try await client.block("finalized") else {
@@ -139,6 +124,9 @@ public struct GnosisAdapter: ChainAdapter {
             $0.head = head
             $0.target = target
         }
+        // The poll reads up to `target`: a failover mid-poll goes only to an endpoint reaching it.
+        client.pool.setFloor(target)
+        defer { client.pool.setFloor(nil) }
 
         guard var cursor = await pipeline.tip else {
             // First start: the cursor goes just below `start_block` (or the target), whose logs are then scanned.
@@ -394,7 +382,7 @@ public struct GnosisAdapter: ChainAdapter {
             phase = "following"
         }
         return [
-            "rpc_url": .string(client.rpc.redactedURL),
+            "rpc_url": .string(client.rpc.redactedURL), "rpc": client.pool.stateJSON(),
             "chain_id": .int(Int64(configuration.chainId)), "chain_id_verified": .optional(c.chainIdVerified),
             "chain_id_error": .optional(c.chainIdMismatch),
             "network": .string(configuration.network),
@@ -413,8 +401,8 @@ public struct GnosisAdapter: ChainAdapter {
                 "splits": .int(Int64(c.rangeSplits)), "grows": .int(Int64(c.rangeGrows)),
             ],
             "requests": [
-                "total": .int(Int64(client.rpc.requestTotal)),
-                "by_method": .object(client.rpc.requestCounts.mapValues { .int(Int64($0)) }),
+                "total": .int(Int64(client.pool.clients.reduce(0) { $0 + $1.requestTotal })),
+                "by_method": .object(client.pool.requestCounts.mapValues { .int(Int64($0)) }),
                 "retries": .int(Int64(c.retries)),
             ],
             "errors": [

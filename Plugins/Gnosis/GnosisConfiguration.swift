@@ -8,9 +8,21 @@ public struct GnosisToken: Sendable, Hashable {
     public var decimals: Int
 }
 
-/// The `[gnosis]` section (docs/gnosis.md lists every key).
+/// The `[gnosis]` section, and each `[evm.<name>]` (docs/evm.md lists every key): one EVM
+/// token-watching plugin. `[gnosis]` is the same plugin with Gnosis defaults (chain id 100,
+/// EURe v2); an `[evm.<name>]` names its chain id and tokens.
 public struct GnosisConfiguration: AdapterConfiguration {
+    /// The plugin and chain name (`gnosis`, `base`).
+    public var name: String
+    /// The first of `rpcURLs`.
     public var rpcURL: String
+    /// `rpc_urls` (or `rpc_url`): tried in order, failing over (docs/evm.md).
+    public var rpcURLs: [String]
+    /// An endpoint whose head lags the best one's by more than this is not used.
+    public var maxHeadLagBlocks: Int
+    /// `bridge_chain`: the bridge's id for this chain (`eth:8453`); `eth:<chain_id>` for an
+    /// `[evm.<name>]`, and `[bridge.chains]` decides for `[gnosis]` unless it is written.
+    public var bridgeChain: String?
     public var chainId: Int
     public var network: String
     public var pollInterval: Duration
@@ -33,13 +45,20 @@ public struct GnosisConfiguration: AdapterConfiguration {
     public var reorgWindow: Int
 
     public init(section: ConfigSection) {
-        rpcURL = section.string("rpc_url", required: true, secret: true) ?? ""
-        section.recordEffective("rpc_url", .string(URLRedaction.redact(rpcURL)))
-        if !rpcURL.isEmpty, !(rpcURL.hasPrefix("http://") || rpcURL.hasPrefix("https://")) {
-            section.problem("rpc_url", "\"\(URLRedaction.redact(rpcURL))\"", "expected an http:// or https:// JSON-RPC URL, e.g. https://rpc.gnosischain.com")
+        name = section.pluginName
+        let generic = section.family != nil
+        rpcURLs = Self.endpoints(section)
+        rpcURL = rpcURLs.first ?? ""
+        if generic, !section.has("chain_id") {
+            section.problem("chain_id", nil, "missing: the chain's EIP-155 id is required (checked against eth_chainId at start), e.g. chain_id = 8453 for Base")
         }
-        chainId = section.int("chain_id", default: 100, range: 1...Int(Int32.max))
-        let defaultNetwork = [100: "mainnet", 10200: "chiado"][chainId] ?? "chain-\(chainId)"
+        chainId = section.int("chain_id", default: generic ? 1 : 100, range: 1...Int(Int32.max))
+        maxHeadLagBlocks = section.int("max_head_lag_blocks", default: 10, range: 0...1_000_000)
+        bridgeChain = section.string("bridge_chain", default: generic ? "eth:\(chainId)" : nil)
+        if let chain = bridgeChain, !chain.contains(":") {
+            section.problem("bridge_chain", "\"\(chain)\"", "expected the bridge's chain id, e.g. eth:8453 (the POA bridge's supported_tokens lists them)")
+        }
+        let defaultNetwork = Self.knownNetworks[chainId] ?? "chain-\(chainId)"
         network = section.string("network", default: defaultNetwork) ?? defaultNetwork
         pollInterval = .milliseconds(section.int("poll_interval_ms", default: 5000, range: 10...600_000))
         confirmations = section.int("confirmations", default: 32, range: 1...10_000)
@@ -75,6 +94,8 @@ public struct GnosisConfiguration: AdapterConfiguration {
             if tokens.isEmpty {
                 section.problem("tokens", nil, "at least one token is required, e.g. tokens = [{ address = \"\(EVM.eureV2)\", asset = \"EURe\", decimals = 18 }]")
             }
+        } else if generic {
+            section.problem("tokens", nil, "missing: an [evm.<name>] section names its tokens, e.g. tokens = [{ address = \"0x…\", asset = \"USDC\", decimals = 6 }]")
         } else {
             tokens = [GnosisToken(address: try! EVMAddress(EVM.eureV2), asset: "EURe", decimals: 18)]
         }
@@ -102,7 +123,7 @@ public struct GnosisConfiguration: AdapterConfiguration {
                 if !tokens.contains(where: { $0.asset == asset }) {
                     h.problem("asset", "\"\(asset)\"", "no token with asset \"\(asset)\" in tokens; use one of \(Set(tokens.map(\.asset)).sorted())")
                 }
-                handles.append(FundingHandle(chain: GnosisAdapter.kind, network: network, asset: asset, address: text, label: label))
+                handles.append(FundingHandle(chain: name, network: network, asset: asset, address: text, label: label))
             } catch {
                 h.problem("address", "\"\(text)\"", "\(error)")
             }
@@ -125,6 +146,38 @@ public struct GnosisConfiguration: AdapterConfiguration {
     }
 
     public func makeProbe() throws -> (any ChainProbe)? { EVMProbe(configuration: self) }
+
+    /// Networks of chain ids an operator is likely to use; others are `chain-<id>`.
+    static let knownNetworks = [
+        1: "mainnet", 10: "mainnet", 100: "mainnet", 137: "mainnet", 8453: "mainnet", 42161: "mainnet",
+        10200: "chiado", 11155111: "sepolia", 84532: "sepolia", 421614: "sepolia",
+    ]
+
+    public var assets: [String] { Array(Set(tokens.map(\.asset))).sorted() }
+
+    /// `rpc_urls = ["…", "…"]`, or the single `rpc_url` (both: refused, one must go).
+    static func endpoints(_ section: ConfigSection) -> [String] {
+        var urls: [String] = []
+        if section.has("rpc_urls") {
+            if section.has("rpc_url") {
+                _ = section.string("rpc_url", secret: true)  // read, so it is not also reported as unknown
+                section.problem("rpc_url", nil, "both rpc_url and rpc_urls are set; keep rpc_urls (the first is used, the others are failovers)")
+            }
+            urls = section.stringArray("rpc_urls")
+            section.recordEffective("rpc_urls", .array(urls.map { .string(URLRedaction.redact($0)) }))
+            if urls.isEmpty { section.problem("rpc_urls", "[]", "at least one JSON-RPC URL is required, e.g. rpc_urls = [\"https://mainnet.base.org\"]") }
+            if Set(urls).count != urls.count { section.problem("rpc_urls", nil, "an endpoint is listed twice; remove the duplicate") }
+        } else {
+            let url = section.string("rpc_url", required: true, secret: true) ?? ""
+            section.recordEffective("rpc_url", .string(URLRedaction.redact(url)))
+            urls = url.isEmpty ? [] : [url]
+        }
+        for (i, url) in urls.enumerated() where !(url.hasPrefix("http://") || url.hasPrefix("https://")) {
+            let key = section.has("rpc_urls") ? "rpc_urls[\(i)]" : "rpc_url"
+            section.problem(key, "\"\(URLRedaction.redact(url))\"", "expected an http:// or https:// JSON-RPC URL, e.g. https://rpc.gnosischain.com")
+        }
+        return urls
+    }
 
     /// An EVM address (checked against its EIP-55 checksum when mixed-case), as written.
     public func canonicalAddress(_ text: String) throws -> String {

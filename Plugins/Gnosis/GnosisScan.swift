@@ -63,7 +63,7 @@ public struct GnosisScan: Sendable {
         guard from >= 0, from <= to else { throw Failure(description: "--from \(from) --to \(to): expected 0 ≤ from ≤ to") }
 
         let rpc = JSONRPCClient(.init(url: rpcURL, timeout: timeout, concurrency: concurrency))
-        let client = EVMClient(rpc: rpc, retry: retry, stats: GnosisStats(), logger: logger, sleep: { try await Task.sleep(for: $0) })
+        let client = EVMClient(rpc: rpc, retry: retry, stats: GnosisStats(), logger: logger)
         let head: Int
         do {
             head = try await client.blockNumber()

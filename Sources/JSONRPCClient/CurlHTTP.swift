@@ -6,6 +6,8 @@ import Synchronization
 public struct HTTPResponse: Sendable {
     public var status: Int
     public var body: [UInt8]
+    /// The reply's `Retry-After`, in whole seconds (an HTTP date converted), when it had one.
+    public var retryAfterSeconds: Int? = nil
 }
 
 /// Blocking libcurl requests, run on the client's own dispatch queues (never on Swift's
@@ -165,7 +167,8 @@ final class CurlWorker: @unchecked Sendable {
         }
         var status = 0
         _ = unrip_curl_getinfo_long(h, CURLINFO_RESPONSE_CODE, &status)
-        return .success(HTTPResponse(status: status, body: sink.bytes))
+        let retryAfter = unrip_curl_retry_after(h)
+        return .success(HTTPResponse(status: status, body: sink.bytes, retryAfterSeconds: retryAfter >= 0 ? Int(min(retryAfter, 86_400)) : nil))
     }
 }
 

@@ -81,13 +81,41 @@ public final class JSONRPCClient: Sendable {
         try await send(method, params: .object(params))
     }
 
+    /// One call's outcome with the reply's `Retry-After` (a rate-limited or overloaded server's
+    /// request to wait), for callers that pace or fail over by it.
+    public struct Outcome: Sendable {
+        public var result: Result<JSONValue, JSONRPCError>
+        public var retryAfter: Duration?
+    }
+
+    /// Calls `method` like `call`, returning the failure and any `Retry-After` instead of throwing.
+    public func outcome(_ method: String, _ params: [JSONValue] = [], maxResponseBytes: Int? = nil) async -> Outcome {
+        let id = nextID.add(1, ordering: .relaxed).oldValue
+        let response: HTTPResponse
+        do {
+            response = try await post(method, params: .array(params), id: id, maxResponseBytes: maxResponseBytes)
+        } catch {
+            return Outcome(result: .failure(error), retryAfter: nil)
+        }
+        let retryAfter = response.retryAfterSeconds.map { Duration.seconds($0) }
+        do {
+            return Outcome(result: .success(try Self.decodeReply(response, id: id)), retryAfter: retryAfter)
+        } catch {
+            return Outcome(result: .failure(error), retryAfter: retryAfter)
+        }
+    }
+
     private func send(_ method: String, params: JSONValue, maxResponseBytes: Int? = nil) async throws(JSONRPCError) -> JSONValue {
         let id = nextID.add(1, ordering: .relaxed).oldValue
+        let response = try await post(method, params: params, id: id, maxResponseBytes: maxResponseBytes)
+        return try Self.decodeReply(response, id: id)
+    }
+
+    private func post(_ method: String, params: JSONValue, id: Int64, maxResponseBytes: Int?) async throws(JSONRPCError) -> HTTPResponse {
         var request: [String: JSONValue] = ["id": .int(id), "method": .string(method), "params": params]
         request["jsonrpc"] = .string(configuration.version.rawValue)
         counters.withLock { $0[method, default: 0] += 1 }
-        let response = try await http.post(url: configuration.url, body: Array(JSONValue.object(request).serialized().utf8), maxResponseBytes: maxResponseBytes)
-        return try Self.decodeReply(response, id: id)
+        return try await http.post(url: configuration.url, body: Array(JSONValue.object(request).serialized().utf8), maxResponseBytes: maxResponseBytes)
     }
 
     /// A plain GET of `path` relative to the URL (bitcoind REST): the body on 2xx.

@@ -90,35 +90,53 @@ extension CreditRepository {
     /// observations credited earlier already took.
     public struct BalanceRise: Sendable {
         public var snapshotID: String
-        public var asset: String
+        /// The verifier token that rose.
+        public var token: String
         public var at: Date
         public var rise: String
+        /// What observations of the chains and assets routed to this token already took.
         public var used: String
     }
 
-    /// Rises between consecutive snapshots of each account, for the tokens of `tokens`
-    /// (asset → token id), at or after `since`.
-    public func balanceRises(tokens: [String: String], since: Date) async throws -> [BalanceRise] {
-        let tokenPairs = PGArray.literal(tokens.map { "\($0.key)=\($0.value)" })
+    /// Which verifier token one asset of one chain is credited as.
+    public struct TokenRoute: Sendable, Equatable {
+        public var chain: String
+        public var asset: String
+        public var token: String
+
+        public init(chain: String, asset: String, token: String) {
+            self.chain = chain
+            self.asset = asset
+            self.token = token
+        }
+    }
+
+    /// Rises between consecutive snapshots of each account, for the tokens of `routes`, at or
+    /// after `since`, with what observations routed to each token already used of each.
+    public func balanceRises(routes: [TokenRoute], since: Date) async throws -> [BalanceRise] {
+        let params = [
+            PGArray.literal(routes.map(\.chain)), PGArray.literal(routes.map(\.asset)), PGArray.literal(routes.map(\.token)),
+            Timestamp.string(since),
+        ]
         return try await pool.withConnection { conn in
             try conn.query(
                 """
-                WITH token_map AS (
-                    SELECT split_part(p, '=', 1) AS asset, substr(p, strpos(p, '=') + 1) AS token FROM unnest($1::text[]) p),
+                WITH routes AS (
+                    SELECT * FROM unnest($1::text[], $2::text[], $3::text[]) AS r(chain, asset, token)),
                 deltas AS (
-                    SELECT s.snapshot_id, s.occurred_at, t.asset,
+                    SELECT s.snapshot_id, s.occurred_at, t.token,
                         (s.balances->>t.token)::numeric - LAG((s.balances->>t.token)::numeric)
-                            OVER (PARTITION BY s.account_id, t.asset ORDER BY s.occurred_at, s.id) AS delta
-                    FROM credit_snapshots s JOIN token_map t ON s.balances ? t.token)
-                SELECT x.snapshot_id, x.asset, EXTRACT(EPOCH FROM x.occurred_at)::float8 AS at, x.delta::text AS rise,
-                    (SELECT COALESCE(sum(u.amount), 0) FROM funding_observations u
-                      WHERE u.verifier_snapshot_id = x.snapshot_id AND u.asset = x.asset)::text AS used
-                FROM deltas x WHERE x.delta > 0 AND x.occurred_at >= $2::timestamptz
+                            OVER (PARTITION BY s.account_id, t.token ORDER BY s.occurred_at, s.id) AS delta
+                    FROM credit_snapshots s JOIN (SELECT DISTINCT token FROM routes) t ON s.balances ? t.token)
+                SELECT x.snapshot_id, x.token, EXTRACT(EPOCH FROM x.occurred_at)::float8 AS at, x.delta::text AS rise,
+                    (SELECT COALESCE(sum(u.amount), 0) FROM funding_observations u JOIN routes r ON r.chain = u.chain AND r.asset = u.asset
+                      WHERE u.verifier_snapshot_id = x.snapshot_id AND r.token = x.token)::text AS used
+                FROM deltas x WHERE x.delta > 0 AND x.occurred_at >= $4::timestamptz
                 ORDER BY x.occurred_at, x.snapshot_id
-                """, [tokenPairs, Timestamp.string(since)]
+                """, params
             ).map { row in
                 BalanceRise(
-                    snapshotID: row["snapshot_id"] ?? "", asset: row["asset"] ?? "", at: Self.epoch(row["at"]),
+                    snapshotID: row["snapshot_id"] ?? "", token: row["token"] ?? "", at: Self.epoch(row["at"]),
                     rise: row["rise"] ?? "0", used: row["used"] ?? "0")
             }
         }

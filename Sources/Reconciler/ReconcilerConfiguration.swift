@@ -7,8 +7,14 @@ public struct ReconcilerConfiguration: Sendable {
     public var accounts: [String]
     /// Chain name → bridge chain id (`bitcoin` → `btc:mainnet`, `gnosis` → `eth:100`).
     public var chains: [String: String]
-    /// Asset → verifier token id, to find the snapshot that reflects a credit.
+    /// Asset → verifier token id, to find the snapshot that reflects a credit: the default for
+    /// chains without their own table in `tokensByChain`.
     public var tokens: [String: String]
+    /// `[bridge.tokens.<chain>]`: chain name → asset → verifier token id (USDC on `base` and
+    /// USDC on `ethereum` are two tokens).
+    public var tokensByChain: [String: [String: String]] = [:]
+    /// Whether `[bridge.chains]` was written (else `chains` holds the defaults).
+    public var chainsWritten = false
     public var pollInterval: Duration
     public var pageSize: Int
     public var maxPages: Int
@@ -48,10 +54,9 @@ public struct ReconcilerConfiguration: Sendable {
             section.recordEffective(key, .object(out.mapValues(JSONValue.string)))
             return out
         }
+        chainsWritten = section.has("chains")
         chains = stringTable("chains", default: ["bitcoin": "btc:mainnet", "gnosis": "eth:100"])
-        tokens = stringTable(
-            "tokens",
-            default: ["BTC": "nep141:btc.omft.near", "EURe": "nep141:gnosis-0x420ca0f9b9b604ce0fd9c18ef134c705e5fa3430.omft.near"])
+        (tokens, tokensByChain) = Self.tokenTables(section)
         pollInterval = .milliseconds(section.int("poll_interval_ms", default: 30_000, range: 100...3_600_000))
         pageSize = section.int("page_limit", default: 100, range: 1...100)
         maxPages = section.int("max_pages", default: 10, range: 1...1_000)
@@ -82,5 +87,31 @@ public struct ReconcilerConfiguration: Sendable {
     public func asset(ofToken nearTokenID: String?) -> String? {
         guard let id = nearTokenID else { return nil }
         return tokens.first { $0.value == id || $0.value == "nep141:" + id }?.key
+    }
+
+    /// The asset whose verifier token is `nearTokenID` on the chains the bridge calls
+    /// `bridgeChain` (a deposit's `chain`).
+    public func asset(ofToken nearTokenID: String?, bridgeChain: String) -> String? {
+        guard let id = nearTokenID else { return nil }
+        for chain in chains.keys.sorted() where chains[chain] == bridgeChain {
+            if let hit = tokenTable(chain: chain).first(where: { $0.value == id || $0.value == "nep141:" + id }) { return hit.key }
+        }
+        return nil
+    }
+
+    /// The chain's asset → token table: its own `[bridge.tokens.<chain>]`, else the default.
+    public func tokenTable(chain: String) -> [String: String] { tokensByChain[chain] ?? tokens }
+
+    /// The verifier token of `asset` on `chain`.
+    public func token(chain: String, asset: String) -> String? { tokenTable(chain: chain)[asset] }
+
+    /// Every verifier token the reconciler reads balances of.
+    public var allTokenIDs: [String] {
+        Array(Set(tokens.values).union(tokensByChain.values.flatMap(\.values))).sorted()
+    }
+
+    /// (chain, asset, token) for every chain of `chains`: what the verifier allocation joins on.
+    public var tokenRoutes: [(chain: String, asset: String, token: String)] {
+        chains.keys.sorted().flatMap { chain in tokenTable(chain: chain).sorted { $0.key < $1.key }.map { (chain, $0.key, $0.value) } }
     }
 }

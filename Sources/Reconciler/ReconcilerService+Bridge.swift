@@ -143,6 +143,10 @@ extension ReconcilerService {
         for (asset, token) in configuration.tokens {
             out[asset] = ["token_id": .string(token), "min_deposit_amount": .optional(minimums[token]?.description)]
         }
-        return ["by_asset": .object(out), "last_error": .optional(s.tokensError)]
+        var byChain: [String: JSONValue] = [:]
+        for (chain, table) in configuration.tokensByChain {
+            byChain[chain] = .object(table.mapValues { token in ["token_id": .string(token), "min_deposit_amount": .optional(minimums[token]?.description)] })
+        }
+        return ["by_asset": .object(out), "by_chain": .object(byChain), "last_error": .optional(s.tokensError)]
     }
 }

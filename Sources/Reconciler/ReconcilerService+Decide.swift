@@ -48,7 +48,7 @@ extension ReconcilerService {
         }
         let minimums = bookkeeping.withLock { $0.minimums }
         for o in open {
-            try await decide(o, evidence[o.id] ?? Evidence(), minimum: configuration.tokens[o.asset].flatMap { minimums[$0] }, now: now)
+            try await decide(o, evidence[o.id] ?? Evidence(), minimum: configuration.token(chain: o.chain, asset: o.asset).flatMap { minimums[$0] }, now: now)
         }
     }
 
@@ -63,7 +63,7 @@ extension ReconcilerService {
     func matchable(_ d: CreditRepository.FreeDeposit) -> MatchableDeposit? {
         guard let amount = Amount(decimal: d.amount) else { return nil }
         return MatchableDeposit(
-            id: d.depositID, bridgeChain: d.chain, address: d.address, asset: configuration.asset(ofToken: d.nearTokenID),
+            id: d.depositID, bridgeChain: d.chain, address: d.address, asset: configuration.asset(ofToken: d.nearTokenID, bridgeChain: d.chain),
             txHash: d.txHash, amount: amount, order: d.order)
     }
 
@@ -72,12 +72,15 @@ extension ReconcilerService {
         let pending = open.compactMap { o -> AllocatableObservation? in
             let status = evidence[o.id]?.status
             guard status != .credited, status != .completed, let amount = Amount(decimal: o.amount) else { return nil }
-            return AllocatableObservation(id: o.id, asset: o.asset, amount: amount, firstSeenAt: o.firstSeenAt)
+            // Allocated by verifier token, not asset name: USDC on two chains is two tokens.
+            guard let token = configuration.token(chain: o.chain, asset: o.asset) else { return nil }
+            return AllocatableObservation(id: o.id, asset: token, amount: amount, firstSeenAt: o.firstSeenAt)
         }
         guard !pending.isEmpty else { return [] }
-        let rises = try await credits.balanceRises(tokens: configuration.tokens, since: since).compactMap { r -> SnapshotRise? in
+        let routes = configuration.tokenRoutes.map { CreditRepository.TokenRoute(chain: $0.chain, asset: $0.asset, token: $0.token) }
+        let rises = try await credits.balanceRises(routes: routes, since: since).compactMap { r -> SnapshotRise? in
             guard let rise = Amount(decimal: r.rise), let used = Amount(decimal: r.used) else { return nil }
-            return SnapshotRise(snapshotID: r.snapshotID, asset: r.asset, at: r.at, rise: rise, used: used)
+            return SnapshotRise(snapshotID: r.snapshotID, asset: r.token, at: r.at, rise: rise, used: used)
         }
         return VerifierAllocation.allocate(rises, to: pending)
     }

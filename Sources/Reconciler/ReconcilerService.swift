@@ -100,7 +100,7 @@ public final class ReconcilerService: PluginService {
                     let rows = page.deposits.map { d in
                         CreditRepository.DepositRow(
                             chain: d.chain, accountID: d.accountID, depositID: d.depositID, txHash: d.txHash,
-                            nearTxHash: d.mintTxHash, address: d.address, asset: configuration.asset(ofToken: d.nearTokenID),
+                            nearTxHash: d.mintTxHash, address: d.address, asset: configuration.asset(ofToken: d.nearTokenID, bridgeChain: d.chain),
                             amount: d.amount.description, status: d.statusText, raw: d.raw)
                     }
                     for d in page.deposits where d.status == nil { unknown[d.statusText, default: 0] += 1 }
@@ -128,7 +128,7 @@ public final class ReconcilerService: PluginService {
             }
         }
         if let verifier {
-            let tokens = configuration.tokens.values.sorted()
+            let tokens = configuration.allTokenIDs
             for account in configuration.accounts {
                 do {
                     let b = try await verifier.balances(account: account, tokenIDs: tokens)

@@ -4,6 +4,8 @@ import WatchCore
 /// A rise of one account's verifier balance of one token between two consecutive snapshots.
 public struct SnapshotRise: Sendable, Equatable {
     public var snapshotID: String
+    /// What it is allocated by: the reconciler passes the verifier token id here (and in
+    /// `AllocatableObservation.asset`), so one asset on two chains is two pools.
     public var asset: String
     public var at: Date
     public var rise: Amount

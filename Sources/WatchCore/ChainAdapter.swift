@@ -33,12 +33,19 @@ public protocol AdapterConfiguration: Sendable {
     var watchdog: WatchdogPolicy? { get }
     /// A probe of the node for the watchdog, independent of any adapter instance.
     func makeProbe() throws -> (any ChainProbe)?
+    /// The bridge's id for this chain (`eth:8453`) when the section names it (`bridge_chain`):
+    /// merged into `[bridge.chains]` under the plugin's name.
+    var bridgeChain: String? { get }
+    /// The assets the section watches, so the host can refuse a bridge without their tokens.
+    var assets: [String] { get }
 }
 
 extension AdapterConfiguration {
     public func canonicalAddress(_ text: String) throws -> String { text }
     public var watchdog: WatchdogPolicy? { nil }
     public func makeProbe() throws -> (any ChainProbe)? { nil }
+    public var bridgeChain: String? { nil }
+    public var assets: [String] { Array(Set(handles.map(\.asset))).sorted() }
 }
 
 /// A chain backend (DESIGN §4). It only reports what its node says, normalized, to
@@ -49,7 +56,8 @@ extension AdapterConfiguration {
 /// builds a fresh instance that catches up from the cursor.
 public protocol ChainAdapter: PluginService {
     associatedtype Configuration: AdapterConfiguration
-    /// The config section and chain name: `bitcoin`, `gnosis`.
+    /// The default plugin and chain name (`bitcoin`, `gnosis`); a registration may run the same
+    /// type under other names (`AdapterRegistration.adapter(_:named:)`, `.family`).
     static var kind: String { get }
     init(configuration: Configuration, context: AdapterContext) throws
 }
@@ -84,6 +92,7 @@ public struct AdapterContext: Sendable {
 
 /// An adapter's config, parsed and validated, ready to build instances from.
 public struct LoadedAdapter: Sendable {
+    /// The plugin and chain name: `bitcoin`, `gnosis`, `base` (of `[evm.base]`).
     public let kind: String
     public let network: String
     public let handles: [FundingHandle]
@@ -93,23 +102,59 @@ public struct LoadedAdapter: Sendable {
     /// The chain's watchdog thresholds and node probe (none: the chain is not watched).
     public var watchdog: WatchdogPolicy? = nil
     public var makeProbe: @Sendable () throws -> (any ChainProbe)? = { nil }
+    /// The bridge chain id the section names (`bridge_chain`), if any.
+    public var bridgeChain: String? = nil
+    /// The assets it watches.
+    public var assets: [String] = []
+
+    public init(kind: String, network: String, handles: [FundingHandle], policy: ChainPolicy, make: @escaping @Sendable (AdapterContext) throws -> any ChainAdapter) {
+        self.kind = kind
+        self.network = network
+        self.handles = handles
+        self.policy = policy
+        self.make = make
+    }
 }
 
-/// One entry of the host's static adapter list.
+/// One entry of the host's adapter list: data, so one adapter type can be registered under
+/// several names.
 public struct AdapterRegistration: Sendable {
+    /// The config section (`[bitcoin]`), or for a family the table whose subtables each start
+    /// one instance named by its key (`[evm.base]` → plugin and chain `base`).
     public let kind: String
+    /// Whether `kind` names a family of instances rather than one plugin.
+    public let isFamily: Bool
+    /// Reads a section (its `pluginName` is the instance's name) into a loaded adapter.
     public let load: @Sendable (ConfigSection) -> LoadedAdapter
 
-    public static func adapter<A: ChainAdapter>(_ type: A.Type) -> AdapterRegistration {
-        AdapterRegistration(kind: A.kind) { section in
+    public init(kind: String, isFamily: Bool = false, load: @escaping @Sendable (ConfigSection) -> LoadedAdapter) {
+        self.kind = kind
+        self.isFamily = isFamily
+        self.load = load
+    }
+
+    /// `A` as the plugin `name` (its section `[name]`).
+    public static func adapter<A: ChainAdapter>(_ type: A.Type, named name: String = A.kind) -> AdapterRegistration {
+        AdapterRegistration(kind: name, load: loader(A.self))
+    }
+
+    /// `A` once per subtable of `[family]`: `[evm.base]` and `[evm.ethereum]` are two plugins.
+    public static func family<A: ChainAdapter>(_ type: A.Type, named family: String) -> AdapterRegistration {
+        AdapterRegistration(kind: family, isFamily: true, load: loader(A.self))
+    }
+
+    static func loader<A: ChainAdapter>(_ type: A.Type) -> @Sendable (ConfigSection) -> LoadedAdapter {
+        { section in
             let configuration = A.Configuration(section: section)
             var loaded = LoadedAdapter(
-                kind: A.kind, network: configuration.network, handles: configuration.handles,
+                kind: section.pluginName, network: configuration.network, handles: configuration.handles,
                 policy: configuration.policy,
-                make: { context in try A(configuration: configuration, context: context) },
-                canonicalAddress: { try configuration.canonicalAddress($0) })
+                make: { context in try A(configuration: configuration, context: context) })
+            loaded.canonicalAddress = { try configuration.canonicalAddress($0) }
             loaded.watchdog = configuration.watchdog
             loaded.makeProbe = { try configuration.makeProbe() }
+            loaded.bridgeChain = configuration.bridgeChain
+            loaded.assets = configuration.assets
             return loaded
         }
     }

@@ -81,9 +81,14 @@ public final class ConfigSection {
     /// Set for a chain section when `[bridge] handles_from_bridge` covers the chain: its
     /// handles may then be empty (they come from `deposit_address`).
     public var handlesMayComeFromBridge = false
+    /// The plugin this section configures (`gnosis`, or `base` for `[evm.base]`): its chain name.
+    public var pluginName: String
+    /// The family when the section is one of several instances (`evm` for `[evm.base]`).
+    public var family: String?
 
     public init(path: String, table: [String: ConfigValue], environment: [String: String] = [:], problems: ConfigProblems, overridable: Bool = true) {
         self.path = path
+        self.pluginName = path
         self.table = table
         self.environment = environment
         self.envPrefix = overridable ? "UNRIP_\(path.uppercased().replacingOccurrences(of: ".", with: "_"))_" : nil
@@ -206,6 +211,12 @@ public final class ConfigSection {
         }
         effective[key] = .array(items.map(JSONValue.string))
         return items
+    }
+
+    /// Whether `key` holds a table (read without marking it read).
+    public func isTable(_ key: String) -> Bool {
+        if case .table = table[key] { return true }
+        return false
     }
 
     /// A nested table, or nil when absent.

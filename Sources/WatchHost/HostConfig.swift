@@ -160,23 +160,32 @@ public struct HostConfig: Sendable {
         }
 
         var adapters: [LoadedAdapter] = []
-        for registration in registry {
-            guard table[registration.kind] != nil || environment["UNRIP_\(registration.kind.uppercased())_ENABLED"] != nil else { continue }
-            let s = section(registration.kind)
-            s.handlesMayComeFromBridge = reconciler.map { $0.handlesFromBridge && $0.chains[registration.kind] != nil } ?? false
-            guard s.bool("enabled", default: false) else {
-                effective[registration.kind] = ["enabled": false]
+        var familyEffective: [String: [String: JSONValue]] = [:]
+        for p in pluginSections(table, environment: environment, registry: registry, problems: problems) {
+            let s = p.section, name = s.pluginName
+            func record(_ value: JSONValue) {
+                if let family = s.family { familyEffective[family, default: [:]][name] = value } else { effective[name] = value }
+            }
+            s.handlesMayComeFromBridge = reconciler.map { $0.handlesFromBridge && ($0.chains[name] != nil || s.has("bridge_chain") || s.family != nil) } ?? false
+            guard s.bool("enabled", default: p.enabledByDefault) else {
+                record(["enabled": false])
                 continue
             }
-            let loaded = registration.load(s)
+            let loaded = p.registration.load(s)
             s.finish()
-            effective[registration.kind] = .object(s.effective)
+            record(.object(s.effective))
             adapters.append(loaded)
+        }
+        for (family, instances) in familyEffective { effective[family] = .object(instances) }
+        if var bridge = reconciler {
+            joinBridge(&bridge, adapters: adapters, problems: problems)
+            reconciler = bridge
+            effective["bridge"] = bridge.effective(merging: effective["bridge"])
         }
 
         let known = Set(hostSections + registry.map(\.kind))
         for key in table.keys.sorted() where !known.contains(key) {
-            let plugins = registry.map(\.kind).joined(separator: ", ")
+            let plugins = registry.map { $0.isFamily ? "\($0.kind).<name>" : $0.kind }.joined(separator: ", ")
             problems.add(ConfigProblem(
                 key: key, value: nil,
                 expected: "unknown section or plugin [\(key)]; host sections are \(hostSections.joined(separator: ", ")) and registered plugins are \(plugins.isEmpty ? "(none)" : plugins)"))

@@ -29,7 +29,7 @@ public struct TestChainAdapter: ChainAdapter {
                     h.problem("address", "\"\(address)\"", "a testchain address is letters and digits only")
                 }
                 handles.append(FundingHandle(
-                    chain: TestChainAdapter.kind, network: network, asset: h.string("asset", default: "TST") ?? "TST",
+                    chain: section.pluginName, network: network, asset: h.string("asset", default: "TST") ?? "TST",
                     address: address, label: h.string("label", default: "") ?? ""))
                 h.finish()
             }

@@ -36,6 +36,7 @@ import WatchTesting
             timeout_s = 2
             [bridge.chains]
             bitcoin = "btc:mainnet"
+            gnosis = "eth:100"
             [kafka]
             brokers = ["\(kafka)"]
             [kafka.properties]

@@ -147,6 +147,10 @@ import WatchTesting
             accounts = ["mm.near"]
             rpc_url = "https://bridge.example/rpc?apikey=LEAK6"
             near_rpc_url = "https://user:LE?AK7#x@near.example/LEAK8abc123"
+            [bridge.chains]
+            testchain = "test:1"
+            [bridge.tokens]
+            TST = "nep141:tst.near"
             [testchain]
             enabled = true
             handles = [{ address = "abc" }]

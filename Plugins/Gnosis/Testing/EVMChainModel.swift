@@ -88,6 +88,14 @@ public struct EVMChainModel: Sendable {
         self.finalizedDepth = finalizedDepth
     }
 
+    /// The chain as a node `lag` blocks behind sees it: the same blocks, a lower head (ranges
+    /// past it are refused, as geth does).
+    public func lagging(by lag: Int) -> EVMChainModel {
+        var view = self
+        view.tip = max(0, tip - lag)
+        return view
+    }
+
     // MARK: - Driving the chain
 
     /// Queues an ERC-20 transfer for the next mined block; returns its tx hash.

@@ -11,7 +11,9 @@ import WatchTesting
 /// address list, positional topics with null and OR-arrays, ranges with tags, `blockHash`),
 /// with configurable provider limits and their real errors (see `EVMChainModel`). Tests drive it:
 /// mine blocks with ERC-20 transfers, reorg, and inject 429s, 5xx, timeouts and malformed replies.
-/// Any URL path is served, so API-key URLs (`/v3/<key>`) work.
+/// Any URL path is served, so API-key URLs (`/v3/<key>`) work. `mirror()` makes a second
+/// endpoint of the same chain, with its own faults, that can lag behind (`setLag`) or go down
+/// (`stop`, then `start()` again on its port): a provider pool for failover tests.
 public final class EVMNodeDouble: Sendable {
     /// A failure to serve instead of the real answer.
     public enum Fault: Sendable {
@@ -30,6 +32,14 @@ public final class EVMNodeDouble: Sendable {
         /// A successful but empty result (`[]`), whatever the chain holds: the lie some nodes
         /// have told for `eth_getLogs` (NethermindEth/nethermind#9178).
         case emptyResult
+        /// HTTP 429 with a `Retry-After: <seconds>` header.
+        case rateLimited(retryAfterSeconds: Int)
+    }
+
+    /// The chain every mirror of one double serves.
+    final class SharedChain: Sendable {
+        let chain: Mutex<EVMChainModel>
+        init(_ chain: EVMChainModel) { self.chain = Mutex(chain) }
     }
 
     struct FaultRule: Sendable {
@@ -39,8 +49,11 @@ public final class EVMNodeDouble: Sendable {
     }
 
     struct State: Sendable {
-        var chain: EVMChainModel
         var faults: [FaultRule] = []
+        /// Blocks this endpoint is behind the chain's tip.
+        var lag = 0
+        /// While set, every `eth_getLogs` answers `[]`.
+        var alwaysEmptyLogs = false
         /// While set, every reply is a hostile one (`HostileReplies`).
         var hostile: HostileReplies?
         var counts: [String: Int] = [:]
@@ -48,21 +61,38 @@ public final class EVMNodeDouble: Sendable {
         var keepLog = false
     }
 
-    let state: Mutex<State>
+    let state = Mutex(State())
+    let shared: SharedChain
     private let server = Mutex<(task: Task<Void, any Error>?, port: Int?)>((nil, nil))
     /// The token contract `ConformanceNode.send` pays in (EURe v2 by default).
     public let defaultToken: String
 
     public init(chain: EVMChainModel = EVMChainModel(tip: 1000), defaultToken: String = "0x420CA0f9B9b604cE0fd9C18EF134C705e5Fa3430") {
-        state = Mutex(State(chain: chain))
+        shared = SharedChain(chain)
         self.defaultToken = defaultToken
     }
 
+    private init(sharing shared: SharedChain, defaultToken: String) {
+        self.shared = shared
+        self.defaultToken = defaultToken
+    }
+
+    /// Another endpoint of the same chain (not started): its own faults, lag and counts.
+    public func mirror() -> EVMNodeDouble { EVMNodeDouble(sharing: shared, defaultToken: defaultToken) }
+
+    /// This endpoint answers as a node `blocks` behind the tip.
+    public func setLag(_ blocks: Int) { state.withLock { $0.lag = max(0, blocks) } }
+
+    /// While true, every `eth_getLogs` answers `[]` (a node that lies about empty ranges).
+    public func setAlwaysEmptyLogs(_ on: Bool) { state.withLock { $0.alwaysEmptyLogs = on } }
+
     // MARK: - Server
 
-    /// Starts serving on 127.0.0.1 (a free port); returns the base URL.
+    /// Starts serving on 127.0.0.1: on a free port the first time, on the same port after a
+    /// `stop()` (an endpoint that went down and came back); returns the base URL.
     @discardableResult
     public func start() async throws -> String {
+        let previous = server.withLock { $0.port } ?? 0
         let router = Router()
         let handler: @Sendable (Request, BasicRequestContext) async throws -> Response = { [self] request, _ in
             var request = request
@@ -75,7 +105,7 @@ public final class EVMNodeDouble: Sendable {
         var logger = Logger(label: "evm-node-double")
         logger.logLevel = .critical
         let app = Application(
-            router: router, configuration: .init(address: .hostname("127.0.0.1", port: 0), serverName: "evm-double"),
+            router: router, configuration: .init(address: .hostname("127.0.0.1", port: previous), serverName: "evm-double"),
             onServerRunning: { channel in
                 continuation.yield(channel.localAddress?.port ?? 0)
                 continuation.finish()
@@ -87,8 +117,12 @@ public final class EVMNodeDouble: Sendable {
         return url
     }
 
+    /// Stops serving (connections are refused) until `start()` again; the port is kept.
     public func stop() async {
-        let task = server.withLock { $0.task }
+        let task = server.withLock { s -> Task<Void, any Error>? in
+            defer { s.task = nil }
+            return s.task
+        }
         task?.cancel()
         _ = await task?.result
     }
@@ -129,8 +163,16 @@ public final class EVMNodeDouble: Sendable {
             reorg(depth: depth, reinclude: reinclude)
         case .emptyResult?:
             return Self.reply(JSONValue.object(["jsonrpc": "2.0", "id": id, "result": []]).serialized())
+        case .rateLimited(let seconds)?:
+            var response = Self.reply("Too Many Requests", status: .tooManyRequests, contentType: "text/plain")
+            response.headers[.retryAfter] = String(seconds)
+            return response
         case nil:
             break
+        }
+        let (lag, emptyLogs) = state.withLock { ($0.lag, $0.alwaysEmptyLogs) }
+        if emptyLogs, method == "eth_getLogs" {
+            return Self.reply(JSONValue.object(["jsonrpc": "2.0", "id": id, "result": []]).serialized())
         }
         guard let parsed, case .object = parsed else {
             return Self.reply(#"{"jsonrpc":"2.0","id":null,"error":{"code":-32700,"message":"parse error"}}"#)
@@ -139,7 +181,11 @@ public final class EVMNodeDouble: Sendable {
             return Self.reply(#"{"jsonrpc":"2.0","id":null,"error":{"code":-32600,"message":"invalid request"}}"#)
         }
         let params = parsed["params"]?.arrayValue ?? []
-        let result = state.withLock { s in Result { () throws(EVMChainModel.RPCError) -> JSONValue in try s.chain.handle(method: m, params: params) } }
+        let result = shared.chain.withLock { chain in
+            Result { () throws(EVMChainModel.RPCError) -> JSONValue in
+                try (lag == 0 ? chain : chain.lagging(by: lag)).handle(method: m, params: params)
+            }
+        }
         switch result {
         case .success(let value):
             return Self.reply(JSONValue.object(["jsonrpc": "2.0", "id": id, "result": value]).serialized())
@@ -160,7 +206,7 @@ public final class EVMNodeDouble: Sendable {
 
     /// Reads or changes the chain under the lock.
     @discardableResult
-    public func withChain<T>(_ body: (inout EVMChainModel) -> T) -> T { state.withLock { body(&$0.chain) } }
+    public func withChain<T>(_ body: (inout EVMChainModel) -> T) -> T { shared.chain.withLock { body(&$0) } }
 
     public var tip: Int { withChain { $0.tip } }
 

@@ -210,7 +210,7 @@ let package = Package(
                 .product(name: "Prometheus", package: "swift-prometheus"),
             ]
         ),
-        .testTarget(name: "WatchHostTests", dependencies: ["WatchHost", "WatchCore", "WatchTesting", "PostgresStore"]),
+        .testTarget(name: "WatchHostTests", dependencies: ["WatchHost", "WatchCore", "WatchTesting", "EVMTesting", "PostgresStore", "Reconciler"]),
         .testTarget(name: "EndToEndTests", dependencies: ["WatchCore", "WatchTesting", "EVMTesting", "PostgresStore", "JSONRPCClient", "KafkaBus"]),
         .testTarget(name: "ReconcilerTests", dependencies: ["Reconciler", "WatchCore", "WatchTesting", "PostgresStore", "JSONRPCClient", "Alerting"]),
         .testTarget(

@@ -2,10 +2,13 @@ import JSONRPCClient
 import Logging
 import WatchCore
 
-/// `unrip-watch gnosis scan`: every `Transfer` of `token` to the watched addresses between two
-/// blocks, one JSON object per line, through the adapter's range-adapting, retrying client.
+/// `unrip-watch gnosis scan` and `evm scan`: every `Transfer` of `token` to the watched
+/// addresses between two blocks, one JSON object per line, through the adapter's
+/// range-adapting, retrying client.
 public struct GnosisScan: Sendable {
     public var rpcURL: String
+    /// When set, the node's `eth_chainId` must equal it (`evm scan --chain-id`).
+    public var chainId: Int?
     public var tokens: [String]
     public var watch: [String]
     public var from: Int
@@ -66,7 +69,15 @@ public struct GnosisScan: Sendable {
         let client = EVMClient(rpc: rpc, retry: retry, stats: GnosisStats(), logger: logger)
         let head: Int
         do {
+            if let chainId {
+                let served = try await client.chainId()
+                guard served == chainId else {
+                    throw Failure(description: "RPC \(rpc.redactedURL) serves chain \(served), not --chain-id \(chainId); point --rpc at the right network")
+                }
+            }
             head = try await client.blockNumber()
+        } catch let failure as Failure {
+            throw failure
         } catch {
             throw Failure(description: "RPC \(rpc.redactedURL) unusable: \(error)")
         }

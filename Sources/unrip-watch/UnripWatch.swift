@@ -9,7 +9,7 @@ struct UnripWatch: AsyncParsableCommand {
         commandName: "unrip-watch",
         abstract: "Watches funding addresses on each chain before the bridge credits them, and raises durable alerts.",
         version: UnripHost.version,
-        subcommands: [RunCommand.self, MigrateCommand.self, CheckConfigCommand.self, StatusCommand.self, KafkaCommand.self, BitcoinCommand.self, GnosisCommand.self],
+        subcommands: [RunCommand.self, MigrateCommand.self, CheckConfigCommand.self, StatusCommand.self, KafkaCommand.self, BitcoinCommand.self, GnosisCommand.self, EVMCommand.self],
         defaultSubcommand: nil)
 }
 

@@ -63,3 +63,32 @@ import WatchTesting
         #expect(dead?.contains("9aa3d95b3bc440fa88ea12eaa4456161") == false)
     }
 }
+
+/// `evm scan --chain-id`: any EVM chain, its id checked before anything is scanned.
+@Suite struct EVMScanTests {
+    static let usdc = "0x833589fCD6eDb6E08f4c7C32D4f71b54bdA02913"
+
+    @Test func scansAnyChainAfterCheckingItsChainId() async throws {
+        var chain = EVMChainModel(chainId: 8453, tip: 50)
+        let tx = chain.transfer(token: Self.usdc, to: handleA.lowercased(), amount: Amount(1_500_000))  // 1.5 USDC
+        chain.mine(2)
+        let node = EVMNodeDouble(chain: chain, defaultToken: Self.usdc)
+        let url = try await node.start()
+        var lines: [String] = []
+        var scan = GnosisScan(rpcURL: url, tokens: [Self.usdc], watch: [handleA], from: 40, to: node.tip)
+        scan.chainId = 8453
+        let summary = try await scan.run { lines.append($0) }
+        #expect(summary.transfers == 1)
+        #expect(try JSONValue.parse(lines[0])["tx_hash"] == .string(tx))
+        #expect(try JSONValue.parse(lines[0])["value"] == .string("1500000"))
+
+        scan.chainId = 1
+        do {
+            _ = try await scan.run { _ in Issue.record("scanned the wrong chain") }
+            Issue.record("a chain id mismatch was not refused")
+        } catch {
+            #expect(error.description.contains("serves chain 8453, not --chain-id 1"), "\(error)")
+        }
+        await node.stop()
+    }
+}

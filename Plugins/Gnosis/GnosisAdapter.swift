@@ -14,6 +14,8 @@ import WatchCore
 /// hash, so the core sees every reorg it can still act on. Native xDAI is not watched.
 public struct GnosisAdapter: ChainAdapter {
     public static let kind = "gnosis"
+    public static let nativeCoinNote =
+        "not watched: only ERC-20 Transfer logs of the configured tokens are; native coin transfers (ETH, xDAI) emit no logs"
     public static let nativeXDAINote =
         "not watched: only ERC-20 Transfer logs of the configured tokens are; native xDAI transfers emit no logs"
 
@@ -389,7 +391,8 @@ public struct GnosisAdapter: ChainAdapter {
             "phase": .string(phase),
             "tokens": .array(configuration.tokens.map { ["address": .string($0.address.checksummed), "asset": .string($0.asset), "decimals": .int(Int64($0.decimals))] }),
             "handles": .array(context.handles.map(\.json)),
-            "native_xdai": .string(Self.nativeXDAINote),
+            "native_xdai": [100, 10200].contains(configuration.chainId) ? .string(Self.nativeXDAINote) : .null,
+            "native_coin": .string(Self.nativeCoinNote),
             "confirmation_policy": configuration.useFinalized
                 ? ["use_finalized": true, "rule": "blocks are reported only once at or below the finalized tag, and are confirmed on inclusion"]
                 : ["use_finalized": false, "confirmations": .int(Int64(configuration.confirmations))],

@@ -17,6 +17,9 @@ import WatchTesting
 //   GET  /bitcoin/state
 //   POST /gnosis/transfer {"to", "amount" (base units, decimal string), "token"?} → {"tx_hash"}
 //   POST /gnosis/mine     {"blocks"}
+//   POST /evm/<chain>/transfer, /evm/<chain>/mine: the same for any EVM double (gnosis, base)
+//   POST /evm/<chain>/endpoint {"index", "down"?: bool, "lag"?: blocks}: one of the chain's RPC
+//        endpoints (base has two, for failover) goes down, comes back, or lags
 //   POST /bridge/deposit  {"account", "chain", "tx_hash"?, "address", "amount", "status"?, "token"?}
 //   POST /bridge/status   {"tx_hash" | "address", "status", "mint_tx_hash"?}
 //   POST /bridge/address  {"account", "chain", "address"}  (what deposit_address returns; a change is a rotation)
@@ -29,6 +32,13 @@ let bitcoind = try await BitcoindDouble.start(chain: "regtest")
 let bridge = try await POABridgeDouble.start()
 let evm = EVMNodeDouble(chain: EVMChainModel(chainId: 100, tip: 100))
 _ = try await evm.start()
+// Base (chain 8453) paying in a 6-decimal USDC, served by two endpoints of one chain.
+let baseUSDC = "0x833589fCD6eDb6E08f4c7C32D4f71b54bdA02913"
+let base = EVMNodeDouble(chain: EVMChainModel(chainId: 8453, tip: 5_000), defaultToken: baseUSDC)
+let baseMirror = base.mirror()
+_ = try await base.start()
+_ = try await baseMirror.start()
+let evmEndpoints: [String: [EVMNodeDouble]] = ["gnosis": [evm], "base": [base, baseMirror]]
 bitcoind.mine(1)
 let registry = TransactionRegistry()
 
@@ -104,16 +114,36 @@ router.get("/bitcoin/state") { _, _ -> Response in
     ])
 }
 
-router.post("/gnosis/transfer") { request, _ -> Response in
+func evmTransfer(_ node: EVMNodeDouble, _ request: Request) async throws -> Response {
     let b = try await body(request)
     guard let to = b["to"] as? String, let amount = (b["amount"] as? String).flatMap({ Amount(decimal: $0) }) else {
         return reply(["error": "to and amount (a decimal string of base units) are required"], .badRequest)
     }
-    return reply(["tx_hash": .string(evm.transfer(to: to, amount: amount, token: b["token"] as? String))])
+    return reply(["tx_hash": .string(node.transfer(to: to, amount: amount, token: b["token"] as? String))])
 }
-router.post("/gnosis/mine") { request, _ -> Response in
-    evm.mine(max(1, try await body(request)["blocks"] as? Int ?? 1))
-    return reply(["height": .int(Int64(evm.tip))])
+func evmMine(_ node: EVMNodeDouble, _ request: Request) async throws -> Response {
+    node.mine(max(1, try await body(request)["blocks"] as? Int ?? 1))
+    return reply(["height": .int(Int64(node.tip))])
+}
+router.post("/gnosis/transfer") { request, _ in try await evmTransfer(evm, request) }
+router.post("/gnosis/mine") { request, _ in try await evmMine(evm, request) }
+router.post("/evm/:chain/:action") { request, context -> Response in
+    guard let nodes = context.parameters.get("chain").flatMap({ evmEndpoints[$0] }) else {
+        return reply(["error": .string("unknown chain; one of \(evmEndpoints.keys.sorted())")], .notFound)
+    }
+    switch context.parameters.get("action") {
+    case "transfer": return try await evmTransfer(nodes[0], request)
+    case "mine": return try await evmMine(nodes[0], request)
+    case "endpoint":
+        let b = try await body(request)
+        guard let index = b["index"] as? Int, nodes.indices.contains(index) else { return reply(["error": .string("index: 0..<\(nodes.count)")], .badRequest) }
+        if let lag = b["lag"] as? Int { nodes[index].setLag(lag) }
+        if let down = b["down"] as? Bool {
+            if down { await nodes[index].stop() } else { _ = try await nodes[index].start() }
+        }
+        return reply(["ok": true])
+    default: return reply(["error": "unknown action; transfer, mine or endpoint"], .notFound)
+    }
 }
 router.post("/bridge/deposit") { request, _ -> Response in
     let b = try await body(request)
@@ -172,6 +202,7 @@ let endpoints: JSONValue = [
     ],
     "bridge": ["rpc_url": .string(bridge.url)],
     "gnosis": ["rpc_url": .string(evm.url)],
+    "evm": ["base": ["rpc_urls": .array([.string(base.url), .string(baseMirror.url)])]],
 ]
 var logger = Logger(label: "unrip-doubles")
 logger.logLevel = .warning

@@ -88,7 +88,7 @@ let package = Package(
         // librdkafka's Kafka-protocol mock cluster, for tests and the demo.
         .executableTarget(name: "unrip-kafka-mock", dependencies: ["CKafka"]),
 
-        // Chain adapters: each depends only on the core.
+        // Chain adapters: each depends only on the core; each folder holds its test kit (Testing/).
         .target(
             name: "BitcoinPlugin",
             dependencies: [
@@ -97,23 +97,35 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Metrics", package: "swift-metrics"),
             ],
-            path: "Plugins/Bitcoin"
+            path: "Plugins/Bitcoin",
+            exclude: ["Testing"]
+        ),
+        // The Bitcoin plugin's test kit: the bitcoind double (JSON-RPC, REST, ZMQ) and its chain.
+        .target(
+            name: "BitcoinTesting",
+            dependencies: [
+                "WatchCore", "WatchTesting", "CZMQ",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            path: "Plugins/Bitcoin/Testing"
         ),
         .target(
-            name: "GnosisPlugin",
+            name: "EVMPlugin",
             dependencies: ["WatchCore", "JSONRPCClient"],
-            path: "Plugins/Gnosis",
+            path: "Plugins/EVM",
             exclude: ["Testing"]
         ),
         // The EVM plugin's test kit: the EVM JSON-RPC node double and its chain model.
         .target(
             name: "EVMTesting",
             dependencies: [
-                "GnosisPlugin", "WatchCore", "WatchTesting",
+                "EVMPlugin", "WatchCore", "WatchTesting",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "Logging", package: "swift-log"),
             ],
-            path: "Plugins/Gnosis/Testing"
+            path: "Plugins/EVM/Testing"
         ),
 
         // Turns observations + bridge and verifier credit into funding transitions.
@@ -126,11 +138,11 @@ let package = Package(
             ]
         ),
 
-        // The host: config, static adapter registry, lifecycle, CLI commands.
+        // The host: config, the adapter registry (a list of values), lifecycle, CLI commands.
         .target(
             name: "WatchHost",
             dependencies: [
-                "WatchCore", "PostgresStore", "ControlAPI", "BitcoinPlugin", "Reconciler", "KafkaBus", "Alerting", "GnosisPlugin",
+                "WatchCore", "PostgresStore", "ControlAPI", "BitcoinPlugin", "Reconciler", "KafkaBus", "Alerting", "EVMPlugin",
                 "JSONRPCClient",
                 .product(name: "TOMLKit", package: "TOMLKit"),
                 .product(name: "NIOCore", package: "swift-nio"),
@@ -148,7 +160,7 @@ let package = Package(
         .executableTarget(
             name: "unrip-watch",
             dependencies: [
-                "WatchHost", "BitcoinPlugin", "GnosisPlugin", "JSONRPCClient", "WatchCore", "KafkaBus", "PostgresStore",
+                "WatchHost", "BitcoinPlugin", "EVMPlugin", "JSONRPCClient", "WatchCore", "KafkaBus", "PostgresStore",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
@@ -164,17 +176,18 @@ let package = Package(
         .executableTarget(
             name: "unrip-doubles",
             dependencies: [
-                "WatchTesting", "EVMTesting", "WatchCore", "BitcoinPlugin",
+                "WatchTesting", "EVMTesting", "BitcoinTesting", "WatchCore", "BitcoinPlugin",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
 
-        // What adapter authors and our own tests reuse.
+        // What every adapter author needs and no chain's code: test clock, scripted chain, memory
+        // store, test database, conformance suite, the bridge and receiver doubles.
         .target(
             name: "WatchTesting",
             dependencies: [
-                "WatchCore", "PostgresStore", "CZMQ",
+                "WatchCore", "PostgresStore",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "Logging", package: "swift-log"),
@@ -186,7 +199,7 @@ let package = Package(
         .executableTarget(
             name: "gnosis-bench",
             dependencies: [
-                "GnosisPlugin", "EVMTesting", "JSONRPCClient", "WatchCore", "WatchTesting",
+                "EVMPlugin", "EVMTesting", "JSONRPCClient", "WatchCore", "WatchTesting",
                 .product(name: "Logging", package: "swift-log"),
             ],
             path: "Benchmarks/GnosisCatchUp"
@@ -194,7 +207,7 @@ let package = Package(
         .executableTarget(
             name: "e2e-bench",
             dependencies: [
-                "WatchTesting", "WatchCore", "PostgresStore", "KafkaBus", "BitcoinPlugin", "JSONRPCClient",
+                "WatchTesting", "BitcoinTesting", "WatchCore", "PostgresStore", "KafkaBus", "BitcoinPlugin", "JSONRPCClient",
                 .product(name: "Logging", package: "swift-log"),
             ],
             path: "Benchmarks/EndToEnd"
@@ -205,13 +218,13 @@ let package = Package(
         .testTarget(
             name: "ControlAPITests",
             dependencies: [
-                "ControlAPI", "WatchHost", "WatchCore", "WatchTesting", "PostgresStore", "Alerting", "BitcoinPlugin",
+                "ControlAPI", "WatchHost", "WatchCore", "WatchTesting", "BitcoinTesting", "PostgresStore", "Alerting", "BitcoinPlugin",
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
                 .product(name: "Prometheus", package: "swift-prometheus"),
             ]
         ),
         .testTarget(name: "WatchHostTests", dependencies: ["WatchHost", "WatchCore", "WatchTesting", "EVMTesting", "PostgresStore", "Reconciler"]),
-        .testTarget(name: "EndToEndTests", dependencies: ["WatchCore", "WatchTesting", "EVMTesting", "PostgresStore", "JSONRPCClient", "KafkaBus"]),
+        .testTarget(name: "EndToEndTests", dependencies: ["WatchCore", "WatchTesting", "EVMTesting", "BitcoinTesting", "PostgresStore", "JSONRPCClient", "KafkaBus"]),
         .testTarget(name: "ReconcilerTests", dependencies: ["Reconciler", "WatchCore", "WatchTesting", "PostgresStore", "JSONRPCClient", "Alerting"]),
         .testTarget(
             name: "KafkaBusTests",
@@ -229,14 +242,14 @@ let package = Package(
         .testTarget(
             name: "BitcoinPluginTests",
             dependencies: [
-                "BitcoinPlugin", "WatchCore", "WatchTesting", "CSHA256", "JSONRPCClient",
+                "BitcoinPlugin", "BitcoinTesting", "WatchCore", "WatchTesting", "CSHA256", "JSONRPCClient",
                 .product(name: "Crypto", package: "swift-crypto"),
             ],
             resources: [.copy("Fixtures")]
         ),
         .testTarget(
-            name: "GnosisPluginTests",
-            dependencies: ["GnosisPlugin", "EVMTesting", "JSONRPCClient", "WatchCore", "WatchTesting", "WatchHost"],
+            name: "EVMPluginTests",
+            dependencies: ["EVMPlugin", "EVMTesting", "JSONRPCClient", "WatchCore", "WatchTesting"],
             resources: [.copy("Fixtures")]
         ),
     ]

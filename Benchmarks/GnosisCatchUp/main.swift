@@ -1,5 +1,5 @@
 import Foundation
-import GnosisPlugin
+import EVMPlugin
 import JSONRPCClient
 import Logging
 import WatchCore
@@ -40,7 +40,7 @@ let section = ConfigSection(
         "rpc_url": .string(url), "start_block": .int(1), "poll_interval_ms": .int(10), "max_block_range": .int(1000),
         "handles": .array([.table(["address": .string(handle), "asset": .string("EURe")])]),
     ], problems: problems)
-let configuration = GnosisConfiguration(section: section)
+let configuration = EVMConfiguration(section: section)
 precondition(problems.all.isEmpty, "\(problems.all)")
 let store = MemoryChainStore()
 let pipeline = ChainPipeline(
@@ -49,7 +49,7 @@ let pipeline = ChainPipeline(
 let context = AdapterContext(
     name: "gnosis", chain: "gnosis", network: "mainnet", handles: configuration.handles, pipeline: pipeline, logger: logger,
     clock: SystemClock())
-let adapter = try GnosisAdapter(configuration: configuration, context: context)
+let adapter = try EVMAdapter(configuration: configuration, context: context)
 node.resetCounts()
 let adaptiveStart = ContinuousClock.now
 let task = Task { try await adapter.run() }

@@ -1,5 +1,5 @@
 import BitcoinPlugin
-import GnosisPlugin
+import EVMPlugin
 import WatchCore
 
 /// The adapter list, as data: adding a chain of a known kind is one config section
@@ -7,7 +7,7 @@ import WatchCore
 /// and its config section.
 public let registeredAdapters: [AdapterRegistration] = [
     .adapter(BitcoinAdapter.self),
-    .adapter(GnosisAdapter.self),
+    .adapter(EVMAdapter.self),
     // Any EVM chain: each `[evm.<name>]` subtable is one plugin named `<name>`.
-    .family(GnosisAdapter.self, named: "evm"),
+    .family(EVMAdapter.self, named: "evm"),
 ]

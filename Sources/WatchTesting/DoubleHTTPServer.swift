@@ -17,7 +17,7 @@ final class DoubleHTTPServer: Sendable {
         let app = Application(router: router, configuration: .init(address: .hostname("127.0.0.1", port: port)), logger: logger)
         let group = ServiceGroup(configuration: .init(services: [app], logger: logger))
         Task { try await group.run() }
-        for _ in 0..<200 where !BitcoindDouble.canConnect(port: port) { try await Task.sleep(for: .milliseconds(10)) }
+        for _ in 0..<200 where !LoopbackPort.canConnect(port) { try await Task.sleep(for: .milliseconds(10)) }
         return DoubleHTTPServer(group: group)
     }
 

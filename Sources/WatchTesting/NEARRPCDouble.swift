@@ -43,7 +43,7 @@ public final class NEARRPCDouble: Sendable {
 
     func handle(_ body: Data) -> Response {
         let request = JSONValue.requestObject(body) ?? [:]
-        let id = BitcoindDouble.json(request["id"] ?? NSNull())
+        let id = JSONValue.scalar(request["id"] ?? NSNull())
         guard request["method"] as? String == "query", let params = request["params"] as? [String: Any],
             params["request_type"] as? String == "call_function", params["method_name"] as? String == "mt_batch_balance_of",
             let argsText = params["args_base64"] as? String, let argsData = Data(base64Encoded: argsText),

@@ -138,7 +138,7 @@ public final class POABridgeDouble: Sendable {
             s.methodCalls[method, default: 0] += 1
             return (s.fault, s.failingMethods.contains(method))
         }
-        let id = BitcoindDouble.json(request["id"] ?? NSNull())
+        let id = JSONValue.scalar(request["id"] ?? NSNull())
         if case .hostile = fault, let reply = state.withLock({ s -> Response? in
             guard var h = s.hostile else { return nil }
             defer { s.hostile = h }

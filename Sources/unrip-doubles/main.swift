@@ -1,3 +1,4 @@
+import BitcoinTesting
 import BitcoinPlugin
 import Foundation
 import Hummingbird

@@ -1,6 +1,6 @@
 import ArgumentParser
 import Foundation
-import GnosisPlugin
+import EVMPlugin
 
 /// `unrip-watch gnosis …`: operator tools for the Gnosis adapter.
 struct GnosisCommand: AsyncParsableCommand {
@@ -41,7 +41,7 @@ struct TransferScanOptions: ParsableArguments {
         """
 
     func scan(tokens: [String], chainId: Int?, name: String) async throws {
-        var scan = GnosisScan(
+        var scan = EVMTransferScan(
             rpcURL: rpc, tokens: tokens, watch: watch, from: from, to: to,
             maxBlockRange: max(1, maxBlockRange), concurrency: min(max(1, concurrency), 32), timeout: .milliseconds(max(50, timeoutMs)))
         scan.chainId = chainId

@@ -1,3 +1,4 @@
+import BitcoinTesting
 import JSONRPCClient
 import Testing
 import WatchCore

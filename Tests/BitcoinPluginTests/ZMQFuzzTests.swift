@@ -1,3 +1,4 @@
+import BitcoinTesting
 import Testing
 import WatchTesting
 

@@ -1,3 +1,4 @@
+import BitcoinTesting
 import Alerting
 import BitcoinPlugin
 import Foundation

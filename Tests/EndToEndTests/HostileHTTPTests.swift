@@ -1,3 +1,4 @@
+import BitcoinTesting
 import Foundation
 import JSONRPCClient
 import PostgresStore

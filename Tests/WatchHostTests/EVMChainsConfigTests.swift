@@ -130,4 +130,38 @@ import WatchHost
         #expect(try problems(base("enabled = false")) == [])
         #expect(try load(base("enabled = false")).adapters.isEmpty)
     }
+
+    /// Through the host's TOML loader and registry: the [gnosis] section is registered, the
+    /// RPC URL's key is redacted in the effective config, and errors name the key.
+    @Test func hostCheckConfigKnowsGnosis() throws {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("gnosis-config-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let good = dir.appendingPathComponent("good.toml").path
+        try """
+            [database]
+            url = "postgresql://u:p@127.0.0.1/x"
+            [gnosis]
+            enabled = true
+            rpc_url = "https://mainnet.infura.io/v3/9aa3d95b3bc440fa88ea12eaa4456161"
+            handles = [{ address = "\(Self.handle)", asset = "EURe", label = "mm" }]
+            """.write(toFile: good, atomically: true, encoding: .utf8)
+        let ok = HostCommands.checkConfig(path: good, environment: [:])
+        #expect(ok.ok, "\(ok.output)")
+        #expect(ok.output.contains("enabled plugins: gnosis"))
+        #expect(!ok.output.contains("9aa3d95b3bc440fa88ea12eaa4456161"))
+        let bad = dir.appendingPathComponent("bad.toml").path
+        try """
+            [database]
+            url = "postgresql://u:p@127.0.0.1/x"
+            [gnosis]
+            enabled = true
+            rpc_url = "https://rpc.gnosischain.com"
+            tokens = [{ address = "0xcB444e90D8198415266c6a2724b7900fb12FC56E", asset = "EURe" }, { address = "0x420CA0f9B9b604cE0fd9C18EF134C705e5Fa3430", asset = "EURe" }]
+            handles = [{ address = "\(Self.handle)" }]
+            """.write(toFile: bad, atomically: true, encoding: .utf8)
+        let refused = HostCommands.checkConfig(path: bad, environment: [:])
+        #expect(!refused.ok)
+        #expect(refused.output.contains("gnosis.tokens"))
+    }
 }

@@ -1,7 +1,7 @@
 import Testing
 import WatchCore
 
-@testable import GnosisPlugin
+@testable import EVMPlugin
 @testable import JSONRPCClient
 
 @Suite struct ClientPieceTests {

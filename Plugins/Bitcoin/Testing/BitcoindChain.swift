@@ -1,5 +1,6 @@
 import Foundation
 import WatchCore
+import WatchTesting
 
 /// The double's chain and mempool, with bitcoind's notification order for every change.
 struct BitcoindChain {

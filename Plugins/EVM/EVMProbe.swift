@@ -8,13 +8,13 @@ import WatchCore
 struct EVMProbe: ChainProbe {
     let client: EVMClient
 
-    init(configuration: GnosisConfiguration) {
+    init(configuration: EVMConfiguration) {
         let clients = configuration.rpcURLs.map { JSONRPCClient(.init(url: $0, version: .v2, timeout: configuration.rpcTimeout, concurrency: 2)) }
         // One try per endpoint per probe: the watchdog probes again on its own schedule.
         let retry = RetryPolicy(attempts: clients.count, baseDelay: configuration.retry.baseDelay, maxDelay: configuration.retry.maxDelay)
         client = EVMClient(
             pool: RPCEndpointPool(clients: clients, clock: SystemClock(), retry: retry, maxHeadLag: configuration.maxHeadLagBlocks),
-            retry: retry, stats: GnosisStats(), logger: Logger(label: "unrip.\(configuration.name).probe"), sleep: { _ in })
+            retry: retry, stats: EVMStats(), logger: Logger(label: "unrip.\(configuration.name).probe"), sleep: { _ in })
     }
 
     func vitals() async throws -> NodeVitals {

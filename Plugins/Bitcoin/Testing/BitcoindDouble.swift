@@ -3,6 +3,7 @@ import Hummingbird
 import Logging
 import Synchronization
 import WatchCore
+import WatchTesting
 
 /// A bitcoind double that speaks bitcoind's real interfaces: JSON-RPC (1.0 and 2.0 reply shapes,
 /// error objects and HTTP statuses, basic auth with user/password or cookie), REST
@@ -226,41 +227,11 @@ public final class BitcoindDouble: Sendable {
         server.withLock { $0 = ServerHandle(task: task) }
         // Wait until it accepts connections.
         for _ in 0..<200 {
-            if Self.canConnect(port: port) { return }
+            if LoopbackPort.canConnect(port) { return }
             try await Task.sleep(for: .milliseconds(10))
         }
         throw DoubleError(description: "bitcoind double did not start on port \(port)")
     }
 
     struct DoubleError: Error, CustomStringConvertible { let description: String }
-}
-
-/// A free TCP port on loopback.
-public func freePort() throws -> Int {
-    let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-    defer { close(fd) }
-    var addr = sockaddr_in()
-    addr.sin_family = sa_family_t(AF_INET)
-    addr.sin_addr.s_addr = inet_addr("127.0.0.1")
-    addr.sin_port = 0
-    var len = socklen_t(MemoryLayout<sockaddr_in>.size)
-    let bound = withUnsafeMutablePointer(to: &addr) { p in
-        p.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, len) == 0 && getsockname(fd, $0, &len) == 0 }
-    }
-    guard bound else { throw BitcoindDouble.DoubleError(description: "no free port") }
-    return Int(UInt16(bigEndian: addr.sin_port))
-}
-
-extension BitcoindDouble {
-    static func canConnect(port: Int) -> Bool {
-        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-        defer { close(fd) }
-        var addr = sockaddr_in()
-        addr.sin_family = sa_family_t(AF_INET)
-        addr.sin_addr.s_addr = inet_addr("127.0.0.1")
-        addr.sin_port = in_port_t(UInt16(port).bigEndian)
-        return withUnsafePointer(to: &addr) { p in
-            p.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) == 0 }
-        }
-    }
 }

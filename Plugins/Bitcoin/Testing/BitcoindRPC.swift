@@ -1,6 +1,7 @@
 import Foundation
 import Hummingbird
 import WatchCore
+import WatchTesting
 
 /// bitcoind's JSON-RPC and REST surfaces, with its response shapes and error objects
 /// (src/rpc/*.cpp, src/httprpc.cpp, src/rest.cpp).
@@ -20,7 +21,7 @@ extension BitcoindDouble {
             return rpcReply(result: nil, error: RPCFailure(code: -32700, message: "Parse error"), id: .null, v2: false)
         }
         let v2 = (request["jsonrpc"] as? String) == "2.0"
-        let id = Self.json(request["id"] ?? NSNull())
+        let id = JSONValue.scalar(request["id"] ?? NSNull())
         let params = request["params"] as? [Any] ?? []
         controls.withLock { $0.requests[method, default: 0] += 1 }
         if let hostile = controls.withLock({ c -> Response? in
@@ -75,16 +76,6 @@ extension BitcoindDouble {
         return Response(
             status: status, headers: [.contentType: "application/json"],
             body: .init(byteBuffer: ByteBuffer(string: JSONValue.object(fields).serialized() + "\n")))
-    }
-
-    static func json(_ any: Any) -> JSONValue {
-        switch any {
-        case let s as String: return .string(s)
-        case let b as Bool: return .bool(b)
-        case let i as Int: return .int(Int64(i))
-        case let d as Double: return .double(d)
-        default: return .null
-        }
     }
 
     private func param<T>(_ params: [Any], _ i: Int, _ type: T.Type, default def: T? = nil) throws -> T {

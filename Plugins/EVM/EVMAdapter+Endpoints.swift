@@ -3,7 +3,7 @@ import WatchCore
 
 /// The adapter's side of `rpc_urls`: each endpoint's chain id checked before it is used, and
 /// every endpoint's head read at the start of a poll to pick the one to read it from.
-extension GnosisAdapter {
+extension EVMAdapter {
     /// Every endpoint's `eth_chainId` must equal `chain_id`: one that serves another chain is
     /// never used (and the plugin is unhealthy, naming it, until the config is fixed); start
     /// waits, retrying, until at least one endpoint is verified, and fails when none can be.
@@ -22,7 +22,7 @@ extension GnosisAdapter {
         }
     }
 
-    var sectionName: String { configuration.name == GnosisAdapter.kind ? "[gnosis]" : "[evm.\(configuration.name)]" }
+    var sectionName: String { configuration.name == EVMAdapter.kind ? "[gnosis]" : "[evm.\(configuration.name)]" }
 
     /// Asks each endpoint not yet verified for its chain id, once; returns the refusals.
     @discardableResult

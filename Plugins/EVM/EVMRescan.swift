@@ -3,11 +3,11 @@ import Synchronization
 import WatchCore
 
 /// What the history scan is doing, for `/plugins/gnosis/state` (`rescan`).
-final class GnosisRescanProgress: Sendable {
+final class EVMRescanProgress: Sendable {
     let state = Mutex<JSONValue>(.null)
 }
 
-extension GnosisAdapter {
+extension EVMAdapter {
     /// The history scan of handles added with `rescan_from`: `eth_getLogs` from the lowest such
     /// height up to the cursor, for those recipients only, the finds reported as
     /// `historicalTransfers`. Runs once per adapter instance, after the first poll; the host

@@ -5,7 +5,7 @@ import WatchCore
 import EVMTesting
 import WatchTesting
 
-@testable import GnosisPlugin
+@testable import EVMPlugin
 
 let handleA = "0x5aAeb6053F3E94C9b9A09f33669435E7Ef1BeAed"
 let handleB = "0xfB6916095ca1df60bB79Ce92cE3Ea74c37c5d359"
@@ -27,7 +27,7 @@ final class GnosisHarness: Sendable {
     let store = MemoryChainStore()
     let pipeline: ChainPipeline
     let context: AdapterContext
-    let configuration: GnosisConfiguration
+    let configuration: EVMConfiguration
     let task = LockedTask()
 
     final class LockedTask: @unchecked Sendable {
@@ -49,12 +49,12 @@ final class GnosisHarness: Sendable {
         ]
         table.merge(overrides) { _, new in new }
         let problems = ConfigProblems()
-        let configuration = GnosisConfiguration(section: gnosisSection(table, problems: problems))
+        let configuration = EVMConfiguration(section: gnosisSection(table, problems: problems))
         #expect(problems.all.isEmpty, "\(problems.all)")
         return GnosisHarness(node: node, configuration: configuration)
     }
 
-    init(node: EVMNodeDouble, configuration: GnosisConfiguration) {
+    init(node: EVMNodeDouble, configuration: EVMConfiguration) {
         self.node = node
         self.configuration = configuration
         pipeline = ChainPipeline(
@@ -67,10 +67,10 @@ final class GnosisHarness: Sendable {
             logger: logger, clock: SystemClock())
     }
 
-    func makeAdapter() throws -> GnosisAdapter { try GnosisAdapter(configuration: configuration, context: context) }
+    func makeAdapter() throws -> EVMAdapter { try EVMAdapter(configuration: configuration, context: context) }
 
     @discardableResult
-    func start() throws -> GnosisAdapter {
+    func start() throws -> EVMAdapter {
         let adapter = try makeAdapter()
         task.set(Task { try await adapter.run() })
         return adapter

@@ -1,6 +1,6 @@
 import Testing
 
-@testable import GnosisPlugin
+@testable import EVMPlugin
 
 @Suite struct KeccakAndAddressTests {
     @Test func keccakKnownVectors() {

@@ -10,11 +10,11 @@ import WatchCore
 struct EVMClient: Sendable {
     let pool: RPCEndpointPool
     let retry: RetryPolicy
-    let stats: GnosisStats
+    let stats: EVMStats
     let logger: Logger
     let sleep: @Sendable (Duration) async throws -> Void
 
-    init(pool: RPCEndpointPool, retry: RetryPolicy, stats: GnosisStats, logger: Logger, sleep: @escaping @Sendable (Duration) async throws -> Void) {
+    init(pool: RPCEndpointPool, retry: RetryPolicy, stats: EVMStats, logger: Logger, sleep: @escaping @Sendable (Duration) async throws -> Void) {
         self.pool = pool
         self.retry = retry
         self.stats = stats
@@ -22,7 +22,7 @@ struct EVMClient: Sendable {
         self.sleep = sleep
     }
 
-    init(rpc: JSONRPCClient, retry: RetryPolicy, stats: GnosisStats, logger: Logger, clock: any WatchClock = SystemClock()) {
+    init(rpc: JSONRPCClient, retry: RetryPolicy, stats: EVMStats, logger: Logger, clock: any WatchClock = SystemClock()) {
         self.init(
             pool: RPCEndpointPool(clients: [rpc], clock: clock, retry: retry, maxHeadLag: .max), retry: retry, stats: stats, logger: logger,
             sleep: { try await clock.sleep(for: $0) })

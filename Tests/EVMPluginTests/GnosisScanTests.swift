@@ -4,7 +4,7 @@ import WatchCore
 import EVMTesting
 import WatchTesting
 
-@testable import GnosisPlugin
+@testable import EVMPlugin
 @testable import JSONRPCClient
 
 @Suite struct GnosisScanTests {
@@ -22,7 +22,7 @@ import WatchTesting
         let url = try await node.start()
         node.inject(.status(429, body: "Too Many Requests"), count: 3)
         var lines: [String] = []
-        let scan = GnosisScan(
+        let scan = EVMTransferScan(
             rpcURL: url, tokens: [EVM.eureV2], watch: [handleA], from: 11, to: node.tip, maxBlockRange: 1000,
             retry: RetryPolicy(attempts: 6, baseDelay: .milliseconds(1), maxDelay: .milliseconds(10)))
         let summary = try await scan.run { lines.append($0) }
@@ -45,20 +45,20 @@ import WatchTesting
     @Test func badArgumentsAndUnusableRPCAreClearErrors() async throws {
         let node = EVMNodeDouble(chain: EVMChainModel(tip: 100))
         let url = try await node.start()
-        func failure(_ scan: GnosisScan) async -> String? {
+        func failure(_ scan: EVMTransferScan) async -> String? {
             do {
                 _ = try await scan.run { _ in }
                 return nil
             } catch { return error.description }
         }
         let fast = RetryPolicy(attempts: 2, baseDelay: .milliseconds(1), maxDelay: .milliseconds(2))
-        #expect(await failure(GnosisScan(rpcURL: url, tokens: [EVM.eureV2], watch: ["0x5aaeb6053F3E94C9b9A09f33669435E7Ef1BeAed"], from: 1, to: 2))?.contains("EIP-55") == true)
-        #expect(await failure(GnosisScan(rpcURL: url, tokens: [EVM.eureV2], watch: [], from: 1, to: 2))?.contains("--watch") == true)
-        #expect(await failure(GnosisScan(rpcURL: url, tokens: [EVM.eureV2], watch: [handleA], from: 5, to: 2))?.contains("--from") == true)
-        #expect(await failure(GnosisScan(rpcURL: url, tokens: [EVM.eureV2], watch: [handleA], from: 1, to: 500))?.contains("beyond the chain head 100") == true)
-        #expect(await failure(GnosisScan(rpcURL: "rpc.example", tokens: [EVM.eureV2], watch: [handleA], from: 1, to: 2))?.contains("--rpc") == true)
+        #expect(await failure(EVMTransferScan(rpcURL: url, tokens: [EVM.eureV2], watch: ["0x5aaeb6053F3E94C9b9A09f33669435E7Ef1BeAed"], from: 1, to: 2))?.contains("EIP-55") == true)
+        #expect(await failure(EVMTransferScan(rpcURL: url, tokens: [EVM.eureV2], watch: [], from: 1, to: 2))?.contains("--watch") == true)
+        #expect(await failure(EVMTransferScan(rpcURL: url, tokens: [EVM.eureV2], watch: [handleA], from: 5, to: 2))?.contains("--from") == true)
+        #expect(await failure(EVMTransferScan(rpcURL: url, tokens: [EVM.eureV2], watch: [handleA], from: 1, to: 500))?.contains("beyond the chain head 100") == true)
+        #expect(await failure(EVMTransferScan(rpcURL: "rpc.example", tokens: [EVM.eureV2], watch: [handleA], from: 1, to: 2))?.contains("--rpc") == true)
         await node.stop()
-        let dead = await failure(GnosisScan(rpcURL: url + "/v3/9aa3d95b3bc440fa88ea12eaa4456161", tokens: [EVM.eureV2], watch: [handleA], from: 1, to: 2, retry: fast))
+        let dead = await failure(EVMTransferScan(rpcURL: url + "/v3/9aa3d95b3bc440fa88ea12eaa4456161", tokens: [EVM.eureV2], watch: [handleA], from: 1, to: 2, retry: fast))
         #expect(dead?.contains("unusable") == true)
         #expect(dead?.contains("9aa3d95b3bc440fa88ea12eaa4456161") == false)
     }
@@ -75,7 +75,7 @@ import WatchTesting
         let node = EVMNodeDouble(chain: chain, defaultToken: Self.usdc)
         let url = try await node.start()
         var lines: [String] = []
-        var scan = GnosisScan(rpcURL: url, tokens: [Self.usdc], watch: [handleA], from: 40, to: node.tip)
+        var scan = EVMTransferScan(rpcURL: url, tokens: [Self.usdc], watch: [handleA], from: 40, to: node.tip)
         scan.chainId = 8453
         let summary = try await scan.run { lines.append($0) }
         #expect(summary.transfers == 1)

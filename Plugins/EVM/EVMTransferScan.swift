@@ -5,7 +5,7 @@ import WatchCore
 /// `unrip-watch gnosis scan` and `evm scan`: every `Transfer` of `token` to the watched
 /// addresses between two blocks, one JSON object per line, through the adapter's
 /// range-adapting, retrying client.
-public struct GnosisScan: Sendable {
+public struct EVMTransferScan: Sendable {
     public var rpcURL: String
     /// When set, the node's `eth_chainId` must equal it (`evm scan --chain-id`).
     public var chainId: Int?
@@ -66,7 +66,7 @@ public struct GnosisScan: Sendable {
         guard from >= 0, from <= to else { throw Failure(description: "--from \(from) --to \(to): expected 0 ≤ from ≤ to") }
 
         let rpc = JSONRPCClient(.init(url: rpcURL, timeout: timeout, concurrency: concurrency))
-        let client = EVMClient(rpc: rpc, retry: retry, stats: GnosisStats(), logger: logger)
+        let client = EVMClient(rpc: rpc, retry: retry, stats: EVMStats(), logger: logger)
         let head: Int
         do {
             if let chainId {

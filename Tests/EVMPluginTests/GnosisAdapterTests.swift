@@ -5,7 +5,7 @@ import WatchCore
 import EVMTesting
 import WatchTesting
 
-@testable import GnosisPlugin
+@testable import EVMPlugin
 
 @Suite(.serialized) struct GnosisAdapterTests {
     @Test func passesTheAdapterConformanceSuite() async throws {
@@ -14,7 +14,7 @@ import WatchTesting
         let configuration = h.configuration
         let setup = AdapterConformance.Setup(
             chain: "gnosis", network: configuration.network, handle: configuration.handles[0], policy: configuration.policy
-        ) { context in try GnosisAdapter(configuration: configuration, context: context) }
+        ) { context in try EVMAdapter(configuration: configuration, context: context) }
         let failures = try await AdapterConformance.run(setup, node: h.node)
         #expect(failures.isEmpty, "\(failures)")
         await h.node.stop()
@@ -171,7 +171,7 @@ import WatchTesting
         do {
             try await adapter.run()
             Issue.record("run returned")
-        } catch let error as GnosisAdapter.ChainIdMismatch {
+        } catch let error as EVMAdapter.ChainIdMismatch {
             #expect(error.got == 10200 && error.expected == 100)
             #expect(error.description.contains("chain_id"))
         }

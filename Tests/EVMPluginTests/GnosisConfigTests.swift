@@ -1,15 +1,14 @@
 import Foundation
 import Testing
 import WatchCore
-import WatchHost
 
-@testable import GnosisPlugin
+@testable import EVMPlugin
 
 @Suite struct GnosisConfigTests {
-    func load(_ table: [String: ConfigValue]) -> (GnosisConfiguration, [ConfigProblem]) {
+    func load(_ table: [String: ConfigValue]) -> (EVMConfiguration, [ConfigProblem]) {
         let problems = ConfigProblems()
         let section = gnosisSection(table, problems: problems)
-        let configuration = GnosisConfiguration(section: section)
+        let configuration = EVMConfiguration(section: section)
         section.finish()
         return (configuration, problems.all)
     }
@@ -70,39 +69,5 @@ import WatchHost
         #expect(problems.isEmpty)
         #expect(c.network == "chiado")
         #expect(c.policy.confirmations == 1 && c.reorgWindow == 0)
-    }
-
-    /// Through the host's TOML loader and registry: the [gnosis] section is registered, the
-    /// RPC URL's key is redacted in the effective config, and errors name the key.
-    @Test func hostCheckConfigKnowsGnosis() throws {
-        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("gnosis-config-\(UUID().uuidString)")
-        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
-        defer { try? FileManager.default.removeItem(at: dir) }
-        let good = dir.appendingPathComponent("good.toml").path
-        try """
-            [database]
-            url = "postgresql://u:p@127.0.0.1/x"
-            [gnosis]
-            enabled = true
-            rpc_url = "https://mainnet.infura.io/v3/9aa3d95b3bc440fa88ea12eaa4456161"
-            handles = [{ address = "\(handleA)", asset = "EURe", label = "mm" }]
-            """.write(toFile: good, atomically: true, encoding: .utf8)
-        let ok = HostCommands.checkConfig(path: good, environment: [:])
-        #expect(ok.ok, "\(ok.output)")
-        #expect(ok.output.contains("enabled plugins: gnosis"))
-        #expect(!ok.output.contains("9aa3d95b3bc440fa88ea12eaa4456161"))
-        let bad = dir.appendingPathComponent("bad.toml").path
-        try """
-            [database]
-            url = "postgresql://u:p@127.0.0.1/x"
-            [gnosis]
-            enabled = true
-            rpc_url = "https://rpc.gnosischain.com"
-            tokens = [{ address = "\(EVM.eureV1)", asset = "EURe" }, { address = "\(EVM.eureV2)", asset = "EURe" }]
-            handles = [{ address = "\(handleA)" }]
-            """.write(toFile: bad, atomically: true, encoding: .utf8)
-        let refused = HostCommands.checkConfig(path: bad, environment: [:])
-        #expect(!refused.ok)
-        #expect(refused.output.contains("gnosis.tokens"))
     }
 }

@@ -1,7 +1,7 @@
 import JSONRPCClient
 import WatchCore
 
-extension GnosisAdapter {
+extension EVMAdapter {
     /// Some nodes have answered `eth_getLogs` with nothing for ranges that hold logs
     /// (NethermindEth/nethermind#9178, #9305). Every header read near the tip carries its
     /// `logsBloom`: a block whose bloom may hold a watched transfer (token address, `Transfer`

@@ -1,3 +1,4 @@
+import WatchTesting
 import CZMQ
 import Foundation
 import Dispatch

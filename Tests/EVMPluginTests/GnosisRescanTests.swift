@@ -5,7 +5,7 @@ import Testing
 import WatchCore
 import WatchTesting
 
-@testable import GnosisPlugin
+@testable import EVMPlugin
 
 @Suite struct GnosisRescanTests {
     final class Finished: Sendable {
@@ -29,7 +29,7 @@ import WatchTesting
         let handles = h.configuration.handles + [FundingHandle(chain: "gnosis", network: h.configuration.network, asset: "EURe", address: handleB, source: "api", rescanFrom: 0)]
         var context = AdapterContext(name: "gnosis", chain: "gnosis", network: h.configuration.network, handles: handles, pipeline: h.pipeline, logger: Logger(label: "rescan"), clock: SystemClock())
         context.onRescanFinished = { done in finished.handles.withLock { $0 += done } }
-        let adapter = try GnosisAdapter(configuration: h.configuration, context: context)
+        let adapter = try EVMAdapter(configuration: h.configuration, context: context)
         let task = Task { try await adapter.run() }
         defer { task.cancel() }
         #expect(await waitUntil(.seconds(20)) { h.row(early)?.state == .seenConfirmed })

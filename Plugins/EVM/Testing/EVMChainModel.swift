@@ -1,5 +1,5 @@
 import Foundation
-import GnosisPlugin
+import EVMPlugin
 import WatchCore
 
 /// The chain behind `EVMNodeDouble`: blocks, ERC-20 `Transfer` logs, forks, and the answers of

@@ -4,7 +4,7 @@ import WatchCore
 import EVMTesting
 import WatchTesting
 
-@testable import GnosisPlugin
+@testable import EVMPlugin
 
 /// `rpc_urls`: the first healthy endpoint is used; a down, rate-limiting or lagging one is
 /// left for the next, and taken back when it is healthy again. Nothing is missed, nothing is
@@ -22,14 +22,14 @@ import WatchTesting
         ]
         table.merge(overrides) { _, new in new }
         let problems = ConfigProblems()
-        let configuration = GnosisConfiguration(section: gnosisSection(table, problems: problems))
+        let configuration = EVMConfiguration(section: gnosisSection(table, problems: problems))
         #expect(problems.all.isEmpty, "\(problems.all)")
         return (GnosisHarness(node: primary, configuration: configuration), mirror)
     }
 
-    static func inUse(_ adapter: GnosisAdapter) async -> String? { await adapter.state()["rpc"]?["in_use"]?.stringValue }
+    static func inUse(_ adapter: EVMAdapter) async -> String? { await adapter.state()["rpc"]?["in_use"]?.stringValue }
 
-    static func endpoint(_ adapter: GnosisAdapter, _ url: String) async -> JSONValue? {
+    static func endpoint(_ adapter: EVMAdapter, _ url: String) async -> JSONValue? {
         await adapter.state()["rpc"]?["endpoints"]?.arrayValue?.first { $0["url"]?.stringValue == url }
     }
 
@@ -137,7 +137,7 @@ import WatchTesting
         let wrong = EVMNodeDouble(chain: EVMChainModel(chainId: 8453, tip: 5000))
         let urls = [try await wrong.start(), try await primary.start()]
         let problems = ConfigProblems()
-        let configuration = GnosisConfiguration(section: gnosisSection([
+        let configuration = EVMConfiguration(section: gnosisSection([
             "enabled": true, "rpc_urls": .array(urls.map { .string($0) }), "poll_interval_ms": 10, "confirmations": 3,
             "retry_base_ms": 1, "retry_max_ms": 20, "handles": handlesValue([handleA]),
         ], problems: problems))

@@ -2,7 +2,7 @@ import JSONRPCClient
 import WatchCore
 
 /// A token contract watched for `Transfer` logs.
-public struct GnosisToken: Sendable, Hashable {
+public struct EVMToken: Sendable, Hashable {
     public var address: EVMAddress
     public var asset: String
     public var decimals: Int
@@ -11,7 +11,7 @@ public struct GnosisToken: Sendable, Hashable {
 /// The `[gnosis]` section, and each `[evm.<name>]` (docs/evm.md lists every key): one EVM
 /// token-watching plugin. `[gnosis]` is the same plugin with Gnosis defaults (chain id 100,
 /// EURe v2); an `[evm.<name>]` names its chain id and tokens.
-public struct GnosisConfiguration: AdapterConfiguration {
+public struct EVMConfiguration: AdapterConfiguration {
     /// The plugin and chain name (`gnosis`, `base`).
     public var name: String
     /// The first of `rpcURLs`.
@@ -33,11 +33,11 @@ public struct GnosisConfiguration: AdapterConfiguration {
     public var maxConcurrency: Int
     public var rpcTimeout: Duration
     public var retry: RetryPolicy
-    public var tokens: [GnosisToken]
+    public var tokens: [EVMToken]
     public var handles: [FundingHandle]
     public var policy: ChainPolicy
     /// `tip_stale_after_s` (60), `max_cursor_lag_blocks` (60), `watchdog_interval_ms`.
-    public var watchdogPolicy = GnosisConfiguration.watchdogDefaults
+    public var watchdogPolicy = EVMConfiguration.watchdogDefaults
     public var watchdog: WatchdogPolicy? { watchdogPolicy }
     public static let watchdogDefaults = WatchdogPolicy(tipStaleAfterSeconds: 60, maxCursorLagBlocks: 60)
     /// Blocks below the target that are reported one by one (with parent hashes) so reorgs are
@@ -73,7 +73,7 @@ public struct GnosisConfiguration: AdapterConfiguration {
             maxDelay: .milliseconds(section.int("retry_max_ms", default: 20_000, range: 1...600_000)))
         let allowBoth = section.bool("allow_eure_v1_and_v2", default: false)
 
-        var tokens: [GnosisToken] = []
+        var tokens: [EVMToken] = []
         if section.has("tokens") {
             for t in section.tables("tokens") {
                 let text = t.string("address", required: true) ?? ""
@@ -86,7 +86,7 @@ public struct GnosisConfiguration: AdapterConfiguration {
                     if tokens.contains(where: { $0.address == address }) {
                         t.problem("address", "\"\(text)\"", "token listed twice; remove the duplicate")
                     }
-                    tokens.append(GnosisToken(address: address, asset: asset, decimals: decimals))
+                    tokens.append(EVMToken(address: address, asset: asset, decimals: decimals))
                 } catch {
                     t.problem("address", "\"\(text)\"", "\(error)")
                 }
@@ -97,7 +97,7 @@ public struct GnosisConfiguration: AdapterConfiguration {
         } else if generic {
             section.problem("tokens", nil, "missing: an [evm.<name>] section names its tokens, e.g. tokens = [{ address = \"0x…\", asset = \"USDC\", decimals = 6 }]")
         } else {
-            tokens = [GnosisToken(address: try! EVMAddress(EVM.eureV2), asset: "EURe", decimals: 18)]
+            tokens = [EVMToken(address: try! EVMAddress(EVM.eureV2), asset: "EURe", decimals: 18)]
         }
         section.recordEffective(
             "tokens", .array(tokens.map { ["address": .string($0.address.checksummed), "asset": .string($0.asset), "decimals": .int(Int64($0.decimals))] }))

@@ -5,7 +5,7 @@ import WatchCore
 import EVMTesting
 import WatchTesting
 
-@testable import GnosisPlugin
+@testable import EVMPlugin
 
 /// The chain watchdog against the EVM double (issue 11): `eth_syncing`, a stale head, and a
 /// finalized block whose hash changes (latched).

@@ -1,3 +1,4 @@
+import WatchTesting
 import Crypto
 
 /// Bitcoin consensus serialization for the bitcoind double, written independently of the

@@ -4,7 +4,7 @@ import Testing
 import WatchCore
 import WatchTesting
 
-@testable import GnosisPlugin
+@testable import EVMPlugin
 
 @Suite struct LogsBloomTests {
     @Test func theDoublesBloomHoldsEveryAddressAndTopicOfItsLogsAndNothingElse() throws {

@@ -12,14 +12,14 @@ import WatchCore
 /// `eth_getLogs` ranges and reported as `blockScanned` (only blocks with transfers, and each
 /// range's last block); the last `reorgWindow` blocks are reported one by one with their parent
 /// hash, so the core sees every reorg it can still act on. Native xDAI is not watched.
-public struct GnosisAdapter: ChainAdapter {
+public struct EVMAdapter: ChainAdapter {
     public static let kind = "gnosis"
     public static let nativeCoinNote =
         "not watched: only ERC-20 Transfer logs of the configured tokens are; native coin transfers (ETH, xDAI) emit no logs"
     public static let nativeXDAINote =
         "not watched: only ERC-20 Transfer logs of the configured tokens are; native xDAI transfers emit no logs"
 
-    public typealias Configuration = GnosisConfiguration
+    public typealias Configuration = EVMConfiguration
 
     let configuration: Configuration
     let context: AdapterContext
@@ -27,11 +27,11 @@ public struct GnosisAdapter: ChainAdapter {
     let scanner: LogScanner
     /// The scanner's filter as bloom bits, for `recheckAgainstBloom`.
     let bloomQuery: TransferBloomQuery
-    let stats = GnosisStats()
-    let rescanProgress = GnosisRescanProgress()
+    let stats = EVMStats()
+    let rescanProgress = EVMRescanProgress()
     /// Handles by lower-case address.
     let handles: [EVMAddress: FundingHandle]
-    let tokens: [EVMAddress: GnosisToken]
+    let tokens: [EVMAddress: EVMToken]
 
     public struct ChainIdMismatch: Error, CustomStringConvertible {
         public var expected: Int
@@ -336,7 +336,7 @@ public struct GnosisAdapter: ChainAdapter {
     /// Records progress; logs it at most every 5 s during a catch-up.
     func progress(_ height: Int) {
         let now = Date()
-        let line: GnosisStats.CatchUp? = stats.counters.withLock { c in
+        let line: EVMStats.CatchUp? = stats.counters.withLock { c in
             guard var run = c.catchUp else { return nil }
             run.height = height
             let due = now.timeIntervalSince(run.lastLog) >= 5

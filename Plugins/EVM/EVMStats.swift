@@ -4,7 +4,7 @@ import JSONRPCClient
 import WatchCore
 
 /// Counters and progress shown in `/plugins/gnosis/state` and the logs.
-final class GnosisStats: Sendable {
+final class EVMStats: Sendable {
     struct Counters: Sendable {
         var polls = 0
         var failedPolls = 0

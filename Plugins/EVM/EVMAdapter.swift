@@ -192,20 +192,20 @@ public struct EVMAdapter: ChainAdapter {
     /// header per checkpoint (every `checkpointBlocks` blocks or `checkpointInterval` seconds)
     /// and at the end of the range, so most windows cost one request.
     func catchUp(_ range: ClosedRange<Int>, finalTarget: Int) async throws {
-        let now = Date()
+        let now = context.clock.now()
         stats.update {
             if $0.catchUp == nil {
                 $0.catchUp = .init(startHeight: range.lowerBound - 1, startedAt: now, height: range.lowerBound - 1, target: finalTarget, lastLog: now)
             }
             $0.catchUp?.target = finalTarget
         }
-        var committed = (height: range.lowerBound - 1, at: Date())
+        var committed = (height: range.lowerBound - 1, at: context.clock.now())
         try await scanner.scan(range) { window, logs in
             let byBlock = try matchedTransfers(logs)
             var reports: [ChainReport] = byBlock.map { .blockScanned($0.block, transfers: $0.transfers) }
             var reached = byBlock.last?.block.height ?? committed.height
             let due = window.upperBound == range.upperBound || window.upperBound - committed.height >= Self.checkpointBlocks
-                || Date().timeIntervalSince(committed.at) >= Self.checkpointInterval
+                || context.clock.now().timeIntervalSince(committed.at) >= Self.checkpointInterval
             if due, reached != window.upperBound {
                 guard let end = try await client.block(at: window.upperBound) else {
                     throw JSONRPCError.malformed("eth_getBlockByNumber(\(window.upperBound)) returned null below the head")
@@ -215,7 +215,7 @@ public struct EVMAdapter: ChainAdapter {
             }
             if !reports.isEmpty {
                 try await context.pipeline.submit(reports)
-                committed = (reached, Date())
+                committed = (reached, context.clock.now())
             }
             stats.update { $0.transfersReported += byBlock.reduce(0) { $0 + $1.transfers.count } }
             progress(window.upperBound)
@@ -335,7 +335,7 @@ public struct EVMAdapter: ChainAdapter {
 
     /// Records progress; logs it at most every 5 s during a catch-up.
     func progress(_ height: Int) {
-        let now = Date()
+        let now = context.clock.now()
         let line: EVMStats.CatchUp? = stats.counters.withLock { c in
             guard var run = c.catchUp else { return nil }
             run.height = height
@@ -368,7 +368,7 @@ public struct EVMAdapter: ChainAdapter {
         let tip = await context.pipeline.tip
         var progress: JSONValue = .null
         if let run = c.catchUp {
-            let elapsed = Date().timeIntervalSince(run.startedAt)
+            let elapsed = context.clock.now().timeIntervalSince(run.startedAt)
             let rate = elapsed > 0 ? Double(run.height - run.startHeight) / elapsed : 0
             progress = [
                 "block": .int(Int64(run.height)), "target": .int(Int64(run.target)), "blocks_per_s": .double((rate * 10).rounded() / 10),

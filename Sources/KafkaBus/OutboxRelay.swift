@@ -42,6 +42,8 @@ public final class OutboxRelay: PluginService {
 
     private struct Stats {
         var inFlight = 0
+        /// The most batches that were sent and not yet acknowledged at once.
+        var peakBatchesInFlight = 0
         var published = 0
         var lastError: String?
         var lastPublishedAt: Date?
@@ -61,7 +63,11 @@ public final class OutboxRelay: PluginService {
     private let logger: Logger
     private let stats = Mutex(Stats())
 
-    public init(store: OutboxStore, config: KafkaClientConfig, settings: Settings = Settings(), logger: Logger) {
+    /// Retry pauses and `last_published_at` are taken from it.
+    private let clock: any WatchClock
+
+    public init(store: OutboxStore, config: KafkaClientConfig, settings: Settings = Settings(), logger: Logger, clock: any WatchClock = SystemClock()) {
+        self.clock = clock
         self.store = store
         self.config = config
         self.settings = settings
@@ -108,7 +114,7 @@ public final class OutboxRelay: PluginService {
             stats.withLock {
                 $0.inFlight = inFlight.reduce(0) { $0 + $1.rows.count }
                 $0.published += acked.count
-                if !acked.isEmpty { $0.lastPublishedAt = Date() }
+                if !acked.isEmpty { $0.lastPublishedAt = clock.now() }
                 if let failure { $0.lastError = failure }
             }
 
@@ -116,7 +122,7 @@ public final class OutboxRelay: PluginService {
                 // Let what is in flight finish, then go again from the oldest unpublished row.
                 if inFlight.isEmpty {
                     logger.warning("outbox publication failed; retrying", metadata: ["error": "\(error)"])
-                    try await Task.sleep(for: settings.retryBackoff)
+                    try await clock.sleep(for: settings.retryBackoff)
                     blocked = []
                     failure = nil
                     floor.reset()
@@ -138,7 +144,11 @@ public final class OutboxRelay: PluginService {
                         wake.signal()
                     }
                     inFlight.append(flight)
-                    stats.withLock { $0.inFlight += rows.count }
+                    let batches = inFlight.count
+                    stats.withLock {
+                        $0.inFlight += rows.count
+                        $0.peakBatchesInFlight = max($0.peakBatchesInFlight, batches)
+                    }
                     continue
                 }
             }
@@ -182,7 +192,7 @@ public final class OutboxRelay: PluginService {
         let s = stats.withLock { $0 }
         var fields: [String: JSONValue] = [
             "kafka": "on", "brokers": .array(config.brokers.map(JSONValue.string)),
-            "in_flight": .int(Int64(s.inFlight)), "published_since_start": .int(Int64(s.published)),
+            "in_flight": .int(Int64(s.inFlight)), "peak_batches_in_flight": .int(Int64(s.peakBatchesInFlight)), "published_since_start": .int(Int64(s.published)),
             "last_error": .optional(s.lastError), "max_in_flight_batches": .int(Int64(settings.maxInFlight)),
             "wake": .string(s.listening ? "notify (LISTEN unrip_outbox) + poll" : "poll every \(settings.idleInterval)"),
             "last_published_at": s.lastPublishedAt.map { .string(Timestamp.string($0)) } ?? .null,

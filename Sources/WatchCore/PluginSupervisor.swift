@@ -53,7 +53,14 @@ public final class PluginSupervisor: Service, ManagedPlugin {
     public static let flappingWindow: TimeInterval = 120
     private let current = Mutex(State())
 
-    public init(name: String, kind: String, startPaused: Bool = false, logger: Logger, maxBackoff: Duration = .seconds(30), reloadOn: ChangeSignal? = nil, make: @escaping @Sendable () async throws -> any PluginService) {
+    /// Restart backoffs and the restart-loop window are measured on it.
+    let clock: any WatchClock
+
+    public init(
+        name: String, kind: String, startPaused: Bool = false, logger: Logger, maxBackoff: Duration = .seconds(30), reloadOn: ChangeSignal? = nil,
+        clock: any WatchClock = SystemClock(), make: @escaping @Sendable () async throws -> any PluginService
+    ) {
+        self.clock = clock
         self.reloadOn = reloadOn
         self.name = name
         self.kind = kind
@@ -106,7 +113,7 @@ public final class PluginSupervisor: Service, ManagedPlugin {
         case .stopped: return .unhealthy("stopped")
         case .paused: return .healthy
         case .starting, .running:
-            if s.failureStreak >= 2, let last = s.lastFailureAt, Date().timeIntervalSince(last) < Self.flappingWindow {
+            if s.failureStreak >= 2, let last = s.lastFailureAt, clock.now().timeIntervalSince(last) < Self.flappingWindow {
                 return .unhealthy("restarting in a loop: \(s.failureStreak) failures in a row, the last: \(s.lastError ?? "?")")
             }
             return await instance?.health() ?? .healthy
@@ -142,7 +149,7 @@ public final class PluginSupervisor: Service, ManagedPlugin {
                     return
                 case .failed(let error):
                     self.current.withLock { s in
-                        let now = Date()
+                        let now = self.clock.now()
                         s.restarts += 1
                         let close = s.lastFailureAt.map { now.timeIntervalSince($0) < Self.flappingWindow } ?? false
                         s.failureStreak = close ? s.failureStreak + 1 : 1
@@ -151,7 +158,7 @@ public final class PluginSupervisor: Service, ManagedPlugin {
                     Counter(label: "unrip_plugin_failures_total", dimensions: [("plugin", self.name)]).increment()
                     self.set(.failed, error: error)
                     self.logger.error("plugin failed; restarting", metadata: ["plugin": "\(self.name)", "error": "\(error)", "backoff": "\(backoff)"])
-                    try? await Task.sleep(for: backoff)
+                    try? await self.clock.sleep(for: backoff)
                     backoff = min(backoff * 2, self.maxBackoff)
                 }
             }

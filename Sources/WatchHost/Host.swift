@@ -59,7 +59,7 @@ public struct UnripHost: Sendable {
             if let policy = adapter.watchdog {
                 watched.append(ChainWatchdog.Chain(name: kind, probe: DeferredProbe(adapter.makeProbe), policy: policy, pipeline: pipeline, signals: signals))
             }
-            supervisors.append(PluginSupervisor(name: adapter.kind, kind: adapter.kind, logger: pluginLogger, reloadOn: book.changes(kind)) {
+            supervisors.append(PluginSupervisor(name: adapter.kind, kind: adapter.kind, logger: pluginLogger, reloadOn: book.changes(kind), clock: clock) {
                 // Each instance watches the handles of the moment: a changed set rebuilds it.
                 var context = AdapterContext(name: kind, chain: kind, network: network, handles: book.handles(kind), pipeline: pipeline, logger: named, clock: clock)
                 context.signals = signals
@@ -83,7 +83,7 @@ public struct UnripHost: Sendable {
             let reconcilerLogger = named
             let credits = CreditRepository(pool: pool, observationsTopic: config.topicObservations)
             let clock = self.clock, chains = handleChains
-            supervisors.append(PluginSupervisor(name: "reconciler", kind: "reconciler", logger: reconcilerLogger) {
+            supervisors.append(PluginSupervisor(name: "reconciler", kind: "reconciler", logger: reconcilerLogger, clock: clock) {
                 ReconcilerService(
                     configuration: reconcilerConfig, credits: credits, logger: reconcilerLogger, clock: clock,
                     handleChains: chains, onHandlesChanged: reloadHandles)
@@ -149,7 +149,7 @@ public struct UnripHost: Sendable {
         let groupID = config.kafkaGroupID
         return [
             PluginSupervisor(name: "relay", kind: "outbox-relay", logger: relayLogger) { [relayLogger] in
-                OutboxRelay(store: OutboxStore(pool: pool), config: kafka, logger: relayLogger)
+                OutboxRelay(store: OutboxStore(pool: pool), config: kafka, logger: relayLogger, clock: clock)
             },
             PluginSupervisor(name: "inputs", kind: "kafka-inputs", logger: inputsLogger) { [inputsLogger] in
                 InputConsumer(

@@ -110,13 +110,3 @@ public enum AdapterConformance {
         Task { try await adapter.run() }
     }
 }
-
-/// Polls `condition` until it holds or `timeout` passes.
-public func waitUntil(_ timeout: Duration = .seconds(10), _ condition: () async -> Bool) async -> Bool {
-    let deadline = ContinuousClock.now + timeout
-    while ContinuousClock.now < deadline {
-        if await condition() { return true }
-        try? await Task.sleep(for: .milliseconds(10))
-    }
-    return await condition()
-}

@@ -116,12 +116,3 @@ struct HostedPusher {
     }
 }
 
-func eventually(_ what: String, timeout: Double = 20, _ condition: () async throws -> Bool) async throws {
-    let deadline = Date().addingTimeInterval(timeout)
-    while Date() < deadline {
-        if try await condition() { return }
-        try await Task.sleep(for: .milliseconds(20))
-    }
-    Issue.record("timed out waiting for: \(what)")
-    throw CancellationError()
-}

@@ -65,7 +65,7 @@ struct AlertPushTests {
         _ = try await h.raise("BTC/EUR")
         _ = try await h.raise("ETH/EUR")
         _ = try await h.clear("BTC/EUR")
-        try await eventually("several failed attempts") { h.receiver.requests.count >= 4 }
+        try await eventually("several failed attempts", pumping: h.f.clock) { h.receiver.requests.count >= 4 }
         #expect(h.receiver.accepted.isEmpty)
         let failing = await h.targetState(pusher, "webhook")
         #expect(failing["backlog"] == .int(3))
@@ -73,12 +73,12 @@ struct AlertPushTests {
         #expect(failing["last_error"]?.stringValue?.contains("HTTP 503") == true)
 
         h.receiver.setDefault(status: 200)
-        try await eventually("all delivered") { h.receiver.accepted.count == 3 }
+        try await eventually("all delivered", pumping: h.f.clock) { h.receiver.accepted.count == 3 }
         let delivered = h.receiver.accepted.compactMap { $0.json?["event_id"]?.stringValue }
         let stored = try await h.eventIDs()
         #expect(delivered == stored)
         #expect(h.receiver.accepted.compactMap { $0.json?["status"]?.stringValue } == ["firing", "firing", "resolved"])
-        try await eventually("the pusher counted all three") { await h.targetState(pusher, "webhook")["backlog"] == .int(0) }
+        try await eventually("the pusher counted all three", pumping: h.f.clock) { await h.targetState(pusher, "webhook")["backlog"] == .int(0) }
         let state = await h.targetState(pusher, "webhook")
         #expect(state["backlog"] == .int(0))
         #expect(state["consecutive_failures"] == .int(0))
@@ -293,9 +293,9 @@ struct AlertPushTests {
         let running = try await h.startReady(pusher)
         defer { running.cancel() }
         _ = try await h.raise("BTC/EUR")
-        try await eventually("delivered after the timeout") { h.receiver.accepted.count == 1 }
+        try await eventually("delivered after the timeout", pumping: h.f.clock) { h.receiver.accepted.count == 1 }
         #expect(h.receiver.requests.count == 2)
-        try await eventually("the pusher counted it") { await h.targetState(pusher, "webhook")["delivered"] == .int(1) }
+        try await eventually("the pusher counted it", pumping: h.f.clock) { await h.targetState(pusher, "webhook")["delivered"] == .int(1) }
         let state = await h.targetState(pusher, "webhook")
         #expect(state["retries_since_start"] == .int(1))
         #expect(state["last_error"]?.stringValue?.contains("timeout") == true)

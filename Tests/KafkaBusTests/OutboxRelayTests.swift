@@ -104,9 +104,21 @@ struct OutboxRelayTests {
             }
             try await eventually("round \(round) published", timeout: 20) { try await store.backlog().count == 0 }
         }
-        let records = try await consume(mock.bootstrap, topics: ["relay.wake"], count: 60)
+        // 24 rows committed at once: read 3 at a time, several batches go out before the first ack.
+        let burst = (0..<24).map { n in (id: UUID().uuidString.lowercased(), key: "handle-\(n % 4)", n: 300 + n) }
+        for row in burst { expected[row.key, default: []].append(row.id) }
+        try await db.pool.transaction { conn in
+            for row in burst {
+                try Outbox.enqueue(conn: conn, topic: "relay.wake", key: row.key, eventID: row.id, payload: ["schema": "test.v1", "event_id": .string(row.id), "n": .int(Int64(row.n))])
+            }
+        }
+        try await eventually("the burst published", timeout: 20) { try await store.backlog().count == 0 }
+        let records = try await consume(mock.bootstrap, topics: ["relay.wake"], count: 84)
         let got = try eventIDsByKey(records)
         #expect(got == expected)
+        let peak = await relay.state()["peak_batches_in_flight"]?.int64Value ?? 0
+        #expect(peak >= 2, "never more than one batch in flight (peak \(peak))")
+        #expect(peak <= 4, "more batches in flight than maxInFlight (peak \(peak))")
     }
 
     @Test("a row whose transaction commits after later rows were published is still published, before the full rescan")

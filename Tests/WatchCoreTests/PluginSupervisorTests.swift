@@ -42,9 +42,23 @@ import WatchTesting
 
     @Test func failedInstanceIsRestartedAndReportedUnhealthyMeanwhile() async throws {
         let counter = Counter(failFirst: true)
-        let supervisor = PluginSupervisor(name: "p", kind: "k", logger: Logger(label: "t"), maxBackoff: .milliseconds(300)) { Looping(counter: counter) }
+        let clock = TestClock()
+        let supervisor = PluginSupervisor(name: "p", kind: "k", logger: Logger(label: "t"), clock: clock) { Looping(counter: counter) }
         let task = Task { try await supervisor.run() }
+        // The first instance failed; the restart waits its backoff on the supervisor's clock,
+        // which stands still: meanwhile the plugin is unhealthy, naming the failure.
+        #expect(await waitUntil { supervisor.status == .failed && clock.sleepers > 0 })
+        guard case .unhealthy(let why) = await supervisor.health() else {
+            Issue.record("a failed plugin waiting to restart reported healthy")
+            task.cancel()
+            return
+        }
+        #expect(why.contains("CancellationErrorLike"), "\(why)")
+        #expect(counter.starts.withLock { $0 } == 1, "restarted before its backoff passed")
+        // The backoff passes: a fresh instance runs and the plugin is healthy again.
+        clock.advance(by: 1)
         #expect(await waitUntil { counter.starts.withLock { $0 } == 2 && supervisor.status == .running })
+        #expect(await supervisor.health() == .healthy)
         let state = await supervisor.state()
         #expect(state["restarts"] == .int(1))
         #expect(state["last_error"]?.stringValue?.contains("CancellationErrorLike") == true)

@@ -99,8 +99,12 @@ public struct BitcoinAdapter: ChainAdapter {
     /// The single worker: all chain work happens here, in order.
     func work() async throws {
         var backoff = Duration.milliseconds(250)
-        var lastMempoolResync: ContinuousClock.Instant?
-        var lastBlockSync: ContinuousClock.Instant?
+        let clock = context.clock
+        var lastMempoolResync: Date?
+        var lastBlockSync: Date?
+        func due(_ last: Date?, every interval: Duration) -> Bool {
+            last.map { clock.now().timeIntervalSince($0) >= Double(interval.components.seconds) + Double(interval.components.attoseconds) / 1e18 } ?? true
+        }
         var needsMempoolResync = true
         let fetchOnAdd = configuration.zmqRawTx == nil
         while !Task.isCancelled {
@@ -108,7 +112,7 @@ public struct BitcoinAdapter: ChainAdapter {
             do {
                 if lastMempoolResync == nil { try await sync.start() }
                 // Blocks are re-checked on block events, and at least every poll interval.
-                var needsBlockSync = lastBlockSync.map { ContinuousClock.now - $0 >= configuration.pollInterval } ?? true
+                var needsBlockSync = due(lastBlockSync, every: configuration.pollInterval)
                 // Transactions drained in one wake-up become one batch: one transaction in PostgreSQL.
                 var batch: [ChainReport] = []
                 let (items, dropped) = inbox.drain()
@@ -146,12 +150,12 @@ public struct BitcoinAdapter: ChainAdapter {
                 try await sync.submit(batch)
                 if needsBlockSync {
                     try await sync.syncBlocks()
-                    lastBlockSync = .now
+                    lastBlockSync = clock.now()
                 }
                 let interval = configuration.zmqTopics.isEmpty ? configuration.pollInterval : configuration.mempoolResyncInterval
-                if needsMempoolResync || lastMempoolResync.map({ ContinuousClock.now - $0 >= interval }) ?? true {
+                if needsMempoolResync || due(lastMempoolResync, every: interval) {
                     try await sync.resyncMempool()
-                    lastMempoolResync = .now
+                    lastMempoolResync = clock.now()
                     needsMempoolResync = false
                 }
                 try await sync.expireRemovals()
@@ -167,13 +171,13 @@ public struct BitcoinAdapter: ChainAdapter {
                 if Task.isCancelled { return }
                 await sync.recordFailure(error)
                 context.logger.warning("bitcoin sync failed; retrying", metadata: ["error": "\(error)", "backoff": "\(backoff)"])
-                try? await Task.sleep(for: backoff)
+                try? await clock.sleep(for: backoff)
                 backoff = min(backoff * 2, .seconds(30))
                 needsMempoolResync = true
                 continue
             }
             let wait = await sync.hasPendingRemovals ? min(configuration.pollInterval, configuration.replacementGrace) : configuration.pollInterval
-            await wake.wait(after: generation, atMost: wait)
+            await wake.wait(after: generation, atMost: wait, clock: clock)
         }
     }
 }

@@ -174,7 +174,7 @@ final class AlertPushWorker: Sendable {
                 "error": "\(failure.why)", "pending": "\(failure.what)", "attempt": "\(failure.attempt)", "retry_in": "\(pause)",
                 "url": "\(target.redactedURL)",
             ])
-        try await Task.sleep(for: pause)
+        try await clock.sleep(for: pause)
     }
 
     /// Failing for longer than `unhealthy_after_s`, if so.

@@ -1,5 +1,6 @@
 import Testing
 import WatchCore
+import WatchTesting
 
 @Suite struct JSONParserTests {
     @Test func parsesDocuments() throws {
@@ -63,7 +64,7 @@ import WatchCore
             #"{"jsonrpc":"2.0","id":1,"error":{"code":-32005,"message":"query returned more than 10000 results. Try with this block range [0x1, 0x2].","data":{"from":"0x1","to":"0x2","limit":10000}}}"#,
             #"[1.5e-7,-0,"\u00e9\ud83d\ude00",{"a":{"b":[[],{}]}},115792089237316195423570985008687907853269984665640564039457584007913129639935]"#,
         ]
-        var rng = SplitMix(seed: 0x5EED)
+        var rng = SeededGenerator(seed: 0x5EED)
         let alphabet = Array(#"{}[],:"\/0123456789-+.eEtrufalsn x"#.utf8) + [0x00, 0x1F, 0x7F, 0x80, 0xC3, 0xA9, 0xED, 0xF0, 0xFF]
         var accepted = 0, rejected = 0
         for _ in 0..<4000 {
@@ -87,17 +88,5 @@ import WatchCore
             }
         }
         #expect(accepted > 50 && rejected > 1000)
-    }
-}
-
-struct SplitMix {
-    var state: UInt64
-    init(seed: UInt64) { state = seed }
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
     }
 }

@@ -38,23 +38,16 @@ public enum AdapterConformance {
 
     /// Runs the scenario; returns the failures (empty when the adapter conforms).
     public static func run(_ setup: Setup, node: some ConformanceNode) async throws -> [String] {
-        let store = MemoryChainStore()
-        let pipeline = ChainPipeline(
-            adapter: setup.chain,
-            tracker: ChainTracker(chain: setup.chain, network: setup.network, policy: setup.policy), store: store,
-            clock: SystemClock())
-        let context = AdapterContext(
-            name: setup.chain, chain: setup.chain, network: setup.network, handles: [setup.handle], pipeline: pipeline,
-            logger: Logger(label: "conformance"), clock: SystemClock())
+        let harness = AdapterHarness(
+            chain: setup.chain, network: setup.network, policy: setup.policy, handles: [setup.handle], logger: Logger(label: "conformance"))
+        let store = harness.store, pipeline = harness.pipeline, context = harness.context
         var failures: [String] = []
         func check(_ what: String, _ condition: () async -> Bool) async {
             if !(await waitUntil(setup.timeout, condition)) { failures.append(what) }
         }
-        @Sendable func row(_ tx: String) -> MemoryChainStore.Row? {
-            store.rows.first { $0.key.txHash == tx }?.value
-        }
+        @Sendable func row(_ tx: String) -> MemoryChainStore.Row? { harness.row(tx) }
 
-        var running = start(try setup.make(context))
+        harness.start(try setup.make(context))
         await check("adapter sets a cursor at start") { await pipeline.tip != nil }
 
         // 1. Mempool, inclusion, confirmation.
@@ -72,11 +65,10 @@ public enum AdapterConformance {
         }
 
         // 2. Stopped adapter: what happens meanwhile is caught up from the cursor.
-        running.cancel()
-        _ = await running.result
+        await harness.stop()
         let tx2 = try await node.send(to: setup.handle.address, amount: 70_000)
         try await node.mineBlocks(setup.policy.confirmations)
-        running = start(try setup.make(context))
+        harness.start(try setup.make(context))
         await check("payment made while stopped is caught up and confirmed") { row(tx2)?.state == .seenConfirmed }
 
         // 3. Reorg: included, reorged out, then failed once the grace runs out.
@@ -101,12 +93,7 @@ public enum AdapterConformance {
             let seenInMempool = firsts.filter { $0.2 == .seenInMempool }.count
             if seenInMempool > 1 { failures.append("transfer \(tx) was first-seen \(seenInMempool) times") }
         }
-        running.cancel()
-        _ = await running.result
+        await harness.stop()
         return failures
-    }
-
-    static func start(_ adapter: any ChainAdapter) -> Task<Void, Error> {
-        Task { try await adapter.run() }
     }
 }

@@ -19,7 +19,7 @@ public enum EventSchemaValidator {
         let out = Pipe()
         process.standardOutput = out
         process.standardError = out
-        try process.run()
+        try spawn(process)
         let data = out.fileHandleForReading.readDataToEndOfFile()
         process.waitUntilExit()
         return (process.terminationStatus, String(decoding: data, as: UTF8.self))

@@ -22,3 +22,12 @@ public func offThePool<T: Sendable>(_ work: @escaping @Sendable () throws -> T) 
         Thread.detachNewThread { continuation.resume(with: Result { try work() }) }
     }
 }
+
+/// Starts `process`, one start at a time in this test process: Foundation's `Process.run()` on
+/// Linux was seen crashing (a bad read while it copied the child's arguments and environment)
+/// when tests started processes on several threads at once.
+public func spawn(_ process: Process) throws {
+    try spawnLock.withLock { try process.run() }
+}
+
+private let spawnLock = NSLock()

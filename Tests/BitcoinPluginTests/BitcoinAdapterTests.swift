@@ -13,22 +13,26 @@ import WatchTesting
     static var script: [UInt8] { try! AddressCodec.scriptPubKey(for: handle, network: .regtest) }
     static let other: [UInt8] = [0x00, 0x14] + [UInt8](repeating: 0xab, count: 20)
 
+    /// The bitcoind double and the adapter, in the shared `AdapterHarness`.
     struct Harness {
         let double: BitcoindDouble
-        let store: MemoryChainStore
-        let pipeline: ChainPipeline
+        let harness: AdapterHarness
         let configuration: BitcoinConfiguration
-        let task: Task<Void, Error>
         let adapter: BitcoinAdapter
+        var store: MemoryChainStore { harness.store }
+        var pipeline: ChainPipeline { harness.pipeline }
 
         func row(_ txid: String, vout: Int = 0) -> MemoryChainStore.Row? {
             store.rows[TransferKey(chain: "bitcoin", txHash: txid, outputIndex: vout)]
         }
 
-        func stop() async {
-            task.cancel()
-            _ = await task.result
-        }
+        func stop() async { await harness.stop() }
+    }
+
+    static func harness(_ configuration: BitcoinConfiguration, store: MemoryChainStore = MemoryChainStore()) async throws -> AdapterHarness {
+        try await AdapterHarness(
+            restoring: "bitcoin", network: "regtest", policy: configuration.policy, handles: configuration.handles, store: store,
+            logger: Logger(label: "bitcoin-test"))
     }
 
     static func config(_ double: BitcoindDouble, zmq: Bool = true, rest: Bool = true, cookie: Bool = false, extra: [String: ConfigValue] = [:]) throws -> BitcoinConfiguration {
@@ -60,12 +64,11 @@ import WatchTesting
     }
 
     static func start(_ double: BitcoindDouble, _ configuration: BitcoinConfiguration, store: MemoryChainStore = MemoryChainStore()) async throws -> Harness {
-        let pipeline = try await ChainPipeline.restore(adapter: "bitcoin", chain: "bitcoin", network: "regtest", policy: configuration.policy, store: store, clock: SystemClock())
-        let context = AdapterContext(name: "bitcoin", chain: "bitcoin", network: "regtest", handles: configuration.handles, pipeline: pipeline, logger: Logger(label: "bitcoin-test"), clock: SystemClock())
-        let adapter = try BitcoinAdapter(configuration: configuration, context: context)
-        let task = Task { try await adapter.run() }
-        let h = Harness(double: double, store: store, pipeline: pipeline, configuration: configuration, task: task, adapter: adapter)
-        #expect(await waitUntil { await pipeline.tip?.hash == double.tip.hash })
+        let harness = try await Self.harness(configuration, store: store)
+        let adapter = try BitcoinAdapter(configuration: configuration, context: harness.context)
+        harness.start(adapter)
+        let h = Harness(double: double, harness: harness, configuration: configuration, adapter: adapter)
+        #expect(await waitUntil { await harness.pipeline.tip?.hash == double.tip.hash })
         try await Task.sleep(for: .milliseconds(200))  // let the ZMQ subscription settle (slow joiner)
         return h
     }
@@ -207,13 +210,11 @@ import WatchTesting
         }
         let configuration = try Self.config(double, extra: ["start_height": .int(0)])
         // First run: stop it part-way through catching up.
-        let pipeline = try await ChainPipeline.restore(adapter: "bitcoin", chain: "bitcoin", network: "regtest", policy: configuration.policy, store: store, clock: SystemClock())
-        let context = AdapterContext(name: "bitcoin", chain: "bitcoin", network: "regtest", handles: configuration.handles, pipeline: pipeline, logger: Logger(label: "t"), clock: SystemClock())
-        let first = try BitcoinAdapter(configuration: configuration, context: context)
-        let task = Task { try await first.run() }
+        let firstRun = try await Self.harness(configuration, store: store)
+        let pipeline = firstRun.pipeline
+        firstRun.start(try BitcoinAdapter(configuration: configuration, context: firstRun.context))
         #expect(await waitUntil { (await pipeline.tip?.height ?? 0) >= 10 })
-        task.cancel()
-        _ = await task.result
+        await firstRun.stop()
         let midway = await pipeline.tip?.height ?? 0
         #expect(midway < 30 || store.rows.count == 30)
         // Restart from the durable cursor.
@@ -231,10 +232,8 @@ import WatchTesting
         let double = try await BitcoindDouble.start(chain: "main")
         var configuration = try Self.config(double)
         configuration.pollInterval = .milliseconds(50)
-        let store = MemoryChainStore()
-        let pipeline = ChainPipeline(adapter: "bitcoin", tracker: ChainTracker(chain: "bitcoin", network: "regtest", policy: configuration.policy), store: store, clock: SystemClock())
-        let context = AdapterContext(name: "bitcoin", chain: "bitcoin", network: "regtest", handles: configuration.handles, pipeline: pipeline, logger: Logger(label: "t"), clock: SystemClock())
-        let adapter = try BitcoinAdapter(configuration: configuration, context: context)
+        let harness = AdapterHarness(chain: "bitcoin", network: "regtest", policy: configuration.policy, handles: configuration.handles)
+        let adapter = try BitcoinAdapter(configuration: configuration, context: harness.context)
         await #expect {
             try await adapter.run()
         } throws: { error in

@@ -21,21 +21,14 @@ func handlesValue(_ addresses: [String]) -> ConfigValue {
     .array(addresses.enumerated().map { i, a in .table(["address": .string(a), "asset": "EURe", "label": .string("mm-\(i)")]) })
 }
 
-/// A double, a memory store and a running adapter wired as the host would.
+/// The EVM node double and the plugin in the shared `AdapterHarness`.
 final class GnosisHarness: Sendable {
     let node: EVMNodeDouble
-    let store = MemoryChainStore()
-    let pipeline: ChainPipeline
-    let context: AdapterContext
+    let adapterHarness: AdapterHarness
     let configuration: EVMConfiguration
-    let task = LockedTask()
-
-    final class LockedTask: @unchecked Sendable {
-        private let lock = NSLock()
-        private var task: Task<Void, any Error>?
-        func set(_ t: Task<Void, any Error>?) { lock.withLock { task = t } }
-        var value: Task<Void, any Error>? { lock.withLock { task } }
-    }
+    var store: MemoryChainStore { adapterHarness.store }
+    var pipeline: ChainPipeline { adapterHarness.pipeline }
+    var context: AdapterContext { adapterHarness.context }
 
     static func make(
         chain: EVMChainModel = EVMChainModel(tip: 1000), urlPath: String = "", overrides: [String: ConfigValue] = [:],
@@ -57,14 +50,9 @@ final class GnosisHarness: Sendable {
     init(node: EVMNodeDouble, configuration: EVMConfiguration) {
         self.node = node
         self.configuration = configuration
-        pipeline = ChainPipeline(
-            adapter: "gnosis", tracker: ChainTracker(chain: "gnosis", network: configuration.network, policy: configuration.policy),
-            store: store, clock: SystemClock())
-        var logger = Logger(label: "gnosis-test")
-        logger.logLevel = .warning
-        context = AdapterContext(
-            name: "gnosis", chain: "gnosis", network: configuration.network, handles: configuration.handles, pipeline: pipeline,
-            logger: logger, clock: SystemClock())
+        adapterHarness = AdapterHarness(
+            chain: "gnosis", network: configuration.network, policy: configuration.policy, handles: configuration.handles,
+            logger: AdapterHarness.quietLogger("gnosis-test"))
     }
 
     func makeAdapter() throws -> EVMAdapter { try EVMAdapter(configuration: configuration, context: context) }
@@ -72,26 +60,21 @@ final class GnosisHarness: Sendable {
     @discardableResult
     func start() throws -> EVMAdapter {
         let adapter = try makeAdapter()
-        task.set(Task { try await adapter.run() })
+        adapterHarness.start(adapter)
         return adapter
     }
 
-    func stop() async {
-        task.value?.cancel()
-        _ = await task.value?.result
-        task.set(nil)
-    }
+    func stop() async { await adapterHarness.stop() }
 
     func shutdown() async {
         await stop()
         await node.stop()
     }
 
-    func row(_ tx: String) -> MemoryChainStore.Row? { store.rows.first { $0.key.txHash == tx }?.value }
+    func row(_ tx: String) -> MemoryChainStore.Row? { adapterHarness.row(tx) }
 
     /// Waits until the cursor reaches the node's tip (or `height`).
     func synced(to height: Int? = nil, timeout: Duration = .seconds(20)) async -> Bool {
-        let want = height ?? node.tip
-        return await waitUntil(timeout) { await self.pipeline.tip?.height ?? -1 >= want }
+        await adapterHarness.synced(to: height ?? node.tip, timeout: timeout)
     }
 }

@@ -74,7 +74,7 @@ import WatchTesting
         let out = try FileHandle(forWritingTo: URL(fileURLWithPath: outPath))
         process.standardOutput = out
         process.standardError = out
-        try process.run()
+        try spawn(process)
         guard await process.exited(within: .seconds(20)) else {
             process.terminate()
             return nil

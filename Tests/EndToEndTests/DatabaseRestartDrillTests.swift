@@ -20,7 +20,7 @@ import WatchTesting
         p.arguments = args
         p.standardOutput = try FileHandle(forWritingTo: URL(fileURLWithPath: outPath))
         p.standardInput = FileHandle.nullDevice
-        try p.run()
+        try spawn(p)
         guard await p.exited(within: .seconds(60)), p.terminationStatus == 0 else {
             if p.isRunning { p.terminate() }
             throw DrillError(description: "pg-cluster \(args) failed or hung")

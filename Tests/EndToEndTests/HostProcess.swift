@@ -42,7 +42,7 @@ final class HostProcess: @unchecked Sendable {
         process.environment = environment
         process.standardOutput = log
         process.standardError = log
-        try process.run()
+        try spawn(process)
     }
 
     /// A fresh process object for the same config (a Process runs once).

@@ -1,4 +1,5 @@
 import Foundation
+import WatchTesting
 
 /// `unrip-kafka-mock` as a child process (librdkafka's Kafka-protocol mock cluster over TCP).
 final class KafkaMockProcess: @unchecked Sendable {
@@ -34,7 +35,7 @@ final class KafkaMockProcess: @unchecked Sendable {
         process.standardOutput = try FileHandle(forWritingTo: URL(fileURLWithPath: out))
         process.standardInput = FileHandle.nullDevice
         outPath = out
-        try process.run()
+        try spawn(process)
     }
 
     /// SIGKILL: a mock started from the test process may have SIGTERM blocked (inherited mask).

@@ -1,4 +1,5 @@
 import Foundation
+import WatchTesting
 import Testing
 
 /// The `unrip-kafka-mock` process (librdkafka's mock cluster), spoken to over TCP.
@@ -30,7 +31,7 @@ final class MockKafka: @unchecked Sendable {
         let stdin = Pipe(), stdout = Pipe()
         process.standardInput = stdin
         process.standardOutput = stdout
-        try process.run()
+        try spawn(process)
         let reader = LineReader(stdout.fileHandleForReading)
         let first = try await reader.next()
         return MockKafka(bootstrap: first, process: process, input: stdin.fileHandleForWriting, reader: reader)

@@ -113,7 +113,7 @@ let package = Package(
         ),
         .target(
             name: "EVMPlugin",
-            dependencies: ["WatchCore", "JSONRPCClient"],
+            dependencies: ["WatchCore", "JSONRPCClient", .product(name: "Metrics", package: "swift-metrics")],
             path: "Plugins/EVM",
             exclude: ["Testing"]
         ),

@@ -1,4 +1,5 @@
 import JSONRPCClient
+import Metrics
 import WatchCore
 
 extension EVMAdapter {
@@ -17,6 +18,7 @@ extension EVMAdapter {
         }
         guard !doubtful.isEmpty else { return [] }
         stats.update { $0.emptyLogsContradictedByBloom += doubtful.count }
+        Counter(label: "unrip_evm_empty_logs_contradicted_by_bloom_total", dimensions: [("plugin", configuration.name)]).increment(by: doubtful.count)
         context.logger.notice(
             "eth_getLogs returned nothing for blocks whose logsBloom may hold a watched transfer; asking again",
             metadata: ["blocks": "\(doubtful.map(\.number))"])
@@ -33,6 +35,7 @@ extension EVMAdapter {
             if !again.isEmpty, other != nil { client.pool.contradicted(first) }
             if again.isEmpty {
                 stats.update { $0.bloomFalsePositives += 1 }
+                Counter(label: "unrip_evm_bloom_false_positives_total", dimensions: [("plugin", configuration.name)]).increment()
                 context.logger.debug("bloom false positive", metadata: ["block": "\(header.number)"])
             }
             found += again

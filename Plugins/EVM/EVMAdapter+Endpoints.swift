@@ -1,4 +1,5 @@
 import JSONRPCClient
+import Metrics
 import WatchCore
 
 /// The adapter's side of `rpc_urls`: each endpoint's chain id checked before it is used, and
@@ -70,9 +71,15 @@ extension EVMAdapter {
             throw JSONRPCError.transport(.other("no usable RPC endpoint answered eth_blockNumber (see rpc.endpoints in /plugins/\(configuration.name)/state)"))
         }
         if chosen.index != before {
+            Counter(label: "unrip_evm_rpc_failovers_total", dimensions: [("plugin", configuration.name)]).increment()
             context.logger.notice(
                 "RPC failover", metadata: ["from": "\(pool.clients[before].redactedURL)", "to": "\(pool.clients[chosen.index].redactedURL)", "head": "\(chosen.head)"])
         }
+        for (i, e) in pool.state.withLock({ $0.endpoints }).enumerated() {
+            Gauge(label: "unrip_evm_rpc_endpoint_lag_blocks", dimensions: [("plugin", configuration.name), ("endpoint", String(i))])
+                .record(Double(max(0, (pool.state.withLock { $0.best } ?? 0) - (e.head ?? 0))))
+        }
+        Gauge(label: "unrip_evm_rpc_endpoint_in_use", dimensions: [("plugin", configuration.name)]).record(Double(chosen.index))
         return chosen.head
     }
 

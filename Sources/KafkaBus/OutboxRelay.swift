@@ -153,7 +153,7 @@ public final class OutboxRelay: PluginService {
                 }
             }
             // Until a batch is acknowledged, a row commits, or the idle interval passes.
-            await wake.wait(after: generation, atMost: settings.idleInterval)
+            await wake.wait(after: generation, atMost: settings.idleInterval, clock: clock)
         }
     }
 

@@ -189,6 +189,7 @@ public struct UnripHost: Sendable {
         let logger = self.logger
         let connections = FileDescriptorBudget.httpConnections(configured: config.httpMaxConnections, logger: logger)
         let headTimeout = config.httpReadHeaderTimeoutSeconds
+        let notifier = SystemdNotifier(logger: logger)
         let app = Application(
             router: prepared.surface.router(),
             server: .http1(
@@ -200,12 +201,16 @@ public struct UnripHost: Sendable {
                 availableConnectionsDelegate: MaximumAvailableConnections(connections)),
             onServerRunning: { channel in
                 logger.info("control surface listening", metadata: ["address": "\(channel.localAddress?.description ?? "?")"])
+                // Migrated, restored, plugins starting, port bound: ready for systemd.
+                notifier.send("READY=1\nSTATUS=serving on \(channel.localAddress?.description ?? "?")")
             },
             logger: logger)
         var services: [ServiceGroupConfiguration.ServiceConfiguration] = prepared.supervisors.map {
             .init(service: $0, successTerminationBehavior: .ignore, failureTerminationBehavior: .ignore)
         }
         services.append(.init(service: app))
+        // Last in the list, so the first to hear the graceful shutdown: STOPPING=1 at the drain's start.
+        if notifier.isActive { services.append(.init(service: SystemdNotifyService(notifier: notifier, clock: clock))) }
         var groupConfig = ServiceGroupConfiguration(services: services, gracefulShutdownSignals: [.sigterm, .sigint], logger: logger)
         groupConfig.cancellationSignals = [.sigquit]
         logger.info("unrip-watch starting", metadata: ["plugins": "\(config.enabledPlugins.joined(separator: ","))", "version": "\(UnripHost.version)"])

@@ -80,7 +80,7 @@ public struct TestChainAdapter: ChainAdapter {
             }
             try await withThrowingTaskGroup(of: Void.self) { group in
                 group.addTask { await self.node.signal.wait(after: generation) }
-                group.addTask { try await Task.sleep(for: self.configuration.pollInterval) }
+                group.addTask { try await self.context.clock.sleep(for: self.configuration.pollInterval) }
                 try await group.next()
                 group.cancelAll()
             }

@@ -25,8 +25,9 @@ final class HostProcess: @unchecked Sendable {
         self.port = port
     }
 
-    /// Starts `unrip-watch run`; with `fileLimit`, under `ulimit -n` of that many descriptors.
-    func start(fileLimit: Int? = nil) throws {
+    /// Starts `unrip-watch run`; with `fileLimit`, under `ulimit -n` of that many descriptors;
+    /// `environment` adds variables (e.g. `NOTIFY_SOCKET`).
+    func start(fileLimit: Int? = nil, environment extra: [String: String] = [:]) throws {
         _ = FileManager.default.createFile(atPath: logPath, contents: nil)
         let log = try FileHandle(forWritingTo: URL(fileURLWithPath: logPath))
         log.seekToEndOfFile()
@@ -39,6 +40,7 @@ final class HostProcess: @unchecked Sendable {
         }
         var environment = ProcessInfo.processInfo.environment
         environment["UNRIP_HTTP_LISTEN"] = "127.0.0.1:\(port)"
+        environment.merge(extra) { _, new in new }
         process.environment = environment
         process.standardOutput = log
         process.standardError = log

@@ -104,8 +104,9 @@ struct AlertPushTests {
         }
         #expect(why.contains("webhook") && why.contains("HTTP 502"))
         h.receiver.setDefault(status: 200)
-        try await eventually("delivered") { h.receiver.accepted.count == 1 }
-        try await eventually("healthy again") { await pusher.health() == .healthy }
+        // The retry waits its backoff on the pusher's clock: move it while the pusher sleeps.
+        try await eventually("delivered", pumping: h.f.clock) { h.receiver.accepted.count == 1 }
+        try await eventually("healthy again", pumping: h.f.clock) { await pusher.health() == .healthy }
     }
 
     @Test("a 400 is skipped, counted and recorded; later events are still delivered (webhook and Alertmanager batch)")

@@ -130,7 +130,8 @@ import WatchTesting
         let tx = double.pay(script: BitcoinAdapterTests.script, sats: 5_000)
         // The adapter's resync is due once its (test) clock has moved mempool_resync_s.
         clock.advance(by: 1)
-        #expect(await waitUntil { store.rows[TransferKey(chain: "bitcoin", txHash: tx.txid, outputIndex: 0)] != nil })
+        // Pumped: should the adapter have started its wait after the advance, it still wakes.
+        #expect(await waitUntil(pumping: clock) { store.rows[TransferKey(chain: "bitcoin", txHash: tx.txid, outputIndex: 0)] != nil })
         #expect(await waitUntil { signals.snapshot.mempoolChangedAt != nil })
         #expect(await rules() == [])  // not yet 600 s
         clock.advance(by: 601)

@@ -28,6 +28,23 @@ import WatchHost
         """
     }
 
+    /// `[gnosis]`, `[evm.base]` and `[evm.ethereum]`, each paying USDC (EURe on Gnosis) to one handle.
+    func threeChains() -> String {
+        """
+        [gnosis]
+        enabled = true
+        rpc_url = "http://127.0.0.1:1"
+        handles = [{ address = "\(Self.handle)" }]
+        \(base())
+        [evm.ethereum]
+        chain_id = 1
+        rpc_url = "http://127.0.0.1:2"
+        tokens = [{ address = "\(Self.usdcEthereum)", asset = "USDC", decimals = 6 }]
+        handles = [{ address = "\(Self.handle)", asset = "USDC" }]
+
+        """
+    }
+
     func load(_ text: String) throws -> HostConfig {
         try HostConfig.load(path: try write("[database]\nurl = \"postgresql://localhost/unrip\"\n" + text), environment: [:], registry: registeredAdapters)
     }
@@ -42,18 +59,7 @@ import WatchHost
     }
 
     @Test func anEVMSectionIsAPluginNamedByItsKeyBesideGnosis() throws {
-        let config = try load("""
-            [gnosis]
-            enabled = true
-            rpc_url = "http://127.0.0.1:1"
-            handles = [{ address = "\(Self.handle)" }]
-            \(base())
-            [evm.ethereum]
-            chain_id = 1
-            rpc_url = "http://127.0.0.1:2"
-            tokens = [{ address = "\(Self.usdcEthereum)", asset = "USDC", decimals = 6 }]
-            handles = [{ address = "\(Self.handle)", asset = "USDC" }]
-            """)
+        let config = try load(threeChains())
         #expect(config.adapters.map(\.kind) == ["gnosis", "base", "ethereum"])
         let baseAdapter = try #require(config.adapters.first { $0.kind == "base" })
         #expect(baseAdapter.handles.map(\.chain) == ["base"])
@@ -68,17 +74,7 @@ import WatchHost
     }
 
     @Test func theBridgeMapsEachChainsAssetsToItsOwnTokens() throws {
-        let config = try load("""
-            [gnosis]
-            enabled = true
-            rpc_url = "http://127.0.0.1:1"
-            handles = [{ address = "\(Self.handle)" }]
-            \(base())
-            [evm.ethereum]
-            chain_id = 1
-            rpc_url = "http://127.0.0.1:2"
-            tokens = [{ address = "\(Self.usdcEthereum)", asset = "USDC", decimals = 6 }]
-            handles = [{ address = "\(Self.handle)", asset = "USDC" }]
+        let config = try load(threeChains() + """
             [bridge]
             enabled = true
             accounts = ["mm.near"]

@@ -13,13 +13,9 @@ public enum EventSchemaValidator {
     }
 
     private static func runBlocking(_ arguments: [String]) throws -> (Int32, String) {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        process.arguments = ["python3", repositoryRoot.appendingPathComponent("docs/schemas/validate.py").path] + arguments
         let out = Pipe()
-        process.standardOutput = out
-        process.standardError = out
-        try spawn(process)
+        let script = repositoryRoot.appendingPathComponent("docs/schemas/validate.py").path
+        let process = try ChildProcess("/usr/bin/env", ["python3", script] + arguments, stdout: .pipe(out), stderr: .pipe(out))
         let data = out.fileHandleForReading.readDataToEndOfFile()
         process.waitUntilExit()
         return (process.terminationStatus, String(decoding: data, as: UTF8.self))

@@ -63,23 +63,17 @@ import WatchTesting
     }
 
     static func run(_ arguments: [String]) async throws -> (status: Int32, reason: Process.TerminationReason, output: String)? {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: HostProcess.binary)
-        process.arguments = arguments
         var environment = ProcessInfo.processInfo.environment
         environment["UNRIP_DATABASE_STARTUP_TIMEOUT_S"] = "0"
-        process.environment = environment
         let outPath = FileManager.default.temporaryDirectory.appendingPathComponent("cfg-out-\(UUID())").path
         _ = FileManager.default.createFile(atPath: outPath, contents: nil)
         let out = try FileHandle(forWritingTo: URL(fileURLWithPath: outPath))
-        process.standardOutput = out
-        process.standardError = out
-        try spawn(process)
+        let process = try ChildProcess(HostProcess.binary, arguments, environment: environment, stdout: .file(out), stderr: .file(out))
+        try? out.close()
         guard await process.exited(within: .seconds(20)) else {
-            process.terminate()
+            process.killAndReap()
             return nil
         }
-        try? out.close()
         defer { try? FileManager.default.removeItem(atPath: outPath) }
         return (process.terminationStatus, process.terminationReason, (try? String(contentsOfFile: outPath, encoding: .utf8)) ?? "<not UTF-8>")
     }

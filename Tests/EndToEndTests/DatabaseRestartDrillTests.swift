@@ -15,12 +15,9 @@ import WatchTesting
         let outPath = FileManager.default.temporaryDirectory.appendingPathComponent("pgc-\(UUID().uuidString)").path
         _ = FileManager.default.createFile(atPath: outPath, contents: nil)
         defer { try? FileManager.default.removeItem(atPath: outPath) }
-        let p = Process()
-        p.executableURL = root.appendingPathComponent("scripts/lib/pg-cluster")
-        p.arguments = args
-        p.standardOutput = try FileHandle(forWritingTo: URL(fileURLWithPath: outPath))
-        p.standardInput = FileHandle.nullDevice
-        try spawn(p)
+        let output = try FileHandle(forWritingTo: URL(fileURLWithPath: outPath))
+        let p = try ChildProcess(root.appendingPathComponent("scripts/lib/pg-cluster").path, args, stdout: .file(output))
+        try? output.close()
         guard await p.exited(within: .seconds(60)), p.terminationStatus == 0 else {
             if p.isRunning { p.terminate() }
             throw DrillError(description: "pg-cluster \(args) failed or hung")

@@ -3,7 +3,9 @@ import WatchTesting
 
 /// The real `unrip-watch` binary, run as a child process the way an operator runs it.
 final class HostProcess: @unchecked Sendable {
-    let process = Process()
+    private var child: ChildProcess?
+    /// The running binary (after `start`).
+    var process: ChildProcess { child! }
     let configPath: String
     let logPath: String
     let port: Int
@@ -31,20 +33,16 @@ final class HostProcess: @unchecked Sendable {
         _ = FileManager.default.createFile(atPath: logPath, contents: nil)
         let log = try FileHandle(forWritingTo: URL(fileURLWithPath: logPath))
         log.seekToEndOfFile()
-        if let fileLimit {
-            process.executableURL = URL(fileURLWithPath: "/bin/sh")
-            process.arguments = ["-c", "ulimit -n \(fileLimit) && exec \"$0\" run --config \"$1\"", Self.binary, configPath]
-        } else {
-            process.executableURL = URL(fileURLWithPath: Self.binary)
-            process.arguments = ["run", "--config", configPath]
-        }
+        defer { try? log.close() }
         var environment = ProcessInfo.processInfo.environment
         environment["UNRIP_HTTP_LISTEN"] = "127.0.0.1:\(port)"
         environment.merge(extra) { _, new in new }
-        process.environment = environment
-        process.standardOutput = log
-        process.standardError = log
-        try spawn(process)
+        if let fileLimit {
+            let script = "ulimit -n \(fileLimit) && exec \"$0\" run --config \"$1\""
+            child = try ChildProcess("/bin/sh", ["-c", script, Self.binary, configPath], environment: environment, stdout: .file(log), stderr: .file(log))
+        } else {
+            child = try ChildProcess(Self.binary, ["run", "--config", configPath], environment: environment, stdout: .file(log), stderr: .file(log))
+        }
     }
 
     /// A fresh process object for the same config (a Process runs once).

@@ -3,7 +3,8 @@ import WatchTesting
 
 /// `unrip-kafka-mock` as a child process (librdkafka's Kafka-protocol mock cluster over TCP).
 final class KafkaMockProcess: @unchecked Sendable {
-    let process = Process()
+    private var child: ChildProcess?
+    var process: ChildProcess { child! }
     private(set) var bootstrap = ""
     private let outPath: String
 
@@ -30,18 +31,15 @@ final class KafkaMockProcess: @unchecked Sendable {
     private init(topics: [String]) throws {
         let out = FileManager.default.temporaryDirectory.appendingPathComponent("kafka-mock-\(UUID().uuidString)").path
         _ = FileManager.default.createFile(atPath: out, contents: nil)
-        process.executableURL = URL(fileURLWithPath: Self.binary)
-        process.arguments = topics.flatMap { ["--topic", $0] }
-        process.standardOutput = try FileHandle(forWritingTo: URL(fileURLWithPath: out))
-        process.standardInput = FileHandle.nullDevice
+        let output = try FileHandle(forWritingTo: URL(fileURLWithPath: out))
+        defer { try? output.close() }
         outPath = out
-        try spawn(process)
+        child = try ChildProcess(Self.binary, topics.flatMap { ["--topic", $0] }, stdout: .file(output))
     }
 
-    /// SIGKILL: a mock started from the test process may have SIGTERM blocked (inherited mask).
-    /// Foundation reaps it; nothing waits here (a `defer` cannot await, and a blocking wait
+    /// SIGKILL, reaped on a thread of its own (a `defer` cannot await, and a blocking wait
     /// would hold a thread of the concurrency pool).
     func stop() {
-        kill(process.processIdentifier, SIGKILL)
+        process.killAndReap()
     }
 }

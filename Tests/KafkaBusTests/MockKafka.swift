@@ -5,7 +5,7 @@ import Testing
 /// The `unrip-kafka-mock` process (librdkafka's mock cluster), spoken to over TCP.
 final class MockKafka: @unchecked Sendable {
     let bootstrap: String
-    private let process: Process
+    private let process: ChildProcess
     private let input: FileHandle
     private let reader: LineReader
 
@@ -25,19 +25,14 @@ final class MockKafka: @unchecked Sendable {
     }
 
     static func start(topics: [String] = []) async throws -> MockKafka {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: try binary())
-        process.arguments = ["--control"] + topics.flatMap { ["--topic", $0] }
         let stdin = Pipe(), stdout = Pipe()
-        process.standardInput = stdin
-        process.standardOutput = stdout
-        try spawn(process)
+        let process = try ChildProcess(try binary(), ["--control"] + topics.flatMap { ["--topic", $0] }, stdin: .pipe(stdin), stdout: .pipe(stdout))
         let reader = LineReader(stdout.fileHandleForReading)
         let first = try await reader.next()
         return MockKafka(bootstrap: first, process: process, input: stdin.fileHandleForWriting, reader: reader)
     }
 
-    private init(bootstrap: String, process: Process, input: FileHandle, reader: LineReader) {
+    private init(bootstrap: String, process: ChildProcess, input: FileHandle, reader: LineReader) {
         self.bootstrap = bootstrap
         self.process = process
         self.input = input
@@ -53,11 +48,11 @@ final class MockKafka: @unchecked Sendable {
         return reply
     }
 
-    /// Ends the mock (it exits when its stdin closes, SIGTERM besides). Foundation reaps it;
-    /// nothing waits here (a blocking wait would hold a thread of the concurrency pool).
+    /// Ends the mock (it exits when its stdin closes, SIGTERM besides), reaped on a thread of
+    /// its own (a blocking wait would hold a thread of the concurrency pool).
     func stop() {
         try? input.close()
-        process.terminate()
+        process.killAndReap(SIGTERM)
     }
 }
 

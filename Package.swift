@@ -150,6 +150,7 @@ let package = Package(
                 .product(name: "NIOHTTPTypes", package: "swift-nio-extras"),
                 .product(name: "HTTPTypes", package: "swift-http-types"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "UnixSignals", package: "swift-service-lifecycle"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Metrics", package: "swift-metrics"),
                 .product(name: "Prometheus", package: "swift-prometheus"),
@@ -213,7 +214,9 @@ let package = Package(
             path: "Benchmarks/EndToEnd"
         ),
 
-        .testTarget(name: "WatchCoreTests", dependencies: ["WatchCore", "WatchTesting"]),
+        .testTarget(
+            name: "WatchCoreTests",
+            dependencies: ["WatchCore", "WatchTesting", .product(name: "ServiceLifecycleTestKit", package: "swift-service-lifecycle")]),
         .testTarget(name: "PostgresStoreTests", dependencies: ["PostgresStore", "WatchCore", "WatchTesting"]),
         .testTarget(
             name: "ControlAPITests",
@@ -228,7 +231,10 @@ let package = Package(
         .testTarget(name: "ReconcilerTests", dependencies: ["Reconciler", "WatchCore", "WatchTesting", "PostgresStore", "JSONRPCClient", "Alerting"]),
         .testTarget(
             name: "KafkaBusTests",
-            dependencies: ["KafkaBus", "Alerting", "WatchCore", "WatchTesting", "PostgresStore"]
+            dependencies: [
+                "KafkaBus", "Alerting", "WatchCore", "WatchTesting", "PostgresStore",
+                .product(name: "ServiceLifecycleTestKit", package: "swift-service-lifecycle"),
+            ]
         ),
         .testTarget(
             name: "AlertingTests",

@@ -1,6 +1,7 @@
 import Foundation
 import Logging
 import PostgresStore
+import ServiceLifecycle
 import Synchronization
 import WatchCore
 
@@ -26,11 +27,14 @@ public final class OutboxRelay: PluginService {
         public var maxInFlight: Int
         /// Wake on PostgreSQL NOTIFY when outbox rows commit (else poll only).
         public var listen: Bool
+        /// On graceful shutdown, how long to wait for the acknowledgements of batches in flight.
+        public var shutdownTimeout: Duration
 
         public init(
             batchSize: Int = 500, idleInterval: Duration = .milliseconds(100), retryBackoff: Duration = .seconds(1),
-            unhealthyAfterSeconds: Double = 60, maxInFlight: Int = 4, listen: Bool = true
+            unhealthyAfterSeconds: Double = 60, maxInFlight: Int = 4, listen: Bool = true, shutdownTimeout: Duration = .seconds(10)
         ) {
+            self.shutdownTimeout = shutdownTimeout
             self.batchSize = batchSize
             self.idleInterval = idleInterval
             self.retryBackoff = retryBackoff
@@ -74,6 +78,10 @@ public final class OutboxRelay: PluginService {
         self.logger = logger
     }
 
+    /// On graceful shutdown it reads no new rows, waits (up to `shutdownTimeout`) for the
+    /// acknowledgements of the batches in flight, marks them, and returns.
+    public var drainsOnShutdown: Bool { true }
+
     public func run() async throws {
         let producer = try KafkaProducer(config: config)
         let listener = settings.listen ? store.listen(logger: logger) : nil
@@ -82,7 +90,12 @@ public final class OutboxRelay: PluginService {
             if let listener { DispatchQueue.global().async { listener.stop() } }
         }
         do {
-            try await relay(with: producer, wake: wake, listener: listener)
+            // The shutdown wakes the loop at once, to start the drain.
+            try await withGracefulShutdownHandler {
+                try await relay(with: producer, wake: wake, listener: listener)
+            } onGracefulShutdown: {
+                wake.signal()
+            }
         } catch {
             await producer.close()
             throw error
@@ -98,6 +111,7 @@ public final class OutboxRelay: PluginService {
         var blocked: Set<String> = []
         var failure: String?
         var floor = OutboxFloor()
+        var drain: Drain?
         while !Task.isCancelled {
             let generation = wake.generation
             stats.withLock { $0.listening = listener?.isListening ?? false }
@@ -116,6 +130,15 @@ public final class OutboxRelay: PluginService {
                 $0.published += acked.count
                 if !acked.isEmpty { $0.lastPublishedAt = clock.now() }
                 if let failure { $0.lastError = failure }
+            }
+
+            if Task.isShuttingDownGracefully {
+                let waiting = inFlight.reduce(0) { $0 + $1.rows.count }
+                let current = drain ?? Drain(started: clock.now(), rows: waiting)
+                drain = current
+                if current.finished(waiting: waiting, timeout: settings.shutdownTimeout, now: clock.now(), logger: logger) { return }
+                await wake.wait(after: generation, atMost: settings.idleInterval, clock: clock)
+                continue
             }
 
             if let error = failure {
@@ -212,5 +235,26 @@ public final class OutboxRelay: PluginService {
             return .unhealthy("\(backlog.count) outbox rows unpublished; oldest \(Int(age)) s old (is Kafka reachable?)")
         }
         return .healthy
+    }
+}
+
+extension OutboxRelay {
+    /// A graceful shutdown in progress: no new rows are read; it ends once nothing is in flight
+    /// or the timeout passed (then what is unacknowledged stays unpublished, for the next start).
+    struct Drain {
+        let started: Date
+        let rows: Int
+
+        func finished(waiting: Int, timeout: Duration, now: Date, logger: Logger) -> Bool {
+            if waiting == 0 {
+                logger.info("outbox relay drained", metadata: ["rows_acknowledged_during_drain": "\(rows)"])
+                return true
+            }
+            guard now.timeIntervalSince(started) >= timeout.timeInterval else { return false }
+            logger.warning(
+                "outbox relay drain timed out; unacknowledged rows stay unpublished and go out after the next start",
+                metadata: ["rows_unacknowledged": "\(waiting)", "timeout": "\(timeout)"])
+            return true
+        }
     }
 }

@@ -7,10 +7,15 @@ public protocol PluginService: Service {
     func state() async -> JSONValue
     /// Whether the plugin considers itself healthy; served at `/plugins/<name>/healthz`.
     func health() async -> PluginHealth
+    /// True for a plugin whose `run()` ends by itself on graceful shutdown (it sees
+    /// `Task.isShuttingDownGracefully`) after finishing what it started, as the relay waits for
+    /// the acknowledgements of batches in flight. Any other plugin is cancelled at shutdown.
+    var drainsOnShutdown: Bool { get }
 }
 
 extension PluginService {
     public func health() async -> PluginHealth { .healthy }
+    public var drainsOnShutdown: Bool { false }
 }
 
 public enum PluginHealth: Sendable, Equatable {

@@ -81,11 +81,14 @@ public actor ChainPipeline {
         if !observations.isEmpty || tracker.tip != tipBefore || !demotions.isEmpty {
             let started = ContinuousClock.now
             defer { Timer(label: "unrip_commit_seconds", dimensions: [("adapter", adapter)]).record(duration: ContinuousClock.now - started) }
+            let commit = TrackerCommit(
+                adapter: adapter, chain: tracker.chain, observations: observations, tip: tracker.tip,
+                recentBlocks: tracker.blocks, demotions: demotions, cursorMoved: tracker.tip != tipBefore)
+            let store = store
             do {
-                try await store.commit(
-                    TrackerCommit(
-                        adapter: adapter, chain: tracker.chain, observations: observations, tip: tracker.tip,
-                        recentBlocks: tracker.blocks, demotions: demotions, cursorMoved: tracker.tip != tipBefore))
+                // In a task of its own: a shutdown that cancels the adapter lets the batch being
+                // committed finish (a split commit's halves both land, or neither).
+                try await Task { try await store.commit(commit) }.value
             } catch {
                 tracker.rollback()
                 reloadBeforeNextBatch = true

@@ -45,6 +45,8 @@ public final class PluginSupervisor: Service, ManagedPlugin {
         /// Failures in a row, each within `flappingWindow` of the one before.
         var failureStreak = 0
         var lastFailureAt: Date?
+        /// A graceful shutdown began.
+        var draining = false
     }
 
     /// Two failures this close together make a restart loop, unhealthy even while a fresh
@@ -129,41 +131,57 @@ public final class PluginSupervisor: Service, ManagedPlugin {
         }
     }
 
+    /// Runs instances until shutdown. A graceful shutdown starts no new instance and ends a
+    /// pause; the running instance is cancelled, unless it drains by itself
+    /// (`drainsOnShutdown`): then it is left to finish (the host bounds how long).
     public func run() async throws {
-        await cancelWhenGracefulShutdown {
-            var backoff = Duration.milliseconds(200)
-            while !Task.isCancelled {
-                let generation = self.signal.generation
-                if self.isPaused {
-                    self.set(.paused)
-                    await self.signal.wait(after: generation)
-                    continue
-                }
-                self.set(.starting)
-                let outcome = await self.runOnce(until: generation)
-                switch outcome {
-                case .interrupted:
-                    backoff = .milliseconds(200)
-                case .finished:
-                    self.set(.stopped)
-                    return
-                case .failed(let error):
-                    self.current.withLock { s in
-                        let now = self.clock.now()
-                        s.restarts += 1
-                        let close = s.lastFailureAt.map { now.timeIntervalSince($0) < Self.flappingWindow } ?? false
-                        s.failureStreak = close ? s.failureStreak + 1 : 1
-                        s.lastFailureAt = now
-                    }
-                    Counter(label: "unrip_plugin_failures_total", dimensions: [("plugin", self.name)]).increment()
-                    self.set(.failed, error: error)
-                    self.logger.error("plugin failed; restarting", metadata: ["plugin": "\(self.name)", "error": "\(error)", "backoff": "\(backoff)"])
-                    try? await self.clock.sleep(for: backoff)
-                    backoff = min(backoff * 2, self.maxBackoff)
-                }
-            }
-            self.set(.stopped)
+        await withGracefulShutdownHandler {
+            await self.superviseUntilShutdown()
+        } onGracefulShutdown: {
+            self.current.withLock { $0.draining = true }
+            self.signal.signal()
         }
+        set(.stopped)
+    }
+
+    private var draining: Bool { current.withLock { $0.draining } }
+
+    private func superviseUntilShutdown() async {
+        var backoff = Duration.milliseconds(200)
+        while !Task.isCancelled && !draining {
+            let generation = signal.generation
+            if isPaused {
+                set(.paused)
+                await signal.wait(after: generation)
+                continue
+            }
+            set(.starting)
+            switch await runOnce(until: generation) {
+            case .interrupted:
+                backoff = .milliseconds(200)
+            case .finished:
+                return
+            case .failed(let error):
+                recordFailure(error, backoff: backoff)
+                if draining { return }
+                // Woken early by a pause, a resume or the shutdown.
+                await signal.wait(after: signal.generation, atMost: backoff, clock: clock)
+                backoff = min(backoff * 2, maxBackoff)
+            }
+        }
+    }
+
+    private func recordFailure(_ error: String, backoff: Duration) {
+        current.withLock { s in
+            let now = clock.now()
+            s.restarts += 1
+            let close = s.lastFailureAt.map { now.timeIntervalSince($0) < Self.flappingWindow } ?? false
+            s.failureStreak = close ? s.failureStreak + 1 : 1
+            s.lastFailureAt = now
+        }
+        Counter(label: "unrip_plugin_failures_total", dimensions: [("plugin", name)]).increment()
+        set(.failed, error: error)
+        logger.error("plugin failed; restarting", metadata: ["plugin": "\(name)", "error": "\(error)", "backoff": "\(backoff)"])
     }
 
     private enum Outcome: Sendable { case interrupted, finished, failed(String) }
@@ -200,9 +218,13 @@ public final class PluginSupervisor: Service, ManagedPlugin {
                     return .interrupted
                 }
             }
-            let first = await group.next() ?? nil
-            group.cancelAll()
-            return first ?? .interrupted
+            while let outcome = await group.next() {
+                // The shutdown woke the signal: a draining instance is left to end by itself.
+                if case .interrupted? = outcome, self.draining, instance.drainsOnShutdown { continue }
+                group.cancelAll()
+                return outcome ?? .interrupted
+            }
+            return .interrupted
         }
     }
 }

@@ -147,9 +147,10 @@ public struct UnripHost: Sendable {
         relayLogger[metadataKey: "plugin"] = "relay"
         inputsLogger[metadataKey: "plugin"] = "inputs"
         let groupID = config.kafkaGroupID
+        let relaySettings = OutboxRelay.Settings(shutdownTimeout: .seconds(config.kafkaShutdownTimeoutSeconds))
         return [
             PluginSupervisor(name: "relay", kind: "outbox-relay", logger: relayLogger) { [relayLogger] in
-                OutboxRelay(store: OutboxStore(pool: pool), config: kafka, logger: relayLogger, clock: clock)
+                OutboxRelay(store: OutboxStore(pool: pool), config: kafka, settings: relaySettings, logger: relayLogger, clock: clock)
             },
             PluginSupervisor(name: "inputs", kind: "kafka-inputs", logger: inputsLogger) { [inputsLogger] in
                 InputConsumer(
@@ -211,8 +212,13 @@ public struct UnripHost: Sendable {
         services.append(.init(service: app))
         // Last in the list, so the first to hear the graceful shutdown: STOPPING=1 at the drain's start.
         if notifier.isActive { services.append(.init(service: SystemdNotifyService(notifier: notifier, clock: clock))) }
+        // The relay drains for up to shutdown_timeout_s; past that (and a margin) the group
+        // cancels what is left, and a little later the escalation exits outright.
+        let drain = Duration.seconds(config.kafkaShutdownTimeoutSeconds + 2)
+        services.append(.init(service: ShutdownEscalation(limit: drain + .seconds(5), clock: clock, logger: logger)))
         var groupConfig = ServiceGroupConfiguration(services: services, gracefulShutdownSignals: [.sigterm, .sigint], logger: logger)
         groupConfig.cancellationSignals = [.sigquit]
+        groupConfig.maximumGracefulShutdownDuration = drain
         logger.info("unrip-watch starting", metadata: ["plugins": "\(config.enabledPlugins.joined(separator: ","))", "version": "\(UnripHost.version)"])
         try await ServiceGroup(configuration: groupConfig).run()
         logger.info("unrip-watch stopped")

@@ -17,6 +17,9 @@ public struct HostConfig: Sendable {
     /// `[http] read_header_timeout_s`: a request head must arrive within this long of the connection
     /// opening or of the previous response.
     public var httpReadHeaderTimeoutSeconds = 30
+    /// `[kafka] shutdown_timeout_s`: on SIGTERM the relay waits this long for the
+    /// acknowledgements of batches in flight; what is still unacknowledged stays unpublished.
+    public var kafkaShutdownTimeoutSeconds = 10
     public var migrationsDir: String?
     public var httpHost: String
     public var httpPort: Int
@@ -114,6 +117,7 @@ public struct HostConfig: Sendable {
         let topicPrices = kafka.string("topic_prices", default: "unrip.reference_prices") ?? ""
         let topicInventory = kafka.string("topic_inventory", default: "unrip.inventory_snapshots") ?? ""
         let topicExecution = kafka.string("topic_execution_results", default: "unrip.execution_results") ?? ""
+        let shutdownTimeout = kafka.int("shutdown_timeout_s", default: 10, range: 0...600)
         var kafkaProperties: [String: String] = [:]
         if let props = kafka.table("properties") {
             for key in props.keys {
@@ -201,6 +205,7 @@ public struct HostConfig: Sendable {
         config.httpMaxConnections = maxConnections
         config.httpIdleTimeoutSeconds = idleTimeout
         config.httpReadHeaderTimeoutSeconds = readHeaderTimeout
+        config.kafkaShutdownTimeoutSeconds = shutdownTimeout
         return config
     }
 

@@ -124,5 +124,7 @@ import WatchTesting
             #expect(metrics.contains("\(name){chain=\"bitcoin\"}"), "\(name) missing from /metrics")
         }
         #expect(await host.terminate() == 0, "graceful shutdown on SIGTERM")
+        // SIGTERM drains the relay (nothing in flight left unmarked) instead of cancelling it.
+        #expect(host.log.contains("outbox relay drained"), "\(host.log.suffix(2000))")
     }
 }

@@ -1,4 +1,6 @@
 import Logging
+import ServiceLifecycle
+import ServiceLifecycleTestKit
 import Synchronization
 import Testing
 import WatchCore
@@ -80,5 +82,66 @@ import WatchTesting
         #expect(await supervisor.state()["failures_in_a_row"] == .int(2))
         task.cancel()
         _ = await task.result
+    }
+
+    /// Ends on graceful shutdown only once told to (what it "drains" is a test's go-ahead).
+    struct Draining: PluginService {
+        let counter: Counter
+        let flags: Flags
+        var drainsOnShutdown: Bool { true }
+        func run() async throws {
+            counter.starts.withLock { $0 += 1 }
+            while !Task.isCancelled {
+                if Task.isShuttingDownGracefully {
+                    flags.sawShutdown.withLock { $0 = true }
+                    if flags.released.withLock({ $0 }) { return }
+                }
+                try await Task.sleep(for: .milliseconds(5))
+            }
+        }
+        func state() async -> JSONValue { .null }
+    }
+
+    final class Flags: Sendable {
+        let released = Mutex(false)
+        let sawShutdown = Mutex(false)
+        let supervisorReturned = Mutex(false)
+    }
+
+    @Test func gracefulShutdownLetsADrainingInstanceFinishAndStartsNoOther() async throws {
+        let counter = Counter(failFirst: false)
+        let flags = Flags()
+        let supervisor = PluginSupervisor(name: "relay", kind: "k", logger: Logger(label: "t")) {
+            Draining(counter: counter, flags: flags)
+        }
+        await testGracefulShutdown { trigger in
+            let task = Task {
+                try? await supervisor.run()
+                flags.supervisorReturned.withLock { $0 = true }
+            }
+            #expect(await waitUntil { supervisor.status == .running })
+            trigger.triggerGracefulShutdown()
+            // The instance hears the shutdown and is not cancelled: the supervisor waits for it.
+            #expect(await waitUntil { flags.sawShutdown.withLock { $0 } })
+            #expect(!flags.supervisorReturned.withLock { $0 } && supervisor.status == .running, "the draining instance was not waited for")
+            flags.released.withLock { $0 = true }
+            #expect(await waitUntil { flags.supervisorReturned.withLock { $0 } })
+            #expect(supervisor.status == .stopped)
+            #expect(counter.starts.withLock { $0 } == 1, "an instance was started after the shutdown")
+            task.cancel()
+        }
+    }
+
+    @Test func gracefulShutdownCancelsAnInstanceThatDoesNotDrain() async throws {
+        let counter = Counter(failFirst: false)
+        let supervisor = PluginSupervisor(name: "p", kind: "k", logger: Logger(label: "t")) { Looping(counter: counter) }
+        await testGracefulShutdown { trigger in
+            let task = Task { try? await supervisor.run() }
+            #expect(await waitUntil { supervisor.status == .running })
+            trigger.triggerGracefulShutdown()
+            _ = await task.value
+            #expect(supervisor.status == .stopped)
+            #expect(counter.starts.withLock { $0 } == 1)
+        }
     }
 }

@@ -73,6 +73,7 @@ let package = Package(
             dependencies: [
                 "WatchCore", "PostgresStore", "CKafka",
                 .product(name: "Logging", package: "swift-log"),
+                .product(name: "Metrics", package: "swift-metrics"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ]
         ),
@@ -82,6 +83,7 @@ let package = Package(
             dependencies: [
                 "WatchCore", "PostgresStore", "JSONRPCClient",
                 .product(name: "Logging", package: "swift-log"),
+                .product(name: "Metrics", package: "swift-metrics"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ]
         ),

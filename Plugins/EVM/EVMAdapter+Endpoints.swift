@@ -63,7 +63,13 @@ extension EVMAdapter {
     /// the first usable endpoint within `max_head_lag_blocks` of the best head any answered.
     func currentHead() async throws -> Int {
         let pool = client.pool
-        if pool.isSingle { return try await client.blockNumber() }
+        if pool.isSingle {
+            let head = try await client.blockNumber()
+            // One endpoint is its own best head: lag 0, in use.
+            Gauge(label: "unrip_evm_rpc_endpoint_lag_blocks", dimensions: [("plugin", configuration.name), ("endpoint", "0")]).record(0)
+            Gauge(label: "unrip_evm_rpc_endpoint_in_use", dimensions: [("plugin", configuration.name)]).record(0)
+            return head
+        }
         try await verifyEndpoints()
         let before = pool.inUse
         let heads = await readHeads()

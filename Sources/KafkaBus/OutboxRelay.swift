@@ -1,5 +1,6 @@
 import Foundation
 import Logging
+import Metrics
 import PostgresStore
 import ServiceLifecycle
 import Synchronization
@@ -66,6 +67,8 @@ public final class OutboxRelay: PluginService {
     private let settings: Settings
     private let logger: Logger
     private let stats = Mutex(Stats())
+    /// When the backlog gauges were last recorded.
+    private let lastBacklogGauge = Mutex<Date?>(nil)
 
     /// Retry pauses and `last_published_at` are taken from it.
     private let clock: any WatchClock
@@ -112,6 +115,8 @@ public final class OutboxRelay: PluginService {
         var failure: String?
         var floor = OutboxFloor()
         var drain: Drain?
+        lastBacklogGauge.withLock { $0 = nil }
+        Counter(label: "unrip_outbox_published_total").increment(by: 0)
         while !Task.isCancelled {
             let generation = wake.generation
             stats.withLock { $0.listening = listener?.isListening ?? false }
@@ -124,7 +129,11 @@ public final class OutboxRelay: PluginService {
                 acked += ids
                 failure = failure ?? error
             }
-            if !acked.isEmpty { try await store.markPublished(acked) }
+            if !acked.isEmpty {
+                try await store.markPublished(acked)
+                Counter(label: "unrip_outbox_published_total").increment(by: acked.count)
+            }
+            await recordBacklog(every: 1)
             stats.withLock {
                 $0.inFlight = inFlight.reduce(0) { $0 + $1.rows.count }
                 $0.published += acked.count
@@ -256,5 +265,21 @@ extension OutboxRelay {
                 metadata: ["rows_unacknowledged": "\(waiting)", "timeout": "\(timeout)"])
             return true
         }
+    }
+}
+
+extension OutboxRelay {
+    /// `unrip_outbox_backlog_rows` and `unrip_outbox_oldest_unpublished_age_seconds`, read from
+    /// the outbox at most once per `seconds` (what the "backlog growing" rule watches).
+    func recordBacklog(every seconds: TimeInterval) async {
+        let now = clock.now()
+        let due = lastBacklogGauge.withLock { last -> Bool in
+            guard last.map({ now.timeIntervalSince($0) >= seconds }) ?? true else { return false }
+            last = now
+            return true
+        }
+        guard due, let backlog = try? await store.backlog() else { return }
+        Gauge(label: "unrip_outbox_backlog_rows").record(backlog.count)
+        Gauge(label: "unrip_outbox_oldest_unpublished_age_seconds").record(backlog.oldestAgeSeconds ?? 0)
     }
 }

@@ -61,16 +61,25 @@ public struct MigrationRunner: Sendable {
         migrations = found.sorted { $0.version < $1.version }
     }
 
-    /// Finds the migrations directory: `explicit`, else `./migrations`, else next to the executable's checkout.
+    /// Finds the migrations directory: `explicit`, else `./migrations`, else in a folder above
+    /// the executable: the release's `bin/../migrations`, wherever it was extracted and however
+    /// it was started (through `PATH` or a symlink: the path is the one `/proc/self/exe` names),
+    /// or a checkout's `.build/debug/../../migrations`.
     public static func locate(explicit: String?) -> String {
         if let explicit, !explicit.isEmpty { return explicit }
         let fm = FileManager.default
         if fm.fileExists(atPath: "migrations") { return "migrations" }
-        var dir = URL(fileURLWithPath: CommandLine.arguments.first ?? ".").deletingLastPathComponent()
-        for _ in 0..<5 {
-            let candidate = dir.appendingPathComponent("migrations").path
-            if fm.fileExists(atPath: candidate) { return candidate }
-            dir = dir.deletingLastPathComponent()
+        let executables = [
+            (try? fm.destinationOfSymbolicLink(atPath: "/proc/self/exe")).map { URL(fileURLWithPath: $0) },
+            URL(fileURLWithPath: CommandLine.arguments.first ?? ".").resolvingSymlinksInPath(),
+        ]
+        for executable in executables.compactMap({ $0 }) {
+            var dir = executable.deletingLastPathComponent()
+            for _ in 0..<5 {
+                let candidate = dir.appendingPathComponent("migrations").path
+                if fm.fileExists(atPath: candidate) { return candidate }
+                dir = dir.deletingLastPathComponent()
+            }
         }
         return "migrations"
     }

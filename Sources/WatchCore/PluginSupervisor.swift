@@ -135,6 +135,8 @@ public final class PluginSupervisor: Service, ManagedPlugin {
     /// pause; the running instance is cancelled, unless it drains by itself
     /// (`drainsOnShutdown`): then it is left to finish (the host bounds how long).
     public func run() async throws {
+        // Served from the start (at 0), so a rate over it exists before the first failure.
+        Counter(label: "unrip_plugin_failures_total", dimensions: [("plugin", name)]).increment(by: 0)
         await withGracefulShutdownHandler {
             await self.superviseUntilShutdown()
         } onGracefulShutdown: {

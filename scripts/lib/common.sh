@@ -3,9 +3,10 @@
 
 log() { printf '[%s] %s\n' "$(basename "$0")" "$*" >&2; }
 
-# Installs the Debian packages the build and tests need, only those missing.
+# Installs the Debian packages the build and tests need (and any named as arguments), only
+# those missing.
 ensure_packages() {
-    local wanted=(libpq-dev librdkafka-dev libzmq3-dev libcurl4-openssl-dev postgresql pkg-config)
+    local wanted=(libpq-dev librdkafka-dev libzmq3-dev libcurl4-openssl-dev postgresql pkg-config "$@")
     local missing=()
     for p in "${wanted[@]}"; do
         dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

@@ -1,6 +1,7 @@
 import Foundation
 import JSONRPCClient
 import Logging
+import Metrics
 import PostgresStore
 import Synchronization
 import WatchCore
@@ -45,6 +46,10 @@ final class AlertPushWorker: Sendable {
 
     func run() async throws {
         try await store.ensureCursor(target.name)
+        // Served from the start, so the rules and the dashboard see every target.
+        Gauge(label: "unrip_alert_push_consecutive_failures", dimensions: [("target", target.name)]).record(0)
+        Counter(label: "unrip_alert_push_failures_total", dimensions: [("target", target.name)]).increment(by: 0)
+        Counter(label: "unrip_alert_push_delivered_total", dimensions: [("target", target.name)]).increment(by: 0)
         logger.info("alert push on", metadata: ["url": "\(target.redactedURL)"])
         while !Task.isCancelled {
             let generation = wake.generation
@@ -82,6 +87,7 @@ final class AlertPushWorker: Sendable {
         case .delivered:
             try await store.delivered(target.name, through: events.last!.id, count: events.count, at: clock.now())
             recovered { $0.deliveredSinceStart += events.count }
+            Counter(label: "unrip_alert_push_delivered_total", dimensions: [("target", target.name)]).increment(by: events.count)
             return nil
         case .rejected(let status, _) where batch.count > 1:
             // One bad alert must not cost the others: the batch goes again one by one.
@@ -141,6 +147,7 @@ final class AlertPushWorker: Sendable {
             }
             return s.failingSince != nil
         }
+        Gauge(label: "unrip_alert_push_consecutive_failures", dimensions: [("target", target.name)]).record(0)
         if wasFailing { logger.notice("alert push recovered", metadata: ["url": "\(target.redactedURL)"]) }
     }
 
@@ -161,6 +168,8 @@ final class AlertPushWorker: Sendable {
             s.lastFailure = why
             return s.consecutiveFailures
         }
+        Counter(label: "unrip_alert_push_failures_total", dimensions: [("target", target.name)]).increment()
+        Gauge(label: "unrip_alert_push_consecutive_failures", dimensions: [("target", target.name)]).record(attempt)
         try await store.failed(target.name, error: why, at: now)
         return Failure(attempt: attempt, why: why, what: what)
     }

@@ -5,7 +5,7 @@ import WatchCore
 
 struct KafkaCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
-        commandName: "kafka", abstract: "Kafka operator tools.", subcommands: [Produce.self])
+        commandName: "kafka", abstract: "Kafka operator tools.", subcommands: [Produce.self, CreateTopics.self])
 
     /// Sends each JSON line of standard input as one message (for drills, the demo, replaying inputs).
     struct Produce: AsyncParsableCommand {
@@ -51,6 +51,66 @@ struct KafkaCommand: AsyncParsableCommand {
                 }
             }
             if failures > 0 { throw ExitCode(1) }
+        }
+    }
+
+    /// Creates topics through the Kafka admin API (the demo's broker, or a cluster being set up).
+    struct CreateTopics: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            commandName: "create-topics",
+            abstract: "Create topics (admin API CreateTopics); one that exists already is left as it is.")
+
+        @Option(help: "Broker list, comma-separated (default: UNRIP_KAFKA_BROKERS).")
+        var brokers: String = ProcessInfo.processInfo.environment["UNRIP_KAFKA_BROKERS"] ?? ""
+
+        @Option(help: "Partitions per topic (1-1000).")
+        var partitions: Int = 1
+
+        @Option(help: "Replication factor (1 for a single local broker).")
+        var replicationFactor: Int = 1
+
+        @Argument(help: "Topic names.")
+        var topics: [String]
+
+        func validate() throws {
+            guard (1...1000).contains(partitions) else { throw ValidationError("--partitions \(partitions): expected 1 to 1000") }
+            guard replicationFactor >= 1 else { throw ValidationError("--replication-factor \(replicationFactor): expected at least 1") }
+            guard !topics.isEmpty else { throw ValidationError("name at least one topic") }
+        }
+
+        func run() async throws {
+            let list = brokers.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
+            guard !list.isEmpty else {
+                FileHandle.standardError.write(Data("kafka create-topics: no brokers (--brokers or UNRIP_KAFKA_BROKERS)\n".utf8))
+                throw ExitCode(2)
+            }
+            let config = KafkaClientConfig(brokers: list, clientID: "unrip-watch-cli")
+            let (topics, partitions, replication) = (topics, partitions, replicationFactor)
+            let outcomes: [(topic: String, outcome: KafkaAdmin.TopicOutcome)]
+            do {
+                outcomes = try await KafkaCommand.offThePool { try KafkaAdmin.createTopics(topics, partitions: partitions, replicationFactor: replication, config: config) }
+            } catch {
+                FileHandle.standardError.write(Data("kafka create-topics: \(error)\n".utf8))
+                throw ExitCode(1)
+            }
+            var failed = false
+            for (topic, outcome) in outcomes {
+                switch outcome {
+                case .created: print("\(topic): created (\(partitions) partitions)")
+                case .alreadyExists: print("\(topic): exists already")
+                case .failed(let why):
+                    failed = true
+                    FileHandle.standardError.write(Data("kafka create-topics: \(topic): \(why)\n".utf8))
+                }
+            }
+            if failed { throw ExitCode(1) }
+        }
+    }
+
+    /// Runs blocking work on a thread of its own, off the concurrency pool.
+    static func offThePool<T: Sendable>(_ work: @escaping @Sendable () throws -> T) async throws -> T {
+        try await withCheckedThrowingContinuation { continuation in
+            Thread.detachNewThread { continuation.resume(with: Result { try work() }) }
         }
     }
 }

@@ -38,7 +38,7 @@ import WatchTesting
         double.mine(1)
         let bridge = try await POABridgeDouble.start()
         defer { bridge.stop() }
-        let kafka = try await KafkaMockProcess.start(topics: ["unrip.funding.observations", "unrip.alerts"])
+        let kafka = try await TestBroker.start(topics: ["unrip.funding.observations", "unrip.alerts"])
         defer { kafka.stop() }
         let evm = EVMNodeDouble(chain: EVMChainModel(chainId: 100, tip: 100))
         let evmURL = try await evm.start()

@@ -94,7 +94,7 @@ import WatchTesting
         double.mine(1)
         let bridge = try await POABridgeDouble.start()
         defer { bridge.stop() }
-        let kafka = try await KafkaMockProcess.start(topics: [
+        let kafka = try await TestBroker.start(topics: [
             "unrip.funding.observations", "unrip.alerts", "unrip.reference_prices", "unrip.inventory_snapshots", "unrip.execution_results",
         ])
         defer { kafka.stop() }

@@ -49,7 +49,7 @@ import WatchTesting
         let double = try await BitcoindDouble.start()
         double.mine(1)
         let topic = "drill.observations.\(UUID().uuidString.prefix(8))"
-        let kafka = try await KafkaMockProcess.start(topics: [topic, "drill.alerts"])
+        let kafka = try await TestBroker.start(topics: [topic, "drill.alerts"])
         defer { kafka.stop() }
         var host = try HostProcess(config: Self.config(db: db, double: double, kafka: (kafka.bootstrap, topic, "drill.alerts")), port: try freePort())
         try host.start()

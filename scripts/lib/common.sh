@@ -91,3 +91,47 @@ stop_kafka_mock() {
     [ -n "${KAFKA_MOCK_OUT:-}" ] && rm -f "$KAFKA_MOCK_OUT"
     return 0
 }
+
+# noida-db (PyPI), the local Kafka-protocol broker in its own process, pinned; installed into
+# the project-local virtualenv .venv when missing. Sets NOIDA_BIN to its binary (the Python
+# package's launcher only starts it; the binary itself is what the scripts and tests run, so a
+# signal reaches the broker). Its stderr line about GLIBC_2.39 is harmless on Debian 12.
+NOIDA_VERSION=0.2.3
+ensure_noida() {
+    local venv=.venv
+    if ! "$venv/bin/python" -c "import noida_db" 2>/dev/null \
+        || [ "$("$venv/bin/python" -m pip show noida-db 2>/dev/null | sed -n 's/^Version: //p')" != "$NOIDA_VERSION" ]; then
+        log "installing noida-db $NOIDA_VERSION into $venv"
+        python3 -m venv "$venv"
+        "$venv/bin/python" -m pip install -q "noida-db==$NOIDA_VERSION"
+    fi
+    NOIDA_BIN="$(cd "$("$venv/bin/python" -c 'import noida_db, os; print(os.path.dirname(noida_db.__file__))')" && pwd)/noida-db"
+    export NOIDA_BIN
+}
+
+# Starts a noida-db Kafka broker on a free port with its data in a temp dir; exports
+# NOIDA_BOOTSTRAP. Stopped by stop_noida.
+start_noida() {
+    local port
+    port=$(free_port)
+    NOIDA_DIR=$(mktemp -d /tmp/unrip-noida.XXXXXX)
+    "$NOIDA_BIN" start --data-dir "$NOIDA_DIR/data" --host 127.0.0.1 --only kafka --kafka-port "$port" \
+        >"$NOIDA_DIR/broker.log" 2>&1 </dev/null &
+    NOIDA_PID=$!
+    for _ in $(seq 1 100); do
+        (echo >"/dev/tcp/127.0.0.1/$port") 2>/dev/null && break
+        kill -0 "$NOIDA_PID" 2>/dev/null || { cat "$NOIDA_DIR/broker.log" >&2; log "noida-db exited"; return 1; }
+        sleep 0.1
+    done
+    export NOIDA_BOOTSTRAP="127.0.0.1:$port"
+    log "Kafka broker (noida-db $NOIDA_VERSION) at $NOIDA_BOOTSTRAP"
+}
+
+stop_noida() {
+    if [ -n "${NOIDA_PID:-}" ]; then
+        kill -TERM "$NOIDA_PID" 2>/dev/null && wait "$NOIDA_PID" 2>/dev/null || true
+        NOIDA_PID=""
+    fi
+    [ -n "${NOIDA_DIR:-}" ] && rm -rf "$NOIDA_DIR"
+    return 0
+}

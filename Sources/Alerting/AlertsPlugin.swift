@@ -18,9 +18,9 @@ public final class AlertsPlugin: ManagedPlugin {
     public convenience init(
         store: AlertStore, config: AlertsConfig, clock: any WatchClock, trigger: ChangeSignal,
         health: AlertEvaluator.HealthSource?, transitions: ChangeSignal? = nil, watchdog: WatchdogBoard? = nil, logger: Logger,
-        name: String = "alerts"
+        name: String = "alerts", lease: (any PluginLease)? = nil
     ) {
-        let supervisor = PluginSupervisor(name: name, kind: "alerts", logger: logger) {
+        let supervisor = PluginSupervisor(name: name, kind: "alerts", logger: logger, lease: lease) {
             AlertEvaluator(
                 store: store, config: config, clock: clock, trigger: trigger, health: health, transitions: transitions,
                 watchdog: watchdog, logger: logger)

@@ -5,7 +5,8 @@ extension ControlSurface {
     /// `GET /livez`: 200 while the process serves (no dependency checks). `GET /readyz`: 200 only
     /// when PostgreSQL answers within the health deadline and every chain adapter runs, not
     /// paused, its node not syncing and its cursor within `max_cursor_lag_blocks` of the tip
-    /// (the watchdog's last reading); otherwise 503 with the reasons.
+    /// (the watchdog's last reading); otherwise 503 with the reasons. A standby (another host
+    /// holds the adapter's lease) is ready: it takes over when the lease expires.
     func addReadinessRoutes(to router: Router<BasicRequestContext>) {
         router.getAndHead("/livez") { _, _ -> Response in
             JSONResponse.ok(["status": "live"])
@@ -29,10 +30,13 @@ extension ControlSurface {
         for plugin in plugins where chainAdapters.contains(plugin.name) {
             if plugin.isPaused {
                 reasons.append("\(plugin.name): paused")
-            } else if plugin.status != .running {
+            } else if plugin.status != .running && plugin.status != .standby {
                 reasons.append("\(plugin.name): \(plugin.status.rawValue)")
             }
-            if let watchdog, watchdogChains.contains(plugin.name) { reasons += watchdog.readinessProblems(plugin.name) }
+            // A standby's tracker is not moving (the active host's is): its lag says nothing.
+            if let watchdog, watchdogChains.contains(plugin.name), plugin.status != .standby {
+                reasons += watchdog.readinessProblems(plugin.name)
+            }
         }
         return reasons
     }

@@ -22,6 +22,10 @@ public final class PGConnection {
     let url: String
     /// Statements prepared on this session (SQL text → name); a reset session has none.
     private var prepared: [String: String] = [:]
+    /// Set while a fenced pool runs work on this connection: checked in every transaction just
+    /// before COMMIT, so a plugin that lost its lease commits nothing.
+    var fence: PostgresFence?
+    private var inTransaction = false
 
     init(url: String) throws(PostgresError) {
         self.url = url
@@ -112,10 +116,17 @@ public final class PGConnection {
     }
 
     /// Runs `body` inside BEGIN … COMMIT; any error rolls back and is rethrown.
+    /// Runs `body` in one transaction; one started inside another joins it (one COMMIT, at the
+    /// end of the outermost). With a fence set, the lease is checked (and its row share-locked,
+    /// so a takeover waits for this commit) right before COMMIT.
     public func transaction<T>(_ body: (PGConnection) throws -> T) throws -> T {
+        if inTransaction { return try body(self) }
         try exec("BEGIN")
+        inTransaction = true
+        defer { inTransaction = false }
         do {
             let value = try body(self)
+            if let fence { try fence.check(self) }
             try exec("COMMIT")
             return value
         } catch {

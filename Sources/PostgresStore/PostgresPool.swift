@@ -5,6 +5,8 @@ import Synchronization
 
 /// A small pool of libpq connections. Blocking calls run on the pool's own dispatch queues,
 /// never on Swift's cooperative thread pool. Broken connections are reset with backoff.
+/// `fenced(by:)` gives a view of the same connections whose every transaction checks a
+/// plugin's lease before COMMIT, and whose autocommit work runs as one transaction for that.
 public final class PostgresPool: Sendable {
     private struct Slot: @unchecked Sendable {
         let connection: PGConnection
@@ -17,11 +19,17 @@ public final class PostgresPool: Sendable {
         var closed = false
     }
 
+    private final class Shared: Sendable {
+        let state = Mutex(State())
+    }
+
     let url: String
     private let size: Int
     private let logger: Logger
-    private let state = Mutex(State())
+    private let shared: Shared
     private let maxAttempts: Int
+    /// The lease every commit through this view checks (nil: not fenced).
+    public let fence: PostgresFence?
 
     /// - Parameters:
     ///   - url: a libpq connection URI or keyword string; never logged.
@@ -31,6 +39,23 @@ public final class PostgresPool: Sendable {
         self.size = max(1, size)
         self.maxAttempts = max(1, maxAttempts)
         self.logger = logger
+        shared = Shared()
+        fence = nil
+    }
+
+    private init(sharing pool: PostgresPool, fence: PostgresFence) {
+        url = pool.url
+        size = pool.size
+        maxAttempts = pool.maxAttempts
+        logger = pool.logger
+        shared = pool.shared
+        self.fence = fence
+    }
+
+    /// The same connections, every commit fenced by `fence`: a plugin that lost its lease
+    /// commits nothing (`LeaseLost`), whichever store it writes through.
+    public func fenced(by fence: PostgresFence) -> PostgresPool {
+        PostgresPool(sharing: self, fence: fence)
     }
 
     /// libpq waits forever for a server that accepts TCP but never answers; unless the URL sets
@@ -75,11 +100,15 @@ public final class PostgresPool: Sendable {
     }
 
     private func run<T: Sendable>(_ slot: Slot, _ body: @escaping @Sendable (PGConnection) throws -> T) async throws -> T {
-        try await withCheckedThrowingContinuation { continuation in
+        let fence = self.fence
+        return try await withCheckedThrowingContinuation { continuation in
             slot.queue.async {
                 do {
                     if !slot.connection.isHealthy { try slot.connection.reset() }
-                    continuation.resume(returning: try body(slot.connection))
+                    guard let fence else { return continuation.resume(returning: try body(slot.connection)) }
+                    slot.connection.fence = fence
+                    defer { slot.connection.fence = nil }
+                    continuation.resume(returning: try slot.connection.transaction(body))
                 } catch {
                     continuation.resume(throwing: error)
                 }
@@ -89,7 +118,7 @@ public final class PostgresPool: Sendable {
 
     private func acquire() async throws -> Slot {
         enum Next { case slot(Slot), open, wait }
-        let next = state.withLock { s -> Next in
+        let next = shared.state.withLock { s -> Next in
             if let slot = s.idle.popLast() { return .slot(slot) }
             if s.opened < size {
                 s.opened += 1
@@ -109,12 +138,12 @@ public final class PostgresPool: Sendable {
                 }
                 return Slot(connection: connection, queue: DispatchQueue(label: "unrip.postgres.conn"))
             } catch {
-                state.withLock { $0.opened -= 1 }
+                shared.state.withLock { $0.opened -= 1 }
                 throw error
             }
         case .wait:
             let slot = await withCheckedContinuation { c in
-                let ready = state.withLock { s -> Slot?? in
+                let ready = shared.state.withLock { s -> Slot?? in
                     if let slot = s.idle.popLast() { return .some(slot) }
                     s.waiters.append(c)
                     return .none
@@ -127,7 +156,7 @@ public final class PostgresPool: Sendable {
     }
 
     private func release(_ slot: Slot) {
-        let waiter = state.withLock { s -> CheckedContinuation<Slot?, Never>? in
+        let waiter = shared.state.withLock { s -> CheckedContinuation<Slot?, Never>? in
             if !s.waiters.isEmpty { return s.waiters.removeFirst() }
             s.idle.append(slot)
             return nil

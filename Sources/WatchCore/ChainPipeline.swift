@@ -46,6 +46,17 @@ public actor ChainPipeline {
     public func hash(at height: Int) -> String? { tracker.hash(at: height) }
     public var openTransfers: [TrackedTransfer] { Array(tracker.transfers.values) }
 
+    /// Rebuilds the tracker from the store now: this host took the chain's lease, and the host
+    /// that had it may have moved the chain on since this one restored it.
+    public func reload() async throws {
+        await gate.acquire()
+        defer { gate.release() }
+        tracker = try await Self.loadTracker(
+            adapter: adapter, chain: tracker.chain, network: tracker.network, policy: tracker.policy, store: store)
+        committedTip = tracker.tip
+        reloadBeforeNextBatch = false
+    }
+
     /// Applies and commits `reports` in order. Reports before a failing one are committed; the
     /// failing one is rethrown as `TrackerError` for the adapter to re-sync. Submissions are
     /// serialized: one waits for the commit of the one before it.

@@ -7,6 +7,8 @@ import Synchronization
 /// How a plugin is doing, as `/state` shows it.
 public enum PluginStatus: String, Sendable {
     case starting, running, paused, failed, stopped
+    /// Another host holds the plugin's lease; this one takes over when it expires.
+    case standby
 }
 
 /// What the control surface may do with a plugin.
@@ -57,12 +59,15 @@ public final class PluginSupervisor: Service, ManagedPlugin {
 
     /// Restart backoffs and the restart-loop window are measured on it.
     let clock: any WatchClock
+    /// With several hosts: the plugin runs only while this host holds it.
+    private let lease: (any PluginLease)?
 
     public init(
         name: String, kind: String, startPaused: Bool = false, logger: Logger, maxBackoff: Duration = .seconds(30), reloadOn: ChangeSignal? = nil,
-        clock: any WatchClock = SystemClock(), make: @escaping @Sendable () async throws -> any PluginService
+        clock: any WatchClock = SystemClock(), lease: (any PluginLease)? = nil, make: @escaping @Sendable () async throws -> any PluginService
     ) {
         self.clock = clock
+        self.lease = lease
         self.reloadOn = reloadOn
         self.name = name
         self.kind = kind
@@ -104,6 +109,8 @@ public final class PluginSupervisor: Service, ManagedPlugin {
             "name": .string(name), "kind": .string(kind), "status": .string(s.status.rawValue),
             "paused": .bool(s.paused), "restarts": .int(Int64(s.restarts)), "last_error": .optional(s.lastError),
             "failures_in_a_row": .int(Int64(s.failureStreak)),
+            "role": .string(s.status == .standby ? "standby" : "active"),
+            "lease": lease?.state() ?? .null,
             "plugin": inner,
         ]
     }
@@ -114,6 +121,7 @@ public final class PluginSupervisor: Service, ManagedPlugin {
         case .failed: return .unhealthy(s.lastError ?? "failed")
         case .stopped: return .unhealthy("stopped")
         case .paused: return .healthy
+        case .standby: return .healthy  // ready to take over
         case .starting, .running:
             if s.failureStreak >= 2, let last = s.lastFailureAt, clock.now().timeIntervalSince(last) < Self.flappingWindow {
                 return .unhealthy("restarting in a loop: \(s.failureStreak) failures in a row, the last: \(s.lastError ?? "?")")
@@ -124,6 +132,7 @@ public final class PluginSupervisor: Service, ManagedPlugin {
 
     private func set(_ status: PluginStatus, error: String? = nil, instance: (any PluginService)? = nil) {
         Gauge(label: "unrip_plugin_running", dimensions: [("plugin", name)]).record(status == .running ? 1 : 0)
+        Gauge(label: "unrip_plugin_active", dimensions: [("plugin", name)]).record(status == .standby ? 0 : 1)
         current.withLock {
             $0.status = status
             if let error { $0.lastError = Excerpt.of(error) }
@@ -143,6 +152,8 @@ public final class PluginSupervisor: Service, ManagedPlugin {
             self.current.withLock { $0.draining = true }
             self.signal.signal()
         }
+        // After the instance ended (drained or cancelled): a standby may take over at once.
+        if let lease, status != .standby { await lease.release() }
         set(.stopped)
     }
 
@@ -157,10 +168,18 @@ public final class PluginSupervisor: Service, ManagedPlugin {
                 await signal.wait(after: generation)
                 continue
             }
+            if let lease, await lease.acquire() != .held {
+                if status != .standby { logger.notice("standing by: another host holds the lease", metadata: ["plugin": "\(name)"]) }
+                set(.standby)
+                await signal.wait(after: generation, atMost: lease.renewEvery, clock: clock)
+                continue
+            }
             set(.starting)
             switch await runOnce(until: generation) {
             case .interrupted:
                 backoff = .milliseconds(200)
+            case .leaseLost:
+                set(.standby)
             case .finished:
                 return
             case .failed(let error):
@@ -186,7 +205,7 @@ public final class PluginSupervisor: Service, ManagedPlugin {
         logger.error("plugin failed; restarting", metadata: ["plugin": "\(name)", "error": "\(error)", "backoff": "\(backoff)"])
     }
 
-    private enum Outcome: Sendable { case interrupted, finished, failed(String) }
+    private enum Outcome: Sendable { case interrupted, finished, failed(String), leaseLost }
 
     /// Runs one instance until it ends or a pause/resume arrives.
     private func runOnce(until generation: Int) async -> Outcome {
@@ -213,6 +232,9 @@ public final class PluginSupervisor: Service, ManagedPlugin {
                 await self.signal.wait(after: generation)
                 return .interrupted
             }
+            if let lease = self.lease {
+                group.addTask { await self.keep(lease) ? nil : .leaseLost }
+            }
             if let reload = self.reloadOn, let reloadGeneration {
                 group.addTask {
                     await reload.wait(after: reloadGeneration)
@@ -227,6 +249,27 @@ public final class PluginSupervisor: Service, ManagedPlugin {
                 return outcome ?? .interrupted
             }
             return .interrupted
+        }
+    }
+
+    /// Renews `lease` every `renewEvery` while the instance runs. False once it is lost: another
+    /// host took it, or it could not be renewed for `validFor` (its commits would fail by then);
+    /// true when cancelled (the instance ended first).
+    private func keep(_ lease: any PluginLease) async -> Bool {
+        var renewed = clock.now()
+        while true {
+            do { try await clock.sleep(for: lease.renewEvery) } catch { return true }
+            switch await lease.acquire() {
+            case .held:
+                renewed = clock.now()
+            case .heldElsewhere(let holder):
+                logger.warning("lost the lease: stopping, standing by", metadata: ["plugin": "\(name)", "holder": "\(holder)"])
+                return false
+            case .failed(let why):
+                guard clock.now().timeIntervalSince(renewed) >= lease.validFor.timeInterval else { continue }
+                logger.warning("could not renew the lease for its whole term: stopping, standing by", metadata: ["plugin": "\(name)", "error": "\(why)"])
+                return false
+            }
         }
     }
 }

@@ -49,17 +49,19 @@ public struct UnripHost: Sendable {
         let book = try await handleBook(repository: repository)
         let reloadHandles = handleReloader(book: book, repository: repository)
         for adapter in config.adapters {
+            let (adapterPool, fence) = self.pool(for: adapter.kind, pool)
             let pipeline = try await ChainPipeline.restore(
                 adapter: adapter.kind, chain: adapter.kind, network: adapter.network, policy: adapter.policy,
-                store: repository, clock: clock)
+                store: fence == nil ? repository : FundingRepository(pool: adapterPool, observationsTopic: config.topicObservations, logger: logger),
+                clock: clock)
+            let adapterLease = lease(fence, pool: pool) { try await pipeline.reload() }
             var pluginLogger = logger
             pluginLogger[metadataKey: "plugin"] = "\(adapter.kind)"
             let make = adapter.make, kind = adapter.kind, network = adapter.network, clock = self.clock, named = pluginLogger
             let signals = ChainSignals()
-            if let policy = adapter.watchdog {
-                watched.append(ChainWatchdog.Chain(name: kind, probe: DeferredProbe(adapter.makeProbe), policy: policy, pipeline: pipeline, signals: signals))
-            }
-            supervisors.append(PluginSupervisor(name: adapter.kind, kind: adapter.kind, logger: pluginLogger, reloadOn: book.changes(kind), clock: clock) {
+            let supervisor = PluginSupervisor(
+                name: adapter.kind, kind: adapter.kind, logger: pluginLogger, reloadOn: book.changes(kind), clock: clock, lease: adapterLease
+            ) {
                 // Each instance watches the handles of the moment: a changed set rebuilds it.
                 var context = AdapterContext(name: kind, chain: kind, network: network, handles: book.handles(kind), pipeline: pipeline, logger: named, clock: clock)
                 context.signals = signals
@@ -74,16 +76,24 @@ public struct UnripHost: Sendable {
                     await reloadHandles()  // rebuilds this adapter without the scan
                 }
                 return try make(context)
-            })
+            }
+            supervisors.append(supervisor)
+            if let policy = adapter.watchdog {
+                watched.append(ChainWatchdog.Chain(
+                    name: kind, probe: DeferredProbe(adapter.makeProbe), policy: policy, pipeline: pipeline, signals: signals,
+                    isActive: { supervisor.status != .standby }))
+            }
         }
 
         if let reconcilerConfig = config.reconciler {
             var named = logger
             named[metadataKey: "plugin"] = "reconciler"
             let reconcilerLogger = named
-            let credits = CreditRepository(pool: pool, observationsTopic: config.topicObservations)
+            let (reconcilerPool, fence) = self.pool(for: "reconciler", pool)
+            let credits = CreditRepository(pool: reconcilerPool, observationsTopic: config.topicObservations)
             let clock = self.clock, chains = handleChains
-            supervisors.append(PluginSupervisor(name: "reconciler", kind: "reconciler", logger: reconcilerLogger, clock: clock) {
+            let reconcilerLease = lease(fence, pool: pool)
+            supervisors.append(PluginSupervisor(name: "reconciler", kind: "reconciler", logger: reconcilerLogger, clock: clock, lease: reconcilerLease) {
                 ReconcilerService(
                     configuration: reconcilerConfig, credits: credits, logger: reconcilerLogger, clock: clock,
                     handleChains: chains, onHandlesChanged: reloadHandles)
@@ -148,13 +158,15 @@ public struct UnripHost: Sendable {
         inputsLogger[metadataKey: "plugin"] = "inputs"
         let groupID = config.kafkaGroupID
         let relaySettings = OutboxRelay.Settings(shutdownTimeout: .seconds(config.kafkaShutdownTimeoutSeconds))
+        let (relayPool, relayFence) = self.pool(for: "relay", pool)
+        let (inputsPool, inputsFence) = self.pool(for: "inputs", pool)
         return [
-            PluginSupervisor(name: "relay", kind: "outbox-relay", logger: relayLogger) { [relayLogger] in
-                OutboxRelay(store: OutboxStore(pool: pool), config: kafka, settings: relaySettings, logger: relayLogger, clock: clock)
+            PluginSupervisor(name: "relay", kind: "outbox-relay", logger: relayLogger, lease: lease(relayFence, pool: pool)) { [relayLogger] in
+                OutboxRelay(store: OutboxStore(pool: relayPool), config: kafka, settings: relaySettings, logger: relayLogger, clock: clock)
             },
-            PluginSupervisor(name: "inputs", kind: "kafka-inputs", logger: inputsLogger) { [inputsLogger] in
+            PluginSupervisor(name: "inputs", kind: "kafka-inputs", logger: inputsLogger, lease: lease(inputsFence, pool: pool)) { [inputsLogger] in
                 InputConsumer(
-                    store: InputStore(pool: pool), config: kafka, groupID: groupID, topics: topics, logger: inputsLogger,
+                    store: InputStore(pool: inputsPool), config: kafka, groupID: groupID, topics: topics, logger: inputsLogger,
                     onInput: { trigger.signal() })
             },
         ]
@@ -166,8 +178,9 @@ public struct UnripHost: Sendable {
         var pushLogger = logger
         pushLogger[metadataKey: "plugin"] = "alert_push"
         let config = self.config.alerts.push, clock = self.clock, named = pushLogger
-        return PluginSupervisor(name: "alert_push", kind: "alert-push", logger: pushLogger) {
-            AlertPusher(store: AlertPushStore(pool: pool), config: config, clock: clock, wake: wake, logger: named)
+        let (pushPool, fence) = self.pool(for: "alert_push", pool)
+        return PluginSupervisor(name: "alert_push", kind: "alert-push", logger: pushLogger, lease: lease(fence, pool: pool)) {
+            AlertPusher(store: AlertPushStore(pool: pushPool), config: config, clock: clock, wake: wake, logger: named)
         }
     }
 
@@ -175,13 +188,14 @@ public struct UnripHost: Sendable {
     func alertsPlugin(pool: PostgresPool, trigger: ChangeSignal, transitions: ChangeSignal, watched: [PluginSupervisor], board: WatchdogBoard) -> AlertsPlugin {
         var alertsLogger = logger
         alertsLogger[metadataKey: "plugin"] = "alerts"
+        let (alertsPool, fence) = self.pool(for: "alerts", pool)
         return AlertsPlugin(
-            store: AlertStore(pool: pool, topic: config.topicAlerts), config: config.alerts, clock: clock, trigger: trigger,
+            store: AlertStore(pool: alertsPool, topic: config.topicAlerts), config: config.alerts, clock: clock, trigger: trigger,
             health: {
                 var out: [(name: String, health: PluginHealth)] = []
                 for s in watched { out.append((s.name, await s.health())) }
                 return out
-            }, transitions: transitions, watchdog: board, logger: alertsLogger)
+            }, transitions: transitions, watchdog: board, logger: alertsLogger, lease: lease(fence, pool: pool))
     }
 
     /// Runs until SIGTERM/SIGINT.

@@ -20,6 +20,8 @@ public struct HostConfig: Sendable {
     /// `[kafka] shutdown_timeout_s`: on SIGTERM the relay waits this long for the
     /// acknowledgements of batches in flight; what is still unacknowledged stays unpublished.
     public var kafkaShutdownTimeoutSeconds = 10
+    /// `[ha]`: leases and fencing across hosts.
+    public var ha = HAConfig()
     public var migrationsDir: String?
     public var httpHost: String
     public var httpPort: Int
@@ -47,7 +49,7 @@ public struct HostConfig: Sendable {
         adapters.map(\.kind) + (reconciler == nil ? [] : ["reconciler"]) + (alerts.push.isEnabled ? ["alert_push"] : [])
     }
 
-    static let hostSections = ["database", "http", "control", "kafka", "alerts", "log", "bridge"]
+    static let hostSections = ["database", "http", "control", "kafka", "alerts", "log", "bridge", "ha"]
 
     /// Loads and validates `path`, with `UNRIP_<SECTION>_<KEY>` overrides from `environment`.
     /// Throws every problem at once.
@@ -101,6 +103,10 @@ public struct HostConfig: Sendable {
         let readHeaderTimeout = http.int("read_header_timeout_s", default: 30, range: 1...3_600)
         http.finish()
         effective["http"] = .object(http.effective)
+
+        let haSection = section("ha")
+        let ha = HAConfig.read(haSection)
+        effective["ha"] = .object(haSection.effective)
 
         let control = section("control")
         let token = control.secret("token", orFile: "token_file", what: "the control token")
@@ -206,6 +212,7 @@ public struct HostConfig: Sendable {
         config.httpIdleTimeoutSeconds = idleTimeout
         config.httpReadHeaderTimeoutSeconds = readHeaderTimeout
         config.kafkaShutdownTimeoutSeconds = shutdownTimeout
+        config.ha = ha
         return config
     }
 

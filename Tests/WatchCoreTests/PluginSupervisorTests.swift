@@ -144,4 +144,49 @@ import WatchTesting
             #expect(counter.starts.withLock { $0 } == 1)
         }
     }
+
+    /// A lease a test hands out and takes back.
+    final class ScriptedLease: PluginLease {
+        let available = Mutex(false)
+        let attempts = Mutex(0)
+        let released = Mutex(false)
+        var renewEvery: Duration { .milliseconds(20) }
+        var validFor: Duration { .milliseconds(60) }
+        func acquire() async -> LeaseAttempt {
+            attempts.withLock { $0 += 1 }
+            return available.withLock { $0 } ? .held : .heldElsewhere("host-b")
+        }
+        func release() async { released.withLock { $0 = true } }
+        func state() -> JSONValue { ["holder": available.withLock { $0 } ? "host-a" : "host-b"] }
+    }
+
+    @Test func aPluginRunsOnlyWhileThisHostHoldsItsLease() async throws {
+        let counter = Counter(failFirst: false)
+        let lease = ScriptedLease()
+        let supervisor = PluginSupervisor(name: "bitcoin", kind: "bitcoin", logger: Logger(label: "t"), lease: lease) { Looping(counter: counter) }
+        await testGracefulShutdown { trigger in
+            let task = Task { try? await supervisor.run() }
+            // Another host holds it: standing by, asking again, never starting an instance.
+            #expect(await waitUntil { supervisor.status == .standby && lease.attempts.withLock { $0 } >= 3 })
+            #expect(counter.starts.withLock { $0 } == 0, "an instance ran without the lease")
+            #expect(await supervisor.health() == .healthy, "a standby is ready to take over")
+            #expect(await supervisor.state()["role"] == "standby")
+            // The lease comes free: this host takes over.
+            lease.available.withLock { $0 = true }
+            #expect(await waitUntil { supervisor.status == .running && counter.starts.withLock { $0 } == 1 })
+            #expect(await supervisor.state()["role"] == "active")
+            // Another host takes it (this one was frozen, say): the instance stops at once.
+            lease.available.withLock { $0 = false }
+            #expect(await waitUntil { supervisor.status == .standby })
+            let attempts = lease.attempts.withLock { $0 }
+            #expect(await waitUntil { lease.attempts.withLock { $0 } >= attempts + 2 })
+            #expect(counter.starts.withLock { $0 } == 1, "restarted without the lease")
+            lease.available.withLock { $0 = true }
+            #expect(await waitUntil { supervisor.status == .running && counter.starts.withLock { $0 } == 2 })
+            // A graceful shutdown gives the lease up for the standby.
+            trigger.triggerGracefulShutdown()
+            _ = await task.value
+            #expect(lease.released.withLock { $0 })
+        }
+    }
 }

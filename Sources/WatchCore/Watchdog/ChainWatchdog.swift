@@ -12,8 +12,15 @@ public final class ChainWatchdog: PluginService {
         public let policy: WatchdogPolicy
         public let pipeline: ChainPipeline
         public let signals: ChainSignals
+        /// False while another host runs the chain's adapter: this host's cursor does not move
+        /// then, and is not judged.
+        public let isActive: @Sendable () -> Bool
 
-        public init(name: String, probe: any ChainProbe, policy: WatchdogPolicy, pipeline: ChainPipeline, signals: ChainSignals) {
+        public init(
+            name: String, probe: any ChainProbe, policy: WatchdogPolicy, pipeline: ChainPipeline, signals: ChainSignals,
+            isActive: @escaping @Sendable () -> Bool = { true }
+        ) {
+            self.isActive = isActive
             self.name = name
             self.probe = probe
             self.policy = policy
@@ -57,7 +64,7 @@ public final class ChainWatchdog: PluginService {
     /// node that does not answer keeps its last findings (a flapping RPC neither raises nor clears).
     public func probe(_ chain: Chain, memory: inout WatchdogMemory) async {
         let now = clock.now()
-        let cursor = await chain.pipeline.tip?.height
+        let cursor = chain.isActive() ? await chain.pipeline.tip?.height : nil
         do {
             let vitals = try await chain.probe.vitals()
             var recheck: (height: Int, hash: String?)?

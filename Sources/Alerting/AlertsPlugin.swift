@@ -31,6 +31,7 @@ public final class AlertsPlugin: ManagedPlugin {
     public var name: String { supervisor.name }
     public var kind: String { supervisor.kind }
     public var status: PluginStatus { supervisor.status }
+    public var lease: JSONValue { supervisor.lease }
     public var isPaused: Bool { supervisor.isPaused }
     public func pause() { supervisor.pause() }
     public func resume() { supervisor.resume() }

@@ -20,6 +20,7 @@ extension ControlSurface {
                 [
                     "name": .string(p.name), "kind": .string(p.kind), "status": .string(p.status.rawValue),
                     "paused": .bool(p.isPaused), "healthy": .bool(health == .healthy),
+                    "role": .string(p.status == .standby ? "standby" : "active"), "lease": p.lease,
                 ]
             }
             let hostState = self.hostState

@@ -21,6 +21,12 @@ public protocol ManagedPlugin: Sendable {
     func resume()
     func state() async -> JSONValue
     func health() async -> PluginHealth
+    /// Holder, epoch and expiry of the plugin's lease (`[ha]`), else null.
+    var lease: JSONValue { get }
+}
+
+extension ManagedPlugin {
+    public var lease: JSONValue { .null }
 }
 
 /// Runs one plugin for the host, the same way for every plugin: builds an instance, runs it,
@@ -60,14 +66,14 @@ public final class PluginSupervisor: Service, ManagedPlugin {
     /// Restart backoffs and the restart-loop window are measured on it.
     let clock: any WatchClock
     /// With several hosts: the plugin runs only while this host holds it.
-    private let lease: (any PluginLease)?
+    private let pluginLease: (any PluginLease)?
 
     public init(
         name: String, kind: String, startPaused: Bool = false, logger: Logger, maxBackoff: Duration = .seconds(30), reloadOn: ChangeSignal? = nil,
         clock: any WatchClock = SystemClock(), lease: (any PluginLease)? = nil, make: @escaping @Sendable () async throws -> any PluginService
     ) {
         self.clock = clock
-        self.lease = lease
+        self.pluginLease = lease
         self.reloadOn = reloadOn
         self.name = name
         self.kind = kind
@@ -78,6 +84,7 @@ public final class PluginSupervisor: Service, ManagedPlugin {
     }
 
     public var status: PluginStatus { current.withLock { $0.status } }
+    public var lease: JSONValue { pluginLease?.state() ?? .null }
     public var isPaused: Bool { current.withLock { $0.paused } }
 
     public func pause() {
@@ -110,7 +117,7 @@ public final class PluginSupervisor: Service, ManagedPlugin {
             "paused": .bool(s.paused), "restarts": .int(Int64(s.restarts)), "last_error": .optional(s.lastError),
             "failures_in_a_row": .int(Int64(s.failureStreak)),
             "role": .string(s.status == .standby ? "standby" : "active"),
-            "lease": lease?.state() ?? .null,
+            "lease": lease,
             "plugin": inner,
         ]
     }
@@ -153,7 +160,7 @@ public final class PluginSupervisor: Service, ManagedPlugin {
             self.signal.signal()
         }
         // After the instance ended (drained or cancelled): a standby may take over at once.
-        if let lease, status != .standby { await lease.release() }
+        if let pluginLease, status != .standby { await pluginLease.release() }
         set(.stopped)
     }
 
@@ -168,7 +175,7 @@ public final class PluginSupervisor: Service, ManagedPlugin {
                 await signal.wait(after: generation)
                 continue
             }
-            if let lease, await lease.acquire() != .held {
+            if let lease = pluginLease, await lease.acquire() != .held {
                 if status != .standby { logger.notice("standing by: another host holds the lease", metadata: ["plugin": "\(name)"]) }
                 set(.standby)
                 await signal.wait(after: generation, atMost: lease.renewEvery, clock: clock)
@@ -232,7 +239,7 @@ public final class PluginSupervisor: Service, ManagedPlugin {
                 await self.signal.wait(after: generation)
                 return .interrupted
             }
-            if let lease = self.lease {
+            if let lease = self.pluginLease {
                 group.addTask { await self.keep(lease) ? nil : .leaseLost }
             }
             if let reload = self.reloadOn, let reloadGeneration {

@@ -1,4 +1,5 @@
 import Foundation
+import WatchTesting
 
 /// The child processes of the benchmark (PostgreSQL cluster, Kafka mock, host) and their cleanup.
 /// Every pid is also written to `<work>/pids`, so `scripts/bench-e2e` can kill what a crashed
@@ -76,6 +77,25 @@ final class Children: @unchecked Sendable {
             line.append(byte)
         }
         return String(decoding: line, as: UTF8.self)
+    }
+
+    /// noida-db (a Kafka-protocol broker in its own process) on `port`, its data in the work
+    /// dir; returns its bootstrap address once it accepts connections.
+    func startNoida(binary: String, port: Int) throws -> String {
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: binary)
+        p.arguments = ["start", "--data-dir", work.appendingPathComponent("noida").path, "--host", "127.0.0.1", "--only", "kafka", "--kafka-port", String(port)]
+        p.standardOutput = FileHandle.nullDevice
+        p.standardError = FileHandle.nullDevice
+        p.standardInput = FileHandle.nullDevice
+        try p.run()
+        remember(p)
+        for _ in 0..<200 {
+            if LoopbackPort.canConnect(port) { return "127.0.0.1:\(port)" }
+            guard p.isRunning else { break }
+            usleep(25_000)
+        }
+        throw BenchError("noida-db did not listen on \(port)")
     }
 
     /// `unrip-watch run --config FILE`, logging to `<work>/host.log`.

@@ -12,13 +12,14 @@ import WatchTesting
 // End-to-end benchmark (DESIGN §10, issue 5): rawtx over ZMQ → durable row in PostgreSQL →
 // Kafka acknowledgement, offered at rising rates to a host watching many handles.
 //
-// Real processes: a private PostgreSQL (scripts/lib/pg-cluster), librdkafka's mock cluster
-// (unrip-kafka-mock) and the host binary (`unrip-watch run`); the bitcoind double runs in this
+// Real processes: a private PostgreSQL (scripts/lib/pg-cluster), a Kafka broker (noida-db when
+// UNRIP_NOIDA_BIN names it, the default of scripts/bench-e2e; `--broker mock`: librdkafka's mock
+// cluster, unrip-kafka-mock) and the host binary (`unrip-watch run`); the bitcoind double runs in this
 // process and publishes every payment's rawtx/sequence over ZMQ. A Kafka consumer here stamps
 // each observation event's arrival; latency = arrival − the moment the payment was handed to
 // ZMQ. The relay only publishes committed outbox rows, so an arrival implies a durable row.
 //
-// Usage: e2e-bench [--handles N] [--duration S] [--rates 500,1000,...] [--work DIR]
+// Usage: e2e-bench [--handles N] [--duration S] [--rates 500,1000,...] [--broker noida|mock] [--work DIR]
 // Prints a table and one JSON line (prefixed "JSON "). Never a pass/fail: it reports.
 
 struct Options: Sendable {
@@ -26,6 +27,7 @@ struct Options: Sendable {
     var duration = 5.0
     var rates = [1_000, 2_000, 5_000, 10_000, 11_000, 12_500, 15_000]
     var work: String?
+    var broker = ProcessInfo.processInfo.environment["UNRIP_NOIDA_BIN"].map { $0.isEmpty ? "mock" : "noida" } ?? "mock"
 }
 let options: Options = {
     var o = Options()
@@ -36,6 +38,7 @@ let options: Options = {
         case "--duration": o.duration = Double(args.popFirst() ?? "") ?? o.duration
         case "--rates": o.rates = (args.popFirst() ?? "").split(separator: ",").compactMap { Int($0) }
         case "--work": o.work = args.popFirst()
+        case "--broker": o.broker = args.popFirst() ?? o.broker
         default:
             FileHandle.standardError.write(Data("usage: e2e-bench [--handles N] [--duration S] [--rates a,b,c] [--work DIR]\n".utf8))
             exit(2)
@@ -164,7 +167,11 @@ struct RateRow {
     var keptUp = false
     var ingestP50 = Double.nan, ingestP99 = Double.nan
     var storeRelayP50 = Double.nan, storeRelayP99 = Double.nan
-    var toConsumerP50 = Double.nan
+    /// first_seen_at → arrival at the consumer here (one clock: never negative).
+    var toConsumerP50 = Double.nan, toConsumerP99 = Double.nan
+    /// published_at − arrival: the relay marks a row in a round trip after the ack, so a
+    /// consumer often has the event first (why "published_at → arrival" went negative).
+    var markAfterArrivalP50 = Double.nan
     var commitMs = Double.nan, commits = 0.0
     var hostCPU = 0.0, pgCPU = 0.0, benchCPU = 0.0, mockCPU = 0.0, machineCPU = 0.0
     var drainSeconds = 0.0
@@ -186,10 +193,18 @@ func run() async throws {
     note("work dir \(work.path)")
     let pgURL = try children.startPostgres()
     note("PostgreSQL at \(pgURL)")
-    let bootstrap = try children.startKafkaMock(
-        binary: mockBinary,
-        topics: [topic, "e2e.bench.probe", "unrip.alerts", "unrip.reference_prices", "unrip.inventory_snapshots", "unrip.execution_results"])
-    note("Kafka mock at \(bootstrap)")
+    let topics = [topic, "e2e.bench.probe", "unrip.alerts", "unrip.reference_prices", "unrip.inventory_snapshots", "unrip.execution_results"]
+    let bootstrap: String
+    if options.broker == "noida", let noida = ProcessInfo.processInfo.environment["UNRIP_NOIDA_BIN"] {
+        bootstrap = try children.startNoida(binary: noida, port: try freePort())
+        // One partition per topic, as with the mock (see startKafkaMock).
+        let made = try KafkaAdmin.createTopics(topics, partitions: 1, config: KafkaClientConfig(brokers: [bootstrap]))
+        for (name, outcome) in made where outcome != .created && outcome != .alreadyExists { throw BenchError("topic \(name): \(outcome)") }
+        note("Kafka broker noida-db at \(bootstrap)")
+    } else {
+        bootstrap = try children.startKafkaMock(binary: mockBinary, topics: topics)
+        note("Kafka mock at \(bootstrap)")
+    }
     let double = try await BitcoindDouble.start()
     double.mine(1)
 
@@ -370,23 +385,27 @@ func run() async throws {
         for r in stages {
             if let h = r["tx_hash"], let s = r["seen"].flatMap(Double.init) { seenMap[h] = (s, r["published"].flatMap(Double.init)) }
         }
-        var ingest: [Double] = [], storeRelay: [Double] = [], toConsumer: [Double] = []
+        var ingest: [Double] = [], storeRelay: [Double] = [], toConsumer: [Double] = [], markLag: [Double] = []
         for (h, sent) in offered.sends {
             guard let (seen, published) = seenMap[h] else { continue }
             ingest.append(seen - sent)
+            if let a = arrivals.time(h) { toConsumer.append(a - seen) }
             if let published {
                 storeRelay.append(published - seen)
-                if let a = arrivals.time(h) { toConsumer.append(a - published) }
+                if let a = arrivals.time(h) { markLag.append(published - a) }
             }
         }
         ingest.sort()
         storeRelay.sort()
         toConsumer.sort()
+        markLag.sort()
         row.ingestP50 = percentile(ingest, 0.5)
         row.ingestP99 = percentile(ingest, 0.99)
         row.storeRelayP50 = percentile(storeRelay, 0.5)
         row.storeRelayP99 = percentile(storeRelay, 0.99)
         row.toConsumerP50 = percentile(toConsumer, 0.5)
+        row.toConsumerP99 = percentile(toConsumer, 0.99)
+        row.markAfterArrivalP50 = percentile(markLag, 0.5)
         rows.append(row)
         note(
             "offered \(rate)/s: sent \(row.sent) in \(String(format: "%.2f", row.sendSeconds)) s\(row.cut ? " (cut: backlog limit)" : ""), "
@@ -420,17 +439,18 @@ func run() async throws {
     let saturated = rows.map(\.achieved).max() ?? 0
     let at1000 = rows.first { $0.offered == 1_000 }
     print("")
-    print("End to end: rawtx (ZMQ) → PostgreSQL row → Kafka ack → consumer; \(handleCount) handles, \(ProcessInfo.processInfo.activeProcessorCount) cores")
+    print("End to end: rawtx (ZMQ) → PostgreSQL row → Kafka ack → consumer; \(handleCount) handles, \(ProcessInfo.processInfo.activeProcessorCount) cores, broker: \(options.broker == "noida" ? "noida-db" : "librdkafka mock")")
     let header = [
         "offered/s", "sent/s", "sent", "arrived", "obs/s", "p50 ms", "p99 ms", "max ms", "kept up",
-        "ingest p50/p99", "store+relay p50/p99", "→consumer p50", "commit ms", "CPU host/pg/bench/mock", "machine",
+        "ingest p50/p99", "store+relay p50/p99", "seen→consumer p50/p99", "mark−arrival p50", "commit ms", "CPU host/pg/bench/mock", "machine",
     ]
     var table: [[String]] = [header]
     for r in rows {
         table.append([
             "\(r.offered)", String(format: "%.0f", Double(r.sent) / max(r.sendSeconds, 1e-9)), "\(r.sent)\(r.cut ? "*" : "")",
             "\(r.arrived)", String(format: "%.0f", r.achieved), ms(r.p50), ms(r.p99), ms(r.max), r.keptUp ? "yes" : "no",
-            "\(ms(r.ingestP50))/\(ms(r.ingestP99))", "\(ms(r.storeRelayP50))/\(ms(r.storeRelayP99))", ms(r.toConsumerP50),
+            "\(ms(r.ingestP50))/\(ms(r.ingestP99))", "\(ms(r.storeRelayP50))/\(ms(r.storeRelayP99))",
+            "\(ms(r.toConsumerP50))/\(ms(r.toConsumerP99))", ms(r.markAfterArrivalP50),
             r.commitMs.isNaN ? "-" : String(format: "%.2f ×%.0f", r.commitMs, r.commits),
             "\(pct(r.hostCPU))/\(pct(r.pgCPU))/\(pct(r.benchCPU))/\(pct(r.mockCPU))", pct(r.machineCPU),
         ])
@@ -442,7 +462,9 @@ func run() async throws {
     }
     print("* = offer cut short: backlog (sent − arrived) passed its limit.")
     print("ingest = send → adapter took it (first_seen_at); store+relay = → outbox row marked published after the Kafka ack;")
-    print("→consumer = published_at → arrival here; commit ms = host's unrip_commit_seconds mean × commits in the window.")
+    print("seen→consumer = first_seen_at → arrival here (store, relay, broker, consumer; one clock); mark−arrival = published_at − arrival:")
+    print("  the relay marks a row in a round trip after its ack, so the consumer often has it first (a positive figure is that lag, not an error).")
+    print("commit ms = host's unrip_commit_seconds mean × commits in the window.")
     print("CPU = share of one core (host process, all postgres processes, this process incl. the bitcoind double and consumer, Kafka mock); machine = all cores busy.")
     print("Kafka ack floor (host's producer settings → mock broker → delivery report): 1 message \(ms(ackFloor.one)) ms, 100 messages \(ms(ackFloor.hundred)) ms, 1,000 messages \(ms(ackFloor.thousand)) ms (p50)")
     for r in rows where !r.keptUp {
@@ -455,13 +477,15 @@ func run() async throws {
     }
     print("durable rows \(totals?["rows"] ?? "?"), outbox rows \(totals?["outbox"] ?? "?"), unpublished \(totals?["unpublished"] ?? "?"); arrivals \(arrivals.arrived), records consumed \(arrivals.records.load(ordering: .relaxed))")
 
-    var json = "{\"benchmark\":\"end_to_end\",\"handles\":\(handleCount),\"cores\":\(ProcessInfo.processInfo.activeProcessorCount),\"duration_s\":\(duration),\"rates\":["
+    var json = "{\"benchmark\":\"end_to_end\",\"broker\":\"\(options.broker)\",\"handles\":\(handleCount),\"cores\":\(ProcessInfo.processInfo.activeProcessorCount),\"duration_s\":\(duration),\"rates\":["
     json += rows.map { r in
         "{\"offered_per_s\":\(r.offered),\"sent\":\(r.sent),\"sent_per_s\":\(jsonNumber(Double(r.sent) / max(r.sendSeconds, 1e-9), 0)),\"cut\":\(r.cut),"
             + "\"arrived\":\(r.arrived),\"observations_per_s\":\(jsonNumber(r.achieved, 0)),\"p50_ms\":\(jsonNumber(r.p50 * 1000)),"
             + "\"p99_ms\":\(jsonNumber(r.p99 * 1000)),\"max_ms\":\(jsonNumber(r.max * 1000)),\"kept_up\":\(r.keptUp),"
             + "\"ingest_p50_ms\":\(jsonNumber(r.ingestP50 * 1000)),\"store_relay_p50_ms\":\(jsonNumber(r.storeRelayP50 * 1000)),"
-            + "\"store_relay_p99_ms\":\(jsonNumber(r.storeRelayP99 * 1000)),\"commit_mean_ms\":\(jsonNumber(r.commitMs, 3)),"
+            + "\"store_relay_p99_ms\":\(jsonNumber(r.storeRelayP99 * 1000)),"
+            + "\"seen_to_consumer_p50_ms\":\(jsonNumber(r.toConsumerP50 * 1000)),\"seen_to_consumer_p99_ms\":\(jsonNumber(r.toConsumerP99 * 1000)),"
+            + "\"mark_after_arrival_p50_ms\":\(jsonNumber(r.markAfterArrivalP50 * 1000)),\"commit_mean_ms\":\(jsonNumber(r.commitMs, 3)),"
             + "\"commits\":\(jsonNumber(r.commits, 0)),\"cpu_host\":\(jsonNumber(r.hostCPU)),\"cpu_postgres\":\(jsonNumber(r.pgCPU)),"
             + "\"cpu_bench\":\(jsonNumber(r.benchCPU)),\"cpu_machine\":\(jsonNumber(r.machineCPU)),"
             + "\"arrivals_per_second\":[\(r.perSecond.map(String.init).joined(separator: ","))]}"

@@ -63,9 +63,10 @@ struct OutboxRelayDrainTests {
             let running = Running { try await relay.run() }
             defer { running.task.cancel() }
             try await eventually("rows in flight", timeout: 20) { (await relay.state())["in_flight"] == .int(8) }
+            // Counted before the shutdown: the shutdown wakes the loop, which then sleeps again.
+            let asleep = clock.sleeps
             trigger.triggerGracefulShutdown()
             // Asleep in the drain, its deadline on the test clock: it cannot have given up yet.
-            let asleep = clock.sleeps
             try await eventually("the drain waits on the clock", timeout: 20) { clock.sleeps > asleep && clock.sleepers > 0 }
             #expect(!running.isFinished, "returned before the timeout with rows unacknowledged")
             clock.advance(by: 11)

@@ -99,9 +99,9 @@ final class Children: @unchecked Sendable {
     }
 
     /// `unrip-watch run --config FILE`, logging to `<work>/host.log`.
-    func startHost(binary: String, config: String, httpPort: Int) throws -> Process {
-        let configPath = work.appendingPathComponent("host.toml").path
-        let logPath = work.appendingPathComponent("host.log").path
+    func startHost(binary: String, config: String, httpPort: Int, name: String = "host", environment: [String: String] = [:]) throws -> Process {
+        let configPath = work.appendingPathComponent("\(name).toml").path
+        let logPath = work.appendingPathComponent("\(name).log").path
         try config.write(toFile: configPath, atomically: true, encoding: .utf8)
         _ = FileManager.default.createFile(atPath: logPath, contents: nil)
         let log = try FileHandle(forWritingTo: URL(fileURLWithPath: logPath))
@@ -110,6 +110,7 @@ final class Children: @unchecked Sendable {
         p.arguments = ["run", "--config", configPath]
         var env = ProcessInfo.processInfo.environment
         env["UNRIP_HTTP_LISTEN"] = "127.0.0.1:\(httpPort)"
+        env.merge(environment) { _, new in new }
         p.environment = env
         p.standardOutput = log
         p.standardError = log

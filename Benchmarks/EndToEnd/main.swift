@@ -28,6 +28,9 @@ struct Options: Sendable {
     var rates = [1_000, 2_000, 5_000, 10_000, 11_000, 12_500, 15_000]
     var work: String?
     var broker = ProcessInfo.processInfo.environment["UNRIP_NOIDA_BIN"].map { $0.isEmpty ? "mock" : "noida" } ?? "mock"
+    /// Rounds of the failover measurement (0: none), and the lease they run with.
+    var failoverRounds = 5
+    var leaseSeconds = 15
 }
 let options: Options = {
     var o = Options()
@@ -39,8 +42,11 @@ let options: Options = {
         case "--rates": o.rates = (args.popFirst() ?? "").split(separator: ",").compactMap { Int($0) }
         case "--work": o.work = args.popFirst()
         case "--broker": o.broker = args.popFirst() ?? o.broker
+        case "--failover": o.failoverRounds = Int(args.popFirst() ?? "") ?? o.failoverRounds
+        case "--lease-s": o.leaseSeconds = Int(args.popFirst() ?? "") ?? o.leaseSeconds
         default:
-            FileHandle.standardError.write(Data("usage: e2e-bench [--handles N] [--duration S] [--rates a,b,c] [--work DIR]\n".utf8))
+            FileHandle.standardError.write(Data(
+                "usage: e2e-bench [--handles N] [--duration S] [--rates a,b,c] [--broker noida|mock] [--failover ROUNDS] [--lease-s S] [--work DIR]\n".utf8))
             exit(2)
         }
     }
@@ -420,6 +426,14 @@ func run() async throws {
         if failedInARow >= 2 { break }
     }
 
+    var failover: [Double] = []
+    if options.failoverRounds > 0 {
+        note("failover: two hosts with [ha] lease_s = \(options.leaseSeconds), \(options.failoverRounds) rounds of kill -9")
+        failover = try await measureFailover(
+            rounds: options.failoverRounds, leaseSeconds: options.leaseSeconds, pgURL: pgURL, bootstrap: bootstrap, hostBinary: hostBinary)
+    }
+    let failoverMedian = percentile(failover.sorted(), 0.5)
+
     // Durability check: every arrival is a committed row, nothing left unpublished.
     let totals = try await pool.withConnection { conn in
         try conn.query(
@@ -472,6 +486,10 @@ func run() async throws {
     }
     print(String(format: "sustained: %.0f observations/s (target ≥ 10,000): %@", sustained, sustained >= 10_000 ? "met" : "NOT met"))
     print(String(format: "saturated throughput (best achieved at any offered rate): %.0f observations/s", saturated))
+    if !failover.isEmpty {
+        print(String(format: "failover (kill -9 of the active host → first observation committed by the standby), lease_s %d: median %.2f s of %d (%@)",
+            options.leaseSeconds, failoverMedian, failover.count, failover.map { String(format: "%.2f", $0) }.joined(separator: ", ")))
+    }
     if let at1000 {
         print("p99 at 1,000/s offered: \(ms(at1000.p99)) ms (target < 50 ms): \(at1000.keptUp && at1000.p99 < 0.05 ? "met" : "NOT met")")
     }
@@ -492,6 +510,7 @@ func run() async throws {
     }.joined(separator: ",")
     json += "],\"sustained_observations_per_s\":\(jsonNumber(sustained, 0)),\"saturated_observations_per_s\":\(jsonNumber(saturated, 0)),"
     json += "\"p99_ms_at_1000\":\(jsonNumber((at1000?.p99 ?? .nan) * 1000)),"
+    json += "\"failover_s\":{\"lease_s\":\(options.leaseSeconds),\"median\":\(jsonNumber(failoverMedian)),\"runs\":[\(failover.map { jsonNumber($0) }.joined(separator: ","))]},"
     json += "\"kafka_ack_floor_ms\":{\"one\":\(jsonNumber(ackFloor.one * 1000)),\"hundred\":\(jsonNumber(ackFloor.hundred * 1000)),\"thousand\":\(jsonNumber(ackFloor.thousand * 1000))},"
     json += "\"targets\":{\"sustained_observations_per_s\":10000,\"p99_ms_at_1000\":50},"
     json += "\"met\":{\"sustained\":\(sustained >= 10_000),\"p99_at_1000\":\(at1000.map { $0.keptUp && $0.p99 < 0.05 } ?? false)}}"

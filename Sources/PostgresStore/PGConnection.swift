@@ -26,9 +26,12 @@ public final class PGConnection {
     /// before COMMIT, so a plugin that lost its lease commits nothing.
     var fence: PostgresFence?
     private var inTransaction = false
+    /// `SET …` statements run on every new or reset session.
+    private let sessionSettings: [String]
 
-    init(url: String) throws(PostgresError) {
+    init(url: String, sessionSettings: [String] = []) throws(PostgresError) {
         self.url = url
+        self.sessionSettings = sessionSettings
         conn = PQconnectdb(url)
         guard PQstatus(conn) == CONNECTION_OK else {
             let message = Self.errorMessage(conn)
@@ -36,7 +39,12 @@ public final class PGConnection {
             conn = nil
             throw .connectionLost(message)
         }
+        try applySessionSettings()
+    }
+
+    private func applySessionSettings() throws(PostgresError) {
         _ = try? exec("SET client_min_messages TO warning")
+        for setting in sessionSettings { try exec(setting) }
     }
 
     deinit { PQfinish(conn) }
@@ -48,6 +56,8 @@ public final class PGConnection {
         prepared = [:]
         PQreset(conn)
         guard PQstatus(conn) == CONNECTION_OK else { throw .connectionLost(Self.errorMessage(conn)) }
+        inTransaction = false
+        try applySessionSettings()
     }
 
     private static func errorMessage(_ conn: OpaquePointer?) -> String {

@@ -30,11 +30,15 @@ public final class PostgresPool: Sendable {
     private let maxAttempts: Int
     /// The lease every commit through this view checks (nil: not fenced).
     public let fence: PostgresFence?
+    /// `SET …` statements run on every session the pool opens (or resets).
+    private let sessionSettings: [String]
 
     /// - Parameters:
     ///   - url: a libpq connection URI or keyword string; never logged.
     ///   - size: connections at most.
-    public init(url: String, size: Int = 4, maxAttempts: Int = 5, logger: Logger = Logger(label: "unrip.postgres")) {
+    ///   - sessionSettings: `SET …` statements for every session (e.g. a timeout).
+    public init(url: String, size: Int = 4, maxAttempts: Int = 5, logger: Logger = Logger(label: "unrip.postgres"), sessionSettings: [String] = []) {
+        self.sessionSettings = sessionSettings
         self.url = Self.withConnectTimeout(url)
         self.size = max(1, size)
         self.maxAttempts = max(1, maxAttempts)
@@ -49,6 +53,7 @@ public final class PostgresPool: Sendable {
         maxAttempts = pool.maxAttempts
         logger = pool.logger
         shared = pool.shared
+        sessionSettings = pool.sessionSettings
         self.fence = fence
     }
 
@@ -130,10 +135,10 @@ public final class PostgresPool: Sendable {
         case .slot(let slot): return slot
         case .open:
             do {
-                let url = self.url
+                let url = self.url, settings = self.sessionSettings
                 let connection = try await withCheckedThrowingContinuation { (c: CheckedContinuation<PGConnection, Error>) in
                     DispatchQueue.global().async {
-                        do { c.resume(returning: try PGConnection(url: url)) } catch { c.resume(throwing: error) }
+                        do { c.resume(returning: try PGConnection(url: url, sessionSettings: settings)) } catch { c.resume(throwing: error) }
                     }
                 }
                 return Slot(connection: connection, queue: DispatchQueue(label: "unrip.postgres.conn"))

@@ -37,7 +37,8 @@ public struct UnripHost: Sendable {
 
     /// Connects, migrates, registers handles and restores every adapter's tracker.
     public func prepare() async throws -> Prepared {
-        let pool = PostgresPool(url: config.databaseURL, size: config.databasePoolSize, logger: logger)
+        let pool = PostgresPool(
+            url: config.databaseURL, size: config.databasePoolSize, logger: logger, sessionSettings: config.ha.sessionSettings)
         try await DatabaseStartup.wait(
             for: pool, url: config.databaseURL, timeout: .seconds(config.databaseStartupTimeoutSeconds), clock: clock, logger: logger)
         let runner = try MigrationRunner(directory: MigrationRunner.locate(explicit: config.migrationsDir))

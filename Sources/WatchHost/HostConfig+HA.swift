@@ -12,6 +12,15 @@ public struct HAConfig: Sendable, Equatable {
 
     public init() {}
 
+    /// With `[ha]` on, a session idle inside a transaction for two thirds of `lease_s` is ended
+    /// by PostgreSQL: a host frozen mid-transaction (SIGSTOP, a long pause) would otherwise hold
+    /// its row locks, and the host taking its leases over would wait on them. Our transactions
+    /// never pause between statements for anything like that long.
+    public var sessionSettings: [String] {
+        guard enabled else { return [] }
+        return ["SET idle_in_transaction_session_timeout = \(max(1_000, leaseSeconds * 2_000 / 3))"]
+    }
+
     public static var defaultHostID: String { "\(ProcessInfo.processInfo.hostName)-\(getpid())" }
 
     static func read(_ section: ConfigSection) -> HAConfig {

@@ -76,4 +76,34 @@ import WatchTesting
         }
         #expect(try await Self.written(db) == ["a1", "a2", "b1"])
     }
+
+    /// A host frozen inside a transaction keeps its row locks; the host taking over would wait
+    /// on them. With `[ha]` the pool's sessions carry `idle_in_transaction_session_timeout`, and
+    /// PostgreSQL ends such a session: its transaction commits nothing, the locks go.
+    @Test func aSessionFrozenInsideATransactionIsEndedAndItsLocksReleased() async throws {
+        let db = try await TestDatabase.create()
+        try await db.pool.withConnection { conn in
+            _ = try conn.query("CREATE TABLE cursor_row (id int PRIMARY KEY, holder text)")
+            _ = try conn.query("INSERT INTO cursor_row VALUES (1, 'nobody')")
+        }
+        let frozen = PostgresPool(url: db.url, size: 1, maxAttempts: 1, sessionSettings: ["SET idle_in_transaction_session_timeout = 500"])
+        let holding = Task {
+            try await frozen.transaction { conn in
+                _ = try conn.query("UPDATE cursor_row SET holder = 'frozen' WHERE id = 1")
+                Thread.sleep(forTimeInterval: 3)  // frozen mid-transaction, on the pool's own thread
+            }
+        }
+        try await eventually("the frozen session holds the row lock") {
+            try await db.pool.withConnection { conn in
+                try conn.query("SELECT count(*) AS n FROM pg_locks l JOIN pg_class c ON c.oid = l.relation WHERE c.relname = 'cursor_row' AND l.mode = 'RowExclusiveLock'").first?.int("n") ?? 0
+            } > 0
+        }
+        // The other host's write waits for the frozen session only until PostgreSQL ends it.
+        try await db.pool.withConnection { conn in _ = try conn.query("UPDATE cursor_row SET holder = 'standby' WHERE id = 1") }
+        let frozenCommitted: Bool
+        do { try await holding.value; frozenCommitted = true } catch { frozenCommitted = false }
+        #expect(!frozenCommitted, "the frozen transaction committed after it woke")
+        let holder = try await db.pool.withConnection { try $0.query("SELECT holder FROM cursor_row WHERE id = 1").first?["holder"] }
+        #expect(holder == "standby")
+    }
 }

@@ -30,19 +30,7 @@ func measureFailover(rounds: Int, leaseSeconds: Int, pgURL: String, bootstrap: S
         [ha]
         enabled = true
         lease_s = \(leaseSeconds)
-        [bitcoin]
-        enabled = true
-        network = "regtest"
-        rpc_url = "\(double.rpcURL)"
-        rpc_cookie_file = "\(double.cookieFile)"
-        rest = true
-        zmq_sequence = "\(double.zmqEndpoints["sequence"]!)"
-        zmq_rawtx = "\(double.zmqEndpoints["rawtx"]!)"
-        zmq_rawblock = "\(double.zmqEndpoints["rawblock"]!)"
-        confirmations = 2
-        start_height = 0
-        poll_interval_ms = 100
-        handles = [{ address = "\(address)", label = "failover" }]
+        \(double.bitcoinSection(extra: ["handles = [{ address = \"\(address)\", label = \"failover\" }]"]))
         """
     func holder() async -> String? {
         try? await pool.withConnection { try $0.query("SELECT holder FROM plugin_leases WHERE plugin = 'bitcoin'").first?["holder"] }

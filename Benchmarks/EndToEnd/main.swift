@@ -235,22 +235,7 @@ func run() async throws {
         brokers = ["\(bootstrap)"]
         [log]
         level = "notice"
-        [bitcoin]
-        enabled = true
-        network = "regtest"
-        rpc_url = "\(double.rpcURL)"
-        rpc_cookie_file = "\(double.cookieFile)"
-        rest = true
-        zmq_sequence = "\(double.zmqEndpoints["sequence"]!)"
-        zmq_rawtx = "\(double.zmqEndpoints["rawtx"]!)"
-        zmq_rawblock = "\(double.zmqEndpoints["rawblock"]!)"
-        confirmations = 2
-        start_height = 0
-        poll_interval_ms = 1000
-        mempool_resync_s = 86400
-        handles = [
-        \(handleLines.joined(separator: "\n"))
-        ]
+        \(double.bitcoinSection(pollIntervalMs: 1000, extra: ["mempool_resync_s = 86400", "handles = [", handleLines.joined(separator: "\n"), "]"]))
         """
     let host = try children.startHost(binary: hostBinary, config: config, httpPort: httpPort)
     note("host pid \(host.processIdentifier), \(handleCount) handles, control on 127.0.0.1:\(httpPort)")

@@ -2,10 +2,8 @@ import Hummingbird
 import Logging
 import ServiceLifecycle
 
-/// A double's HTTP server on 127.0.0.1: Hummingbird, quiet, run in a service group so that
-/// stopping it is a graceful shutdown (a request still being answered finishes first;
-/// cancelling NIO's writer under it is a fatal error). `start` returns once it accepts
-/// connections.
+/// A double's HTTP server on 127.0.0.1: Hummingbird, quiet, in a service group. `start`
+/// returns once it accepts connections; it then serves until the test process ends (see `stop`).
 final class DoubleHTTPServer: Sendable {
     private let group: ServiceGroup
 
@@ -21,5 +19,9 @@ final class DoubleHTTPServer: Sendable {
         return DoubleHTTPServer(group: group)
     }
 
-    func stop() { Task { await group.triggerGracefulShutdown() } }
+    /// Nothing: the server serves until the process ends. A NIO server shut down (gracefully
+    /// or not) while a client connects trips NIOAsyncWriter's "deinited without calling
+    /// finish()" trap in this NIO version; doubles are stopped at a test's end, while the host
+    /// or adapter under test may still be polling them, and that ended a whole run twice.
+    func stop() { _ = group }
 }

@@ -27,21 +27,21 @@ import WatchTesting
         migrations_dir = "\(TestDatabase.migrationsDirectory)"
         [control]
         token = "drill-token"
-        [bitcoin]
-        enabled = true
-        network = "regtest"
-        rpc_url = "\(double.rpcURL)"
-        rpc_cookie_file = "\(double.cookieFile)"
-        rest = true
-        zmq_sequence = "\(double.zmqEndpoints["sequence"]!)"
-        zmq_rawtx = "\(double.zmqEndpoints["rawtx"]!)"
-        zmq_rawblock = "\(double.zmqEndpoints["rawblock"]!)"
-        confirmations = 2
-        start_height = 0
-        poll_interval_ms = 100
-        watchdog_interval_ms = 200
-        \(handles ? "handles = [{ address = \"\(handle)\", label = \"drill\" }]" : "")
+        \(double.bitcoinSection(extra: ["watchdog_interval_ms = 200"] + (handles ? ["handles = [{ address = \"\(handle)\", label = \"drill\" }]"] : [])))
         """
+    }
+
+    /// Observations whose timeline entered SEEN_CONFIRMED other than exactly once.
+    static func confirmedMoreThanOnce(_ db: TestDatabase) async throws -> [String] {
+        try await db.pool.withConnection { conn in
+            try conn.query(
+                """
+                SELECT observation_id FROM funding_observation_events
+                WHERE state = 'SEEN_CONFIRMED' AND previous_state IS DISTINCT FROM 'SEEN_CONFIRMED'
+                GROUP BY observation_id HAVING count(*) <> 1
+                """
+            ).compactMap { $0["observation_id"] }
+        }
     }
 
     @Test func killNineWhileDepositsFlowLosesAndDuplicatesNothing() async throws {
@@ -77,15 +77,8 @@ import WatchTesting
         #expect(Set(rows.map(\.txHash)) == Set(paid))
         #expect(rows.count == paid.count)
         // No timeline step twice: each observation entered SEEN_CONFIRMED exactly once.
-        let doubled = try await db.pool.withConnection { conn in
-            try conn.query(
-                """
-                SELECT observation_id, count(*) AS n FROM funding_observation_events
-                WHERE state = 'SEEN_CONFIRMED' AND previous_state IS DISTINCT FROM 'SEEN_CONFIRMED'
-                GROUP BY observation_id HAVING count(*) <> 1
-                """)
-        }
-        #expect(doubled.isEmpty, "observations confirmed more than once: \(doubled.map { $0["observation_id"] ?? "" })")
+        let doubled = try await Self.confirmedMoreThanOnce(db)
+        #expect(doubled.isEmpty, "observations confirmed more than once: \(doubled)")
         // Every event carried to the outbox exactly once (event ids are unique by construction).
         let mismatch = try await db.pool.withConnection { conn in
             try conn.query("SELECT count(*) AS n FROM funding_observation_events e WHERE NOT EXISTS (SELECT 1 FROM outbox o WHERE o.event_id = e.event_id)").first?.int("n")

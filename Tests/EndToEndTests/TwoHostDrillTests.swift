@@ -70,15 +70,8 @@ import WatchTesting
             let rows = try await repository.listObservations(ObservationFilter(limit: 1000))
             #expect(settled, "settled \(rows.count)/\(paid.count)\n\(host.log.suffix(2000))")
             #expect(Set(rows.map(\.txHash)) == Set(paid))
-            let doubled = try await db.pool.withConnection { conn in
-                try conn.query(
-                    """
-                    SELECT observation_id FROM funding_observation_events
-                    WHERE state = 'SEEN_CONFIRMED' AND previous_state IS DISTINCT FROM 'SEEN_CONFIRMED'
-                    GROUP BY observation_id HAVING count(*) <> 1
-                    """)
-            }
-            #expect(doubled.isEmpty, "observations confirmed more than once")
+            let doubled = try await KillDrillTests.confirmedMoreThanOnce(db)
+            #expect(doubled.isEmpty, "observations confirmed more than once: \(doubled)")
             #expect(await waitUntil(.seconds(60)) {
                 ((try? await db.pool.withConnection { try $0.query("SELECT count(*) AS n FROM outbox WHERE published_at IS NULL").first?.int("n") }) ?? nil) == 0
             }, "outbox drained by the active host")

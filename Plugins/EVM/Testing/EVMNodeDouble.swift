@@ -54,6 +54,8 @@ public final class EVMNodeDouble: Sendable {
         var lag = 0
         /// While set, every `eth_getLogs` answers `[]`.
         var alwaysEmptyLogs = false
+        /// Stopped: every request is answered 503, as a node behind a proxy that lost it.
+        var down = false
         /// While set, every reply is a hostile one (`HostileReplies`).
         var hostile: HostileReplies?
         var counts: [String: Int] = [:]
@@ -92,6 +94,10 @@ public final class EVMNodeDouble: Sendable {
     /// `stop()` (an endpoint that went down and came back); returns the base URL.
     @discardableResult
     public func start() async throws -> String {
+        if server.withLock({ $0.task != nil }) {
+            state.withLock { $0.down = false }
+            return url
+        }
         let previous = server.withLock { $0.port } ?? 0
         let router = Router()
         let handler: @Sendable (Request, BasicRequestContext) async throws -> Response = { [self] request, _ in
@@ -117,20 +123,21 @@ public final class EVMNodeDouble: Sendable {
         return url
     }
 
-    /// Stops serving (connections are refused) until `start()` again; the port is kept.
+    /// Stops serving until `start()` again: every request is answered 503. The listener stays
+    /// open until the process ends: cancelling (or gracefully stopping) a NIO server while a
+    /// client connects trips NIOAsyncWriter's "deinited without calling finish()" trap in this
+    /// NIO version, which ended a whole test run once.
     public func stop() async {
-        let task = server.withLock { s -> Task<Void, any Error>? in
-            defer { s.task = nil }
-            return s.task
-        }
-        task?.cancel()
-        _ = await task?.result
+        state.withLock { $0.down = true }
     }
 
     /// `http://127.0.0.1:<port>`.
     public var url: String { "http://127.0.0.1:\(server.withLock { $0.port ?? 0 })" }
 
     private func respond(_ body: [UInt8]) async -> Response {
+        if state.withLock({ $0.down }) {
+            return Response(status: .serviceUnavailable, headers: [.contentType: "text/plain"], body: .init(byteBuffer: ByteBuffer(string: "node stopped")))
+        }
         let parsed = try? JSONValue.parse(body)
         let method = parsed?["method"]?.stringValue ?? "?"
         let id = parsed?["id"] ?? .null

@@ -11,7 +11,9 @@ func measureFailover(rounds: Int, leaseSeconds: Int, pgURL: String, bootstrap: S
     let database = "failover_\(UInt32.random(in: 0...UInt32.max))"
     let admin = PostgresPool(url: pgURL, size: 1)
     try await admin.withConnection { _ = try $0.query("CREATE DATABASE \(database)") }
-    let url = pgURL.replacingOccurrences(of: "/postgres", with: "/\(database)")
+    // The same server, the new database: the URL's last path component.
+    guard let slash = pgURL.lastIndex(of: "/") else { throw BenchError("unexpected PostgreSQL URL") }
+    let url = String(pgURL[..<slash]) + "/\(database)"
     let pool = PostgresPool(url: url, size: 2)
     let double = try await BitcoindDouble.start()
     double.mine(1)
@@ -38,8 +40,15 @@ func measureFailover(rounds: Int, leaseSeconds: Int, pgURL: String, bootstrap: S
     func start(_ name: String) throws -> Process {
         try children.startHost(binary: hostBinary, config: config, httpPort: try freePort(), name: "failover-\(name)", environment: ["UNRIP_HA_HOST_ID": name])
     }
+    func waitForHolder(_ name: String) async throws {
+        let deadline: Double = wallNow() + Double(leaseSeconds) * 4 + 30
+        while await holder() != name {
+            guard wallNow() < deadline else { throw BenchError("host \(name) never took the bitcoin lease (see \(name == "a" ? "failover-a" : "failover-b").log)") }
+            try await Task.sleep(for: .milliseconds(50))
+        }
+    }
     var hosts = ["a": try start("a")]
-    while await holder() != "a" { try await Task.sleep(for: .milliseconds(50)) }
+    try await waitForHolder("a")
     hosts["b"] = try start("b")
     try await Task.sleep(for: .seconds(1))  // b stands by
     var (active, standby) = ("a", "b")
@@ -52,7 +61,8 @@ func measureFailover(rounds: Int, leaseSeconds: Int, pgURL: String, bootstrap: S
         let killed = wallNow()
         victim.waitUntilExit()
         var committed: Double?
-        while committed == nil, wallNow() - killed < Double(leaseSeconds) * 4 + 30 {
+        let giveUp: Double = killed + Double(leaseSeconds) * 4 + 30
+        while committed == nil, wallNow() < giveUp {
             _ = double.pay(script: script, sats: Int64(10_000 + paid), change: 500)
             paid += 1
             try await Task.sleep(for: .milliseconds(50))
@@ -67,7 +77,7 @@ func measureFailover(rounds: Int, leaseSeconds: Int, pgURL: String, bootstrap: S
         note(String(format: "failover round %d: kill -9 of %@ → first observation committed by %@ after %.2f s", round + 1, active, standby, committed - killed))
         hosts[active] = try start(active)  // back as the standby
         (active, standby) = (standby, active)
-        while await holder() != active { try await Task.sleep(for: .milliseconds(50)) }
+        try await waitForHolder(active)
         try await Task.sleep(for: .seconds(1))
     }
     for host in hosts.values where host.isRunning { kill(host.processIdentifier, SIGTERM) }

@@ -302,7 +302,7 @@ func run() async throws {
     ack100.sort()
     ack1000.sort()
     let ackFloor = (one: percentile(ack1, 0.5), hundred: percentile(ack100, 0.5), thousand: percentile(ack1000, 0.5))
-    note("Kafka ack floor (producer → mock → delivery report): 1 msg p50 \(ms(ackFloor.one)) ms, 100 msgs p50 \(ms(ackFloor.hundred)) ms, 1000 msgs p50 \(ms(ackFloor.thousand)) ms")
+    note("Kafka ack floor (producer → broker → delivery report): 1 msg p50 \(ms(ackFloor.one)) ms, 100 msgs p50 \(ms(ackFloor.hundred)) ms, 1000 msgs p50 \(ms(ackFloor.thousand)) ms")
 
     var rows: [RateRow] = []
     var failedInARow = 0

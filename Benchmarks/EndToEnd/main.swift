@@ -464,8 +464,8 @@ func run() async throws {
     print("seen→consumer = first_seen_at → arrival here (store, relay, broker, consumer; one clock); mark−arrival = published_at − arrival:")
     print("  the relay marks a row in a round trip after its ack, so the consumer often has it first (a positive figure is that lag, not an error).")
     print("commit ms = host's unrip_commit_seconds mean × commits in the window.")
-    print("CPU = share of one core (host process, all postgres processes, this process incl. the bitcoind double and consumer, Kafka mock); machine = all cores busy.")
-    print("Kafka ack floor (host's producer settings → mock broker → delivery report): 1 message \(ms(ackFloor.one)) ms, 100 messages \(ms(ackFloor.hundred)) ms, 1,000 messages \(ms(ackFloor.thousand)) ms (p50)")
+    print("CPU = share of one core (host process, all postgres processes, this process incl. the bitcoind double and consumer, the Kafka broker); machine = all cores busy.")
+    print("Kafka ack floor (host's producer settings → broker → delivery report): 1 message \(ms(ackFloor.one)) ms, 100 messages \(ms(ackFloor.hundred)) ms, 1,000 messages \(ms(ackFloor.thousand)) ms (p50)")
     for r in rows where !r.keptUp {
         print("arrivals per second at \(r.offered)/s offered (from the first send): \(r.perSecond.map(String.init).joined(separator: " "))")
     }

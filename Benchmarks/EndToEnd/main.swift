@@ -204,7 +204,7 @@ func run() async throws {
     if options.broker == "noida", let noida = ProcessInfo.processInfo.environment["UNRIP_NOIDA_BIN"] {
         bootstrap = try children.startNoida(binary: noida, port: try freePort())
         // One partition per topic, as with the mock (see startKafkaMock).
-        let made = try KafkaAdmin.createTopics(topics, partitions: 1, config: KafkaClientConfig(brokers: [bootstrap]))
+        let made = try await KafkaAdmin.createTopics(topics, partitions: 1, config: KafkaClientConfig(brokers: [bootstrap]))
         for (name, outcome) in made where outcome != .created && outcome != .alreadyExists { throw BenchError("topic \(name): \(outcome)") }
         note("Kafka broker noida-db at \(bootstrap)")
     } else {

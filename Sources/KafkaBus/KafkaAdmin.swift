@@ -10,9 +10,23 @@ public enum KafkaAdmin {
     }
 
     /// Creates `topics` with `partitions` partitions each (replication factor
-    /// `replicationFactor`); one outcome per topic, in order. Blocking: call it off the pool.
+    /// `replicationFactor`); one outcome per topic, in order. librdkafka's blocking calls run on
+    /// a dispatch queue, never on Swift's cooperative pool (as the producer's do).
     public static func createTopics(
         _ topics: [String], partitions: Int, replicationFactor: Int = 1, config: KafkaClientConfig, timeout: Duration = .seconds(30)
+    ) async throws(KafkaError) -> [(topic: String, outcome: TopicOutcome)] {
+        let result = await withCheckedContinuation { continuation in
+            DispatchQueue.global().async {
+                continuation.resume(returning: Result { () throws(KafkaError) in
+                    try createTopicsBlocking(topics, partitions: partitions, replicationFactor: replicationFactor, config: config, timeout: timeout)
+                })
+            }
+        }
+        return try result.get()
+    }
+
+    private static func createTopicsBlocking(
+        _ topics: [String], partitions: Int, replicationFactor: Int, config: KafkaClientConfig, timeout: Duration
     ) throws(KafkaError) -> [(topic: String, outcome: TopicOutcome)] {
         let conf = try config.makeConf(defaults: [])
         let handle = try KafkaClientConfig.makeHandle(RD_KAFKA_PRODUCER, conf: conf)

@@ -67,8 +67,6 @@ public final class OutboxRelay: PluginService {
     private let settings: Settings
     private let logger: Logger
     private let stats = Mutex(Stats())
-    /// When the backlog gauges were last recorded.
-    private let lastBacklogGauge = Mutex<Date?>(nil)
 
     /// Retry pauses and `last_published_at` are taken from it.
     private let clock: any WatchClock
@@ -115,7 +113,8 @@ public final class OutboxRelay: PluginService {
         var failure: String?
         var floor = OutboxFloor()
         var drain: Drain?
-        lastBacklogGauge.withLock { $0 = nil }
+        // When the backlog gauges were last recorded.
+        var backlogRecordedAt: Date?
         Counter(label: "unrip_outbox_published_total").increment(by: 0)
         while !Task.isCancelled {
             let generation = wake.generation
@@ -133,16 +132,16 @@ public final class OutboxRelay: PluginService {
                 try await store.markPublished(acked)
                 Counter(label: "unrip_outbox_published_total").increment(by: acked.count)
             }
-            await recordBacklog(every: 1)
+            await recordBacklog(every: 1, last: &backlogRecordedAt)
+            let waiting = inFlight.reduce(0) { $0 + $1.rows.count }
             stats.withLock {
-                $0.inFlight = inFlight.reduce(0) { $0 + $1.rows.count }
+                $0.inFlight = waiting
                 $0.published += acked.count
                 if !acked.isEmpty { $0.lastPublishedAt = clock.now() }
                 if let failure { $0.lastError = failure }
             }
 
             if Task.isShuttingDownGracefully {
-                let waiting = inFlight.reduce(0) { $0 + $1.rows.count }
                 let current = drain ?? Drain(started: clock.now(), rows: waiting)
                 drain = current
                 if current.finished(waiting: waiting, timeout: settings.shutdownTimeout, now: clock.now(), logger: logger) { return }
@@ -270,15 +269,12 @@ extension OutboxRelay {
 
 extension OutboxRelay {
     /// `unrip_outbox_backlog_rows` and `unrip_outbox_oldest_unpublished_age_seconds`, read from
-    /// the outbox at most once per `seconds` (what the "backlog growing" rule watches).
-    func recordBacklog(every seconds: TimeInterval) async {
+    /// the outbox at most once per `seconds` since `last` (what the "backlog growing" rule watches).
+    func recordBacklog(every seconds: TimeInterval, last: inout Date?) async {
         let now = clock.now()
-        let due = lastBacklogGauge.withLock { last -> Bool in
-            guard last.map({ now.timeIntervalSince($0) >= seconds }) ?? true else { return false }
-            last = now
-            return true
-        }
-        guard due, let backlog = try? await store.backlog() else { return }
+        if let last, now.timeIntervalSince(last) < seconds { return }
+        last = now
+        guard let backlog = try? await store.backlog() else { return }
         Gauge(label: "unrip_outbox_backlog_rows").record(backlog.count)
         Gauge(label: "unrip_outbox_oldest_unpublished_age_seconds").record(backlog.oldestAgeSeconds ?? 0)
     }

@@ -13,8 +13,7 @@ struct KafkaCommand: AsyncParsableCommand {
             commandName: "produce",
             abstract: "Produce each line of standard input (a JSON document) to a topic; waits for every acknowledgement.")
 
-        @Option(help: "Broker list, comma-separated (default: UNRIP_KAFKA_BROKERS).")
-        var brokers: String = ProcessInfo.processInfo.environment["UNRIP_KAFKA_BROKERS"] ?? ""
+        @OptionGroup var brokers: BrokerOption
 
         @Option(help: "Topic.")
         var topic: String
@@ -23,11 +22,7 @@ struct KafkaCommand: AsyncParsableCommand {
         var key: String = ""
 
         func run() async throws {
-            let list = brokers.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
-            guard !list.isEmpty else {
-                FileHandle.standardError.write(Data("kafka produce: no brokers (--brokers or UNRIP_KAFKA_BROKERS)\n".utf8))
-                throw ExitCode(2)
-            }
+            let list = try brokers.list(command: "kafka produce")
             let producer: KafkaProducer
             do {
                 producer = try KafkaProducer(config: KafkaClientConfig(brokers: list, clientID: "unrip-watch-cli"))
@@ -60,8 +55,7 @@ struct KafkaCommand: AsyncParsableCommand {
             commandName: "create-topics",
             abstract: "Create topics (admin API CreateTopics); one that exists already is left as it is.")
 
-        @Option(help: "Broker list, comma-separated (default: UNRIP_KAFKA_BROKERS).")
-        var brokers: String = ProcessInfo.processInfo.environment["UNRIP_KAFKA_BROKERS"] ?? ""
+        @OptionGroup var brokers: BrokerOption
 
         @Option(help: "Partitions per topic (1-1000).")
         var partitions: Int = 1
@@ -79,16 +73,12 @@ struct KafkaCommand: AsyncParsableCommand {
         }
 
         func run() async throws {
-            let list = brokers.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
-            guard !list.isEmpty else {
-                FileHandle.standardError.write(Data("kafka create-topics: no brokers (--brokers or UNRIP_KAFKA_BROKERS)\n".utf8))
-                throw ExitCode(2)
-            }
+            let list = try brokers.list(command: "kafka create-topics")
             let config = KafkaClientConfig(brokers: list, clientID: "unrip-watch-cli")
             let (topics, partitions, replication) = (topics, partitions, replicationFactor)
             let outcomes: [(topic: String, outcome: KafkaAdmin.TopicOutcome)]
             do {
-                outcomes = try await KafkaCommand.offThePool { try KafkaAdmin.createTopics(topics, partitions: partitions, replicationFactor: replication, config: config) }
+                outcomes = try await KafkaAdmin.createTopics(topics, partitions: partitions, replicationFactor: replication, config: config)
             } catch {
                 FileHandle.standardError.write(Data("kafka create-topics: \(error)\n".utf8))
                 throw ExitCode(1)
@@ -106,11 +96,20 @@ struct KafkaCommand: AsyncParsableCommand {
             if failed { throw ExitCode(1) }
         }
     }
+}
 
-    /// Runs blocking work on a thread of its own, off the concurrency pool.
-    static func offThePool<T: Sendable>(_ work: @escaping @Sendable () throws -> T) async throws -> T {
-        try await withCheckedThrowingContinuation { continuation in
-            Thread.detachNewThread { continuation.resume(with: Result { try work() }) }
+/// `--brokers`, shared by the Kafka tools.
+struct BrokerOption: ParsableArguments {
+    @Option(help: "Broker list, comma-separated (default: UNRIP_KAFKA_BROKERS).")
+    var brokers: String = ProcessInfo.processInfo.environment["UNRIP_KAFKA_BROKERS"] ?? ""
+
+    /// The brokers named; none is a usage error (exit 2) naming the option and the variable.
+    func list(command: String) throws -> [String] {
+        let list = brokers.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
+        guard !list.isEmpty else {
+            FileHandle.standardError.write(Data("\(command): no brokers (--brokers or UNRIP_KAFKA_BROKERS)\n".utf8))
+            throw ExitCode(2)
         }
+        return list
     }
 }

@@ -13,10 +13,6 @@ import WatchTesting
 @Suite(.serialized) struct BrokerRestartDrillTests {
     static var outageSeconds: Int { Int(ProcessInfo.processInfo.environment["UNRIP_BROKER_OUTAGE_S"] ?? "") ?? 30 }
 
-    static func unpublished(_ db: TestDatabase) async throws -> Int {
-        try await db.pool.withConnection { try $0.query("SELECT count(*) AS n FROM outbox WHERE published_at IS NULL").first?.int("n") } ?? -1
-    }
-
     @Test(.enabled(if: TestBroker.noidaBinary != nil, "needs noida-db (./scripts/test installs it)"))
     func brokerDownWhileDepositsFlowLosesNothing() async throws {
         let db = try await TestDatabase.create()
@@ -41,7 +37,7 @@ import WatchTesting
         for _ in 0..<Self.outageSeconds {
             payAndMine()
             try await Task.sleep(for: .seconds(1))
-            backlog.append(try await Self.unpublished(db))
+            backlog.append(try await DrillFacts.unpublished(db))
         }
         #expect(backlog.last ?? 0 > backlog.first ?? 0, "the outbox backlog did not grow while the broker was down: \(backlog)")
         try await broker.resume()
@@ -50,17 +46,8 @@ import WatchTesting
         #expect(await waitUntil(.seconds(90)) { await Self.settled(db, paid.count) },
                 "the backlog drained after the restart\n\(host.log.suffix(3000))")
 
-        let expected = try await db.pool.withConnection { conn in
-            Set(try conn.query("SELECT event_id::text AS e FROM outbox WHERE topic = $1", [topic]).compactMap { $0["e"] })
-        }
-        let consumer = try KafkaConsumer(config: KafkaClientConfig(brokers: [broker.bootstrap]), groupID: "outage-\(UUID())", topics: [topic])
-        var seen: [String: Int] = [:]
-        let deadline = ContinuousClock.now + .seconds(60)
-        while Set(seen.keys) != expected, ContinuousClock.now < deadline {
-            guard case .record(let record) = await consumer.poll(timeoutMs: 200) else { continue }
-            if let id = (try? JSONValue.parse(record.value))?["event_id"]?.stringValue { seen[id, default: 0] += 1 }
-        }
-        await consumer.close()
+        let expected = try await DrillFacts.outboxEventIDs(db, topic: topic)
+        let seen = try await DrillFacts.topicEvents(broker.bootstrap, topic: topic) { Set($0.keys) == expected }.mapValues(\.count)
         #expect(Set(seen.keys) == expected, "the topic holds \(seen.count) distinct events of the outbox's \(expected.count)")
         let repeats = seen.values.reduce(0) { $0 + $1 - 1 }
         print("broker outage drill: \(Self.outageSeconds) s down, backlog peak \(backlog.max() ?? 0), \(expected.count) events, \(repeats) repeated")
@@ -69,7 +56,7 @@ import WatchTesting
 
     /// Every payment observed, and nothing left unpublished.
     static func settled(_ db: TestDatabase, _ payments: Int) async -> Bool {
-        let unpublished = try? await Self.unpublished(db)
+        let unpublished = try? await DrillFacts.unpublished(db)
         let observed = try? await Self.observed(db)
         return unpublished == 0 && observed == payments
     }

@@ -11,28 +11,14 @@ import WatchTesting
 @Suite(.serialized) struct DrainDrillTests {
     static var rate: Int { Int(ProcessInfo.processInfo.environment["UNRIP_DRAIN_DRILL_RATE"] ?? "") ?? 2_000 }
 
-    /// Every record of `topic` from the start: event id → how many times it is there.
+    /// Every record of `topic` from the start, until `expected` distinct events arrived and
+    /// nothing more came for a second: event id → how many times it is there.
     static func eventCounts(_ broker: TestBroker, _ topic: String, atLeast expected: Int) async throws -> [String: Int] {
-        let consumer = try KafkaConsumer(config: KafkaClientConfig(brokers: [broker.bootstrap]), groupID: "drain-\(UUID())", topics: [topic])
-        var counts: [String: Int] = [:]
-        var quiet = ContinuousClock.now
-        let deadline = ContinuousClock.now + .seconds(60)
-        // Until every expected event arrived and nothing more came for a second.
-        while ContinuousClock.now < deadline, counts.count < expected || ContinuousClock.now - quiet < .seconds(1) {
-            guard case .record(let record) = await consumer.poll(timeoutMs: 100) else { continue }
-            quiet = ContinuousClock.now
-            if let id = (try? JSONValue.parse(record.value))?["event_id"]?.stringValue { counts[id, default: 0] += 1 }
-        }
-        await consumer.close()
-        return counts
+        try await DrillFacts.topicEvents(broker.bootstrap, topic: topic, quiet: .seconds(1)) { $0.count >= expected }.mapValues(\.count)
     }
 
     static func outbox(_ db: TestDatabase, _ topic: String, published: Bool) async throws -> Set<String> {
-        try await db.pool.withConnection { conn in
-            Set(try conn.query(
-                "SELECT event_id::text AS e FROM outbox WHERE topic = $1 AND published_at IS \(published ? "NOT NULL" : "NULL")", [topic]
-            ).compactMap { $0["e"] })
-        }
+        try await DrillFacts.outboxEventIDs(db, topic: topic, published: published)
     }
 
     @Test(.enabled(if: TestBroker.noidaBinary != nil, "needs noida-db (./scripts/test installs it)"))

@@ -86,24 +86,13 @@ import WatchTesting
         #expect(mismatch == 0)
         // Kafka, after dedup by event_id, holds exactly the outbox: every transfer, each
         // confirmation once — the same ground truth as the double's payments.
-        #expect(await waitUntil(.seconds(60)) {
-            ((try? await db.pool.withConnection { try $0.query("SELECT count(*) AS n FROM outbox WHERE published_at IS NULL").first?.int("n") }) ?? nil) == 0
-        }, "outbox drained to Kafka")
-        let expected = try await db.pool.withConnection { conn in
-            Set(try conn.query("SELECT event_id::text AS e FROM outbox WHERE topic = $1", [topic]).compactMap { $0["e"] })
-        }
-        let consumer = try KafkaConsumer(
-            config: KafkaClientConfig(brokers: [kafka.bootstrap], properties: ["session.timeout.ms": "6000", "heartbeat.interval.ms": "1000"]),
-            groupID: "drill-\(UUID())", topics: [topic])
-        var events: [String: JSONValue] = [:]
-        var received = 0
-        let deadline = ContinuousClock.now + .seconds(90)
-        while events.count < expected.count, ContinuousClock.now < deadline {
-            guard case .record(let record) = await consumer.poll(timeoutMs: 200) else { continue }
-            received += 1
-            if let event = try? JSONValue.parse(record.value), let id = event["event_id"]?.stringValue { events[id] = event }
-        }
-        await consumer.close()
+        #expect(await waitUntil(.seconds(60)) { (try? await DrillFacts.unpublished(db)) == 0 }, "outbox drained to Kafka")
+        let expected = try await DrillFacts.outboxEventIDs(db, topic: topic)
+        let read = try await DrillFacts.topicEvents(
+            kafka.bootstrap, topic: topic, properties: ["session.timeout.ms": "6000", "heartbeat.interval.ms": "1000"], timeout: .seconds(90)
+        ) { $0.count >= expected.count }
+        let events = read.compactMapValues(\.last)
+        let received = read.values.reduce(0) { $0 + $1.count }
         #expect(Set(events.keys) == expected, "Kafka has \(events.count) distinct events of \(expected.count) (received \(received))")
         let confirmedOnce = Dictionary(grouping: events.values.filter { $0["state"] == "SEEN_CONFIRMED" && $0["previous_state"] != "SEEN_CONFIRMED" }) { $0["tx_hash"]?.stringValue ?? "" }
         #expect(Set(confirmedOnce.keys) == Set(paid))

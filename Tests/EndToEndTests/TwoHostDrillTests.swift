@@ -72,20 +72,9 @@ import WatchTesting
             #expect(Set(rows.map(\.txHash)) == Set(paid))
             let doubled = try await KillDrillTests.confirmedMoreThanOnce(db)
             #expect(doubled.isEmpty, "observations confirmed more than once: \(doubled)")
-            #expect(await waitUntil(.seconds(60)) {
-                ((try? await db.pool.withConnection { try $0.query("SELECT count(*) AS n FROM outbox WHERE published_at IS NULL").first?.int("n") }) ?? nil) == 0
-            }, "outbox drained by the active host")
-            let expected = try await db.pool.withConnection { conn in
-                Set(try conn.query("SELECT event_id::text AS e FROM outbox WHERE topic = $1", [topic]).compactMap { $0["e"] })
-            }
-            let consumer = try KafkaConsumer(config: KafkaClientConfig(brokers: [broker.bootstrap]), groupID: "ha-\(UUID())", topics: [topic])
-            var seen: Set<String> = []
-            let deadline = ContinuousClock.now + .seconds(60)
-            while seen != expected, ContinuousClock.now < deadline {
-                guard case .record(let record) = await consumer.poll(timeoutMs: 200) else { continue }
-                if let id = (try? JSONValue.parse(record.value))?["event_id"]?.stringValue { seen.insert(id) }
-            }
-            await consumer.close()
+            #expect(await waitUntil(.seconds(60)) { (try? await DrillFacts.unpublished(db)) == 0 }, "outbox drained by the active host")
+            let expected = try await DrillFacts.outboxEventIDs(db, topic: topic)
+            let seen = Set(try await DrillFacts.topicEvents(broker.bootstrap, topic: topic) { Set($0.keys) == expected }.keys)
             #expect(seen == expected, "the topic holds \(seen.count) distinct events of the outbox's \(expected.count)")
         }
 

@@ -62,36 +62,6 @@ stop_postgres() {
     fi
 }
 
-# Starts librdkafka's mock cluster (unrip-kafka-mock, built by `swift build`) with the given
-# topics; exports KAFKA_MOCK_BOOTSTRAP (host:port). Stopped by stop_kafka_mock.
-start_kafka_mock() {
-    local bin="$1"; shift
-    local args=()
-    for t in "$@"; do args+=(--topic "$t"); done
-    KAFKA_MOCK_OUT=$(mktemp /tmp/unrip-kafka-mock.XXXXXX)
-    "$bin" "${args[@]}" >"$KAFKA_MOCK_OUT" 2>/dev/null </dev/null &
-    KAFKA_MOCK_PID=$!
-    local line=""
-    for _ in $(seq 1 100); do
-        line=$(head -n 1 "$KAFKA_MOCK_OUT" 2>/dev/null || true)
-        [ -n "$line" ] && break
-        kill -0 "$KAFKA_MOCK_PID" 2>/dev/null || { log "unrip-kafka-mock exited"; return 1; }
-        sleep 0.1
-    done
-    [ -n "$line" ] || { log "unrip-kafka-mock printed no address"; return 1; }
-    export KAFKA_MOCK_BOOTSTRAP="$line"
-    log "Kafka mock cluster at $KAFKA_MOCK_BOOTSTRAP"
-}
-
-stop_kafka_mock() {
-    if [ -n "${KAFKA_MOCK_PID:-}" ]; then
-        kill -TERM "$KAFKA_MOCK_PID" 2>/dev/null && wait "$KAFKA_MOCK_PID" 2>/dev/null || true
-        KAFKA_MOCK_PID=""
-    fi
-    [ -n "${KAFKA_MOCK_OUT:-}" ] && rm -f "$KAFKA_MOCK_OUT"
-    return 0
-}
-
 # noida-db (PyPI), the local Kafka-protocol broker in its own process, pinned; installed into
 # the project-local virtualenv .venv when missing. Sets NOIDA_BIN to its binary (the Python
 # package's launcher only starts it; the binary itself is what the scripts and tests run, so a

@@ -10,11 +10,13 @@ extension EVMAdapter {
     /// endpoint of `rpc_urls` that has the block when there is one, else of the same after a
     /// backoff. Returns the logs the second answer adds. Still nothing: a bloom false positive,
     /// counted; it costs one request.
-    func recheckAgainstBloom(_ headers: [EVMBlock], logs: [EVMLog]) async throws -> [EVMLog] {
+    /// `filter` and `query` are the scanner's unless a narrower scan (the history rescan) gives its own.
+    func recheckAgainstBloom(_ headers: [EVMBlock], logs: [EVMLog], filter: LogFilter? = nil, query: TransferBloomQuery? = nil) async throws -> [EVMLog] {
+        let filter = filter ?? scanner.filter, query = query ?? bloomQuery
         let answered = Set(logs.map(\.blockNumber))
         let doubtful = headers.filter { header in
             guard !answered.contains(header.number), let bloom = header.logsBloom else { return false }
-            return bloomQuery.mayMatch(bloom)
+            return query.mayMatch(bloom)
         }
         guard !doubtful.isEmpty else { return [] }
         stats.update { $0.emptyLogsContradictedByBloom += doubtful.count }
@@ -31,7 +33,7 @@ extension EVMAdapter {
                 try await context.clock.sleep(for: configuration.retry.delay(retry: 0))
                 slept = true
             }
-            let again = try await client.logs(of: header, filter: scanner.filter, endpoint: other)
+            let again = try await client.logs(of: header, filter: filter, endpoint: other)
             if !again.isEmpty, other != nil { client.pool.contradicted(first) }
             if again.isEmpty {
                 stats.update { $0.bloomFalsePositives += 1 }

@@ -64,6 +64,7 @@ public struct EVMAdapter: ChainAdapter {
             client: client, filter: LogFilter(tokens: configuration.tokens.map(\.address), recipients: handles.keys.sorted { $0.lowercased < $1.lowercased }),
             initialRange: configuration.maxBlockRange, concurrency: configuration.maxConcurrency, logger: context.logger)
         bloomQuery = TransferBloomQuery(scanner.filter)
+        stats.update { $0.headerBatchSize = configuration.headerBatchSize }
     }
 
     // MARK: - Run
@@ -200,7 +201,7 @@ public struct EVMAdapter: ChainAdapter {
             $0.catchUp?.target = finalTarget
         }
         var committed = (height: range.lowerBound - 1, at: context.clock.now())
-        try await scanner.scan(range) { window, logs in
+        try await scanner.scan(range, recheck: { window, logs in try await recheckDeepWindow(window, logs: logs) }) { window, logs in
             let byBlock = try matchedTransfers(logs)
             var reports: [ChainReport] = byBlock.map { .blockScanned($0.block, transfers: $0.transfers) }
             var reached = byBlock.last?.block.height ?? committed.height
@@ -417,6 +418,10 @@ public struct EVMAdapter: ChainAdapter {
             "transfers_reported": .int(Int64(c.transfersReported)), "ignored_logs": .int(Int64(c.ignoredLogs)),
             "empty_logs_contradicted_by_bloom": .int(Int64(c.emptyLogsContradictedByBloom)),
             "bloom_false_positives": .int(Int64(c.bloomFalsePositives)),
+            "deep_bloom_check": [
+                "enabled": .bool(configuration.deepBloomCheck), "headers_checked": .int(Int64(c.deepHeadersChecked)),
+                "header_batch_size": .int(Int64(c.headerBatchSize)),
+            ],
         ]
     }
 }

@@ -41,6 +41,18 @@ struct EVMClient: Sendable {
 
     /// `endpoint`, when given, takes the first try (then failover picks as usual).
     func call(_ method: String, _ params: [JSONValue], endpoint: Int? = nil) async throws -> JSONValue {
+        let cap = Self.replyCaps[method] ?? (1 << 20)
+        return try await withFailover(method, endpoint: endpoint) { rpc in
+            let outcome = await rpc.outcome(method, params, maxResponseBytes: cap)
+            return (outcome.result, outcome.retryAfter)
+        }
+    }
+
+    /// Runs `attempt` on the endpoint the pool picks, retrying transient failures: on another
+    /// endpoint at once when there is one, else after the backoff or `Retry-After`.
+    func withFailover<T: Sendable>(
+        _ method: String, endpoint: Int? = nil, _ attempt: (JSONRPCClient) async -> (Result<T, JSONRPCError>, Duration?)
+    ) async throws -> T {
         var tries = 0
         var pinned = endpoint
         while true {
@@ -53,15 +65,15 @@ struct EVMClient: Sendable {
                 try await sleep(retry.delay(retry: tries - 1))
                 continue
             }
-            let outcome = await pool.clients[index].outcome(method, params, maxResponseBytes: Self.replyCaps[method] ?? (1 << 20))
-            switch outcome.result {
+            let (result, retryAfter) = await attempt(pool.clients[index])
+            switch result {
             case .success(let value):
                 pool.succeeded(index)
                 return value
             case .failure(let error):
                 if error == .cancelled { throw error }
                 stats.record(error)
-                let next = pool.failed(index, error, retryAfter: outcome.retryAfter)
+                let next = pool.failed(index, error, retryAfter: retryAfter)
                 tries += 1
                 guard error.isTransient, tries < retry.attempts else { throw error }
                 stats.update { $0.retries += 1 }
@@ -106,6 +118,32 @@ struct EVMClient: Sendable {
     }
 
     func block(at height: Int) async throws -> EVMBlock? { try await block(EVMDecode.hex(height)) }
+
+    /// The raw `eth_getBlockByNumber` results for `heights`, in one JSON-RPC batch, in order.
+    /// Throws what refused the batch (after failover and retries of transient failures).
+    func batchedBlocks(at heights: [Int]) async throws -> [JSONValue] {
+        let calls = heights.map { JSONRPCClient.BatchCall("eth_getBlockByNumber", [.string(EVMDecode.hex($0)), false]) }
+        let cap = min(64 << 20, heights.count * (Self.replyCaps["eth_getBlockByNumber"] ?? (1 << 20)))
+        return try await withFailover("eth_getBlockByNumber (batch of \(heights.count))") { rpc in
+            let outcome = await rpc.batch(calls, maxResponseBytes: cap)
+            return (outcome.result, outcome.retryAfter)
+        }
+    }
+
+    /// Decodes `batchedBlocks`' results: each must be the header at its height (all at or
+    /// below the head, so null is malformed).
+    func decodeBlocks(_ values: [JSONValue], at heights: [Int]) throws -> [EVMBlock] {
+        try zip(heights, values).map { height, value in
+            let block = try decode("eth_getBlockByNumber") { () throws(EVMDecode.Failure) in try EVMDecode.block(value) }
+            guard let block, block.number == height else {
+                let e = JSONRPCError.malformed(
+                    "eth_getBlockByNumber(\(EVMDecode.hex(height))) in a batch returned \(block.map { "block \($0.number)" } ?? "null below the head")")
+                stats.record(e)
+                throw e
+            }
+            return block
+        }
+    }
 
     /// `eth_getLogs` over `range`; every returned log must lie inside it.
     func logs(_ range: ClosedRange<Int>, filter: LogFilter) async throws -> [EVMLog] {

@@ -31,6 +31,12 @@ public struct EVMConfiguration: AdapterConfiguration {
     public var startBlock: Int?
     public var maxBlockRange: Int
     public var maxConcurrency: Int
+    /// `deep_bloom_check` (true): the empty `eth_getLogs` answers of deep catch-up and rescan
+    /// windows are checked against their blocks' `logsBloom` too, at one header per block read
+    /// in batches of `header_batch_size`.
+    public var deepBloomCheck: Bool
+    /// `header_batch_size` (100): headers per JSON-RPC batch for the deep bloom check.
+    public var headerBatchSize: Int
     public var rpcTimeout: Duration
     public var retry: RetryPolicy
     public var tokens: [EVMToken]
@@ -66,6 +72,8 @@ public struct EVMConfiguration: AdapterConfiguration {
         startBlock = section.has("start_block") ? section.int("start_block", default: 0, range: 0...(1 << 48)) : nil
         maxBlockRange = section.int("max_block_range", default: 2000, range: 1...1_000_000)
         maxConcurrency = section.int("max_concurrency", default: 4, range: 1...32)
+        deepBloomCheck = section.bool("deep_bloom_check", default: true)
+        headerBatchSize = section.int("header_batch_size", default: 100, range: 1...1000)
         rpcTimeout = .milliseconds(section.int("rpc_timeout_ms", default: 15_000, range: 50...300_000))
         retry = RetryPolicy(
             attempts: section.int("retry_attempts", default: 6, range: 1...100),

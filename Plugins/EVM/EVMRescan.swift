@@ -28,7 +28,11 @@ extension EVMAdapter {
             }
             rescanProgress.state.withLock { $0 = report(from) }
             context.logger.info("rescanning history for new handles", metadata: ["from": "\(from)", "to": "\(to)", "handles": "\(pending.count)"])
-            try await history.scan(from...to) { window, logs in
+            let query = TransferBloomQuery(history.filter)
+            let recheck: LogScanner.Recheck = { window, logs in
+                try await recheckDeepWindow(window, logs: logs, filter: history.filter, query: query)
+            }
+            try await history.scan(from...to, recheck: recheck) { window, logs in
                 for entry in try matchedTransfers(logs) {
                     try await context.pipeline.submit([.historicalTransfers(entry.block, transfers: entry.transfers)])
                     found += entry.transfers.count

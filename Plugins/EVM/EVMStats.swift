@@ -26,6 +26,11 @@ final class EVMStats: Sendable {
         var emptyLogsContradictedByBloom = 0
         /// Of those, the re-asked block still had no log: a bloom false positive.
         var bloomFalsePositives = 0
+        /// Headers of deep catch-up and rescan windows read to check their blooms (`deep_bloom_check`).
+        var deepHeadersChecked = 0
+        /// Headers per JSON-RPC batch now: `header_batch_size`, halved each time an endpoint
+        /// refuses a batch (down to 1: one call per header).
+        var headerBatchSize = 1
         var lastError: String?
         var lastErrorAt: Date?
         var chainIdVerified: Int?

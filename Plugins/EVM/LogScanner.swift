@@ -40,6 +40,8 @@ final class LogScanner: Sendable {
         var description: String { "the provider refuses eth_getLogs even for the single block \(height): \(error)" }
     }
 
+    typealias Recheck = @Sendable (ClosedRange<Int>, [EVMLog]) async throws -> [EVMLog]
+
     private enum Outcome: Sendable {
         case logs(ClosedRange<Int>, [EVMLog])
         case split(ClosedRange<Int>, ClosedRange<Int>)
@@ -47,7 +49,11 @@ final class LogScanner: Sendable {
 
     /// Scans `range`, calling `deliver` for consecutive windows in order. Throws the first
     /// failure that retries could not absorb; windows delivered before it stay delivered.
-    func scan(_ range: ClosedRange<Int>, deliver: (ClosedRange<Int>, [EVMLog]) async throws -> Void) async throws {
+    /// `recheck`, when given, runs in each window's task once its logs have come (concurrently,
+    /// like the reads) and returns the logs to deliver: the deep bloom check.
+    func scan(
+        _ range: ClosedRange<Int>, recheck: Recheck? = nil, deliver: (ClosedRange<Int>, [EVMLog]) async throws -> Void
+    ) async throws {
         var todo: [ClosedRange<Int>] = []
         var nextStart = range.lowerBound
         var inFlight = 0
@@ -67,7 +73,7 @@ final class LogScanner: Sendable {
                         return
                     }
                     inFlight += 1
-                    group.addTask { try await self.fetch(window) }
+                    group.addTask { try await self.fetch(window, recheck: recheck) }
                 }
             }
             launch()
@@ -89,11 +95,10 @@ final class LogScanner: Sendable {
         }
     }
 
-    private func fetch(_ window: ClosedRange<Int>) async throws -> Outcome {
+    private func fetch(_ window: ClosedRange<Int>, recheck: Recheck?) async throws -> Outcome {
+        let logs: [EVMLog]
         do {
-            let logs = try await client.logs(window, filter: filter)
-            grew(after: window)
-            return .logs(window, logs)
+            logs = try await client.logs(window, filter: filter)
         } catch let error as JSONRPCError {
             let limit = ProviderLimit.classify(error)
             let timedOut = error == .transport(.timeout)
@@ -103,6 +108,8 @@ final class LogScanner: Sendable {
             logger.debug("eth_getLogs window refused; splitting", metadata: ["from": "\(window.lowerBound)", "to": "\(window.upperBound)", "next_size": "\(length)", "error": "\(error)"])
             return .split(window.lowerBound...(window.lowerBound + length - 1), (window.lowerBound + length)...window.upperBound)
         }
+        grew(after: window)
+        return .logs(window, try await recheck?(window, logs) ?? logs)
     }
 
     /// The length of the first part of a refused window, and the new window size.

@@ -42,9 +42,9 @@ public final class JSONRPCClient: Sendable {
     public let configuration: Configuration
     /// The URL with its secrets hidden: what logs and `/state` show.
     public let redactedURL: String
-    private let http: CurlHTTP
-    private let nextID = Atomic<Int64>(1)
-    private let counters = Mutex<[String: Int]>([:])
+    let http: CurlHTTP
+    let nextID = Atomic<Int64>(1)
+    let counters = Mutex<[String: Int]>([:])
 
     public init(_ configuration: Configuration) {
         self.configuration = configuration
@@ -144,11 +144,16 @@ public final class JSONRPCClient: Sendable {
             if (200..<300).contains(status) { throw .malformed("\(error)") }
             throw .http(status: status, body: snippet(response.body))
         }
+        return try decodeReply(parsed, status: status, body: response.body, id: id)
+    }
+
+    /// Interprets one parsed reply object (alone, or one element of a batch's array).
+    static func decodeReply(_ parsed: JSONValue, status: Int, body: [UInt8], id: Int64) throws(JSONRPCError) -> JSONValue {
         guard case .object(let reply) = parsed, reply["result"] != nil || reply["error"] != nil else {
             if (200..<300).contains(status) {
                 throw .malformed("expected a JSON-RPC reply object with result or error, got \(parsed.typeName)")
             }
-            throw .http(status: status, body: snippet(response.body))
+            throw .http(status: status, body: snippet(body))
         }
         if let error = reply["error"], error != .null {
             // The POA bridge reports errors as a plain string, not {code, message}.
@@ -157,7 +162,7 @@ public final class JSONRPCClient: Sendable {
             else { throw .malformed("error member is not {code, message}: \(snippet(Array(error.serialized().utf8)))") }
             throw .rpc(code: Int(code), message: message, data: e["data"])
         }
-        guard (200..<300).contains(status) else { throw .http(status: status, body: snippet(response.body)) }
+        guard (200..<300).contains(status) else { throw .http(status: status, body: snippet(body)) }
         if let replyID = reply["id"], replyID != .null, replyID != .int(id) {
             throw .malformed("reply id \(replyID.serialized()) does not match request id \(id)")
         }

@@ -153,6 +153,9 @@ import WatchTesting
         #expect(h.row(original.txid)?.reason == "replaced")
         #expect(await waitUntil { h.row(evictee.txid)?.state == .failedOrStuck })
         #expect(h.row(evictee.txid)?.reason == "evicted")
+        // The adapter counts an eviction just after the commit that shows it: wait for the
+        // count, then check that each was counted once.
+        #expect(await waitUntil { await h.adapter.state()["counters"]?["evicted"] != nil })
         let state = await h.adapter.state()
         #expect(state["counters"]?["replaced"] == .int(1) && state["counters"]?["evicted"] == .int(1))
         await h.stop()

@@ -32,6 +32,31 @@ import WatchCore
         #expect(throws: JSONRPCError.self) { try reply(200, "[]") }
     }
 
+    @Test func decodesBatchReplies() throws {
+        func batch(_ body: String, status: Int = 200) throws(JSONRPCError) -> [JSONValue] {
+            try JSONRPCClient.decodeBatch(HTTPResponse(status: status, body: Array(body.utf8)), ids: [7, 8, 9])
+        }
+        // Replies may come in any order; they are matched by id.
+        #expect(try batch(#"[{"jsonrpc":"2.0","id":9,"result":"c"},{"jsonrpc":"2.0","id":7,"result":"a"},{"jsonrpc":"2.0","id":8,"result":"b"}]"#)
+            == ["a", "b", "c"])
+        #expect(throws: JSONRPCError.self) { try batch(#"[{"id":7,"result":1},{"id":8,"result":2}]"#) }
+        #expect(throws: JSONRPCError.self) { try batch(#"[{"id":7,"result":1},{"id":7,"result":2},{"id":9,"result":3}]"#) }
+        #expect(throws: JSONRPCError.self) { try batch(#"[{"id":7,"result":1},{"id":8,"result":2},{"id":10,"result":3}]"#) }
+        // One element's error fails the batch with it.
+        #expect(throws: JSONRPCError.rpc(code: -32000, message: "header not found", data: nil)) {
+            try batch(#"[{"id":7,"result":1},{"id":8,"error":{"code":-32000,"message":"header not found"}},{"id":9,"result":3}]"#)
+        }
+        // geth over its batch limit: one error element; a server without batches: one error object.
+        #expect(throws: JSONRPCError.rpc(code: -32600, message: "batch too large", data: nil)) {
+            try batch(#"[{"jsonrpc":"2.0","id":7,"error":{"code":-32600,"message":"batch too large"}}]"#)
+        }
+        #expect(throws: JSONRPCError.rpc(code: -32600, message: "invalid request", data: nil)) {
+            try batch(#"{"jsonrpc":"2.0","id":null,"error":{"code":-32600,"message":"invalid request"}}"#)
+        }
+        #expect(throws: JSONRPCError.http(status: 429, body: "slow down")) { try batch("slow down", status: 429) }
+        #expect(throws: JSONRPCError.self) { try batch(#"{"jsonrpc":"2.0","id":7,"result":1}"#) }
+    }
+
     @Test func transientClassification() {
         #expect(JSONRPCError.transport(.timeout).isTransient)
         #expect(JSONRPCError.http(status: 429, body: "").isTransient)

@@ -75,6 +75,8 @@ import WatchTesting
         #expect(back.confirmed)
         paid.append(back.tx)
 
+        // The poll that confirms the last transfer counts it just after its commit.
+        #expect(await waitUntil(.seconds(5)) { (await adapter.state()["transfers_reported"]?.int64Value ?? 0) >= Int64(paid.count) })
         let state = await adapter.state()
         #expect(state["reorgs"]?.int64Value == 0, "a lagging endpoint's head was read as a reorg")
         #expect(state["blocks_disconnected"]?.int64Value == 0)

@@ -11,6 +11,7 @@ import WatchTesting
 /// address list, positional topics with null and OR-arrays, ranges with tags, `blockHash`),
 /// with configurable provider limits and their real errors (see `EVMChainModel`). Tests drive it:
 /// mine blocks with ERC-20 transfers, reorg, and inject 429s, 5xx, timeouts and malformed replies.
+/// JSON-RPC 2.0 batches are answered call by call (`setBatchLimit` refuses large ones).
 /// Any URL path is served, so API-key URLs (`/v3/<key>`) work. `mirror()` makes a second
 /// endpoint of the same chain, with its own faults, that can lag behind (`setLag`) or go down
 /// (`stop`, then `start()` again on its port): a provider pool for failover tests.
@@ -58,6 +59,10 @@ public final class EVMNodeDouble: Sendable {
         var down = false
         /// While set, every reply is a hostile one (`HostileReplies`).
         var hostile: HostileReplies?
+        /// Calls per batch above which a batch is refused (nil: no limit).
+        var batchLimit: Int?
+        /// Calls received, by method; a batch counts each call, and itself once as `(batch)`
+        /// with its calls as `(in batches)`.
         var counts: [String: Int] = [:]
         var log: [String] = []
         var keepLog = false
@@ -84,6 +89,10 @@ public final class EVMNodeDouble: Sendable {
 
     /// This endpoint answers as a node `blocks` behind the tip.
     public func setLag(_ blocks: Int) { state.withLock { $0.lag = max(0, blocks) } }
+
+    /// Batches of more than `calls` are refused as geth refuses them; nil: no limit, 0:
+    /// every batch refused.
+    public func setBatchLimit(_ calls: Int?) { state.withLock { $0.batchLimit = calls.map { max(0, $0) } } }
 
     /// While true, every `eth_getLogs` answers `[]` (a node that lies about empty ranges).
     public func setAlwaysEmptyLogs(_ on: Bool) { state.withLock { $0.alwaysEmptyLogs = on } }
@@ -139,16 +148,88 @@ public final class EVMNodeDouble: Sendable {
             return Response(status: .serviceUnavailable, headers: [.contentType: "text/plain"], body: .init(byteBuffer: ByteBuffer(string: "node stopped")))
         }
         let parsed = try? JSONValue.parse(body)
-        let method = parsed?["method"]?.stringValue ?? "?"
-        let id = parsed?["id"] ?? .null
         if let hostile = state.withLock({ s -> Response? in
             guard var h = s.hostile else { return nil }
             defer { s.hostile = h }
-            return h.next(id: id.serialized())
+            return h.next(id: (parsed?["id"] ?? .null).serialized())
         }) {
             return hostile
         }
-        let fault: Fault? = state.withLock { s in
+        if case .array(let calls)? = parsed { return await respond(batch: calls) }
+        let method = parsed?["method"]?.stringValue ?? "?"
+        let id = parsed?["id"] ?? .null
+        switch takeFault(method) {
+        case .status(let code, let text)?:
+            return Self.reply(text, status: HTTPResponse.Status(code: code), contentType: "text/plain")
+        case .body(let text)?:
+            return Self.reply(text.replacingOccurrences(of: "$ID", with: id.serialized()))
+        case .rpcError(let code, let message)?:
+            return Self.reply(Self.error(id: id, code: code, message: message).serialized())
+        case .delay(let d)?:
+            try? await Task.sleep(for: d)
+        case .reorg(let depth, let reinclude)?:
+            reorg(depth: depth, reinclude: reinclude)
+        case .emptyResult?:
+            return Self.reply(JSONValue.object(["jsonrpc": "2.0", "id": id, "result": []]).serialized())
+        case .rateLimited(let seconds)?:
+            return Self.rateLimited(seconds)
+        case nil:
+            break
+        }
+        guard let parsed, case .object = parsed else {
+            return Self.reply(#"{"jsonrpc":"2.0","id":null,"error":{"code":-32700,"message":"parse error"}}"#)
+        }
+        return Self.reply(answer(parsed).serialized())
+    }
+
+    /// A JSON-RPC 2.0 batch: each call answered in turn (counted by method, its injected
+    /// faults taken in order), the replies in one array. A fault that is an HTTP answer
+    /// (a status, a rate limit, a body) answers the whole request, as a proxy in front of a
+    /// node does. Over `setBatchLimit` the batch is refused as geth refuses it
+    /// (`BatchRequestLimit`, 1000 by default): one error element, with the first call's id.
+    private func respond(batch calls: [JSONValue]) async -> Response {
+        let limit = state.withLock { s in
+            s.counts["(batch)", default: 0] += 1
+            s.counts["(in batches)", default: 0] += calls.count
+            return s.batchLimit
+        }
+        guard !calls.isEmpty else {
+            return Self.reply(#"{"jsonrpc":"2.0","id":null,"error":{"code":-32600,"message":"empty batch"}}"#)
+        }
+        if let limit, calls.count > limit {
+            return Self.reply(JSONValue.array([Self.error(id: calls[0]["id"] ?? .null, code: -32600, message: "batch too large")]).serialized())
+        }
+        var replies: [JSONValue] = []
+        for call in calls {
+            let id = call["id"] ?? .null
+            switch takeFault(call["method"]?.stringValue ?? "?") {
+            case .status(let code, let text)?:
+                return Self.reply(text, status: HTTPResponse.Status(code: code), contentType: "text/plain")
+            case .body(let text)?:
+                return Self.reply(text.replacingOccurrences(of: "$ID", with: id.serialized()))
+            case .rateLimited(let seconds)?:
+                return Self.rateLimited(seconds)
+            case .rpcError(let code, let message)?:
+                replies.append(Self.error(id: id, code: code, message: message))
+                continue
+            case .emptyResult?:
+                replies.append(["jsonrpc": "2.0", "id": id, "result": []])
+                continue
+            case .delay(let d)?:
+                try? await Task.sleep(for: d)
+            case .reorg(let depth, let reinclude)?:
+                reorg(depth: depth, reinclude: reinclude)
+            case nil:
+                break
+            }
+            replies.append(answer(call))
+        }
+        return Self.reply(JSONValue.array(replies).serialized())
+    }
+
+    /// Counts a call of `method` and takes the first fault injected for it, if any.
+    private func takeFault(_ method: String) -> Fault? {
+        state.withLock { s in
             s.counts[method, default: 0] += 1
             if s.keepLog { s.log.append(method) }
             guard let i = s.faults.firstIndex(where: { $0.method == nil || $0.method == method }) else { return nil }
@@ -157,50 +238,41 @@ public final class EVMNodeDouble: Sendable {
             if s.faults[i].remaining <= 0 { s.faults.remove(at: i) }
             return f
         }
-        switch fault {
-        case .status(let code, let text)?:
-            return Self.reply(text, status: HTTPResponse.Status(code: code), contentType: "text/plain")
-        case .body(let text)?:
-            return Self.reply(text.replacingOccurrences(of: "$ID", with: id.serialized()))
-        case .rpcError(let code, let message)?:
-            return Self.reply(JSONValue.object(["jsonrpc": "2.0", "id": id, "error": ["code": .int(Int64(code)), "message": .string(message)]]).serialized())
-        case .delay(let d)?:
-            try? await Task.sleep(for: d)
-        case .reorg(let depth, let reinclude)?:
-            reorg(depth: depth, reinclude: reinclude)
-        case .emptyResult?:
-            return Self.reply(JSONValue.object(["jsonrpc": "2.0", "id": id, "result": []]).serialized())
-        case .rateLimited(let seconds)?:
-            var response = Self.reply("Too Many Requests", status: .tooManyRequests, contentType: "text/plain")
-            response.headers[.retryAfter] = String(seconds)
-            return response
-        case nil:
-            break
+    }
+
+    /// The reply object to one call, from the chain as this endpoint sees it (its lag, its
+    /// always-empty logs).
+    private func answer(_ call: JSONValue) -> JSONValue {
+        let id = call["id"] ?? .null
+        guard case .object = call, let method = call["method"]?.stringValue else {
+            return Self.error(id: id, code: -32600, message: "invalid request")
         }
         let (lag, emptyLogs) = state.withLock { ($0.lag, $0.alwaysEmptyLogs) }
-        if emptyLogs, method == "eth_getLogs" {
-            return Self.reply(JSONValue.object(["jsonrpc": "2.0", "id": id, "result": []]).serialized())
-        }
-        guard let parsed, case .object = parsed else {
-            return Self.reply(#"{"jsonrpc":"2.0","id":null,"error":{"code":-32700,"message":"parse error"}}"#)
-        }
-        guard let m = parsed["method"]?.stringValue else {
-            return Self.reply(#"{"jsonrpc":"2.0","id":null,"error":{"code":-32600,"message":"invalid request"}}"#)
-        }
-        let params = parsed["params"]?.arrayValue ?? []
+        if emptyLogs, method == "eth_getLogs" { return ["jsonrpc": "2.0", "id": id, "result": []] }
+        let params = call["params"]?.arrayValue ?? []
         let result = shared.chain.withLock { chain in
             Result { () throws(EVMChainModel.RPCError) -> JSONValue in
-                try (lag == 0 ? chain : chain.lagging(by: lag)).handle(method: m, params: params)
+                try (lag == 0 ? chain : chain.lagging(by: lag)).handle(method: method, params: params)
             }
         }
         switch result {
         case .success(let value):
-            return Self.reply(JSONValue.object(["jsonrpc": "2.0", "id": id, "result": value]).serialized())
+            return ["jsonrpc": "2.0", "id": id, "result": value]
         case .failure(let e):
             var error: [String: JSONValue] = ["code": .int(Int64(e.code)), "message": .string(e.message)]
             if let data = e.data { error["data"] = data }
-            return Self.reply(JSONValue.object(["jsonrpc": "2.0", "id": id, "error": .object(error)]).serialized())
+            return ["jsonrpc": "2.0", "id": id, "error": .object(error)]
         }
+    }
+
+    private static func error(id: JSONValue, code: Int, message: String) -> JSONValue {
+        ["jsonrpc": "2.0", "id": id, "error": ["code": .int(Int64(code)), "message": .string(message)]]
+    }
+
+    private static func rateLimited(_ seconds: Int) -> Response {
+        var response = reply("Too Many Requests", status: .tooManyRequests, contentType: "text/plain")
+        response.headers[.retryAfter] = String(seconds)
+        return response
     }
 
     private static func reply(_ text: String, status: HTTPResponse.Status = .ok, contentType: String = "application/json") -> Response {
@@ -238,9 +310,14 @@ public final class EVMNodeDouble: Sendable {
 
     public var pendingFaults: Int { state.withLock { $0.faults.reduce(0) { $0 + $1.remaining } } }
 
-    /// Requests received, by method.
+    /// Calls received, by method (`(batch)`: batches, `(in batches)`: the calls they held).
     public var requestCounts: [String: Int] { state.withLock { $0.counts } }
-    public var requestTotal: Int { state.withLock { $0.counts.values.reduce(0, +) } }
+    /// HTTP requests received: a batch is one.
+    public var requestTotal: Int {
+        state.withLock { s in
+            s.counts.filter { !$0.key.hasPrefix("(") }.values.reduce(0, +) - (s.counts["(in batches)"] ?? 0) + (s.counts["(batch)"] ?? 0)
+        }
+    }
     public func resetCounts() { state.withLock { $0.counts = [:] } }
 }
 

@@ -19,7 +19,8 @@ import WatchTesting
 // each observation event's arrival; latency = arrival − the moment the payment was handed to
 // ZMQ. The relay only publishes committed outbox rows, so an arrival implies a durable row.
 //
-// Usage: e2e-bench [--handles N] [--duration S] [--rates 500,1000,...] [--broker noida|mock] [--work DIR]
+// Usage: e2e-bench [--handles N] [--duration S] [--rates 500,1000,...] [--broker noida|mock] [--failover ROUNDS]
+//        [--lease-s S] [--idle-fetch-pause-ms MS] [--consumer-idle-pause-ms MS] [--work DIR]
 // Prints a table and one JSON line (prefixed "JSON "). Never a pass/fail: it reports.
 
 struct Options: Sendable {
@@ -31,6 +32,13 @@ struct Options: Sendable {
     /// Rounds of the failover measurement (0: none), and the lease they run with.
     var failoverRounds = 5
     var leaseSeconds = 15
+    /// The idle fetch pause of the host's input consumer (`[kafka] input_idle_fetch_pause_ms`)
+    /// and of this benchmark's consumer (0: librdkafka fetches continuously, which a broker that
+    /// answers empty fetches at once, as noida-db, turns into a spin; see KafkaConsumer).
+    var idleFetchPauseMs = 100
+    /// This consumer's: short, for it stamps arrival times (it adds at most this much to an
+    /// arrival that comes while it is paused; the mark−arrival column shows it).
+    var consumerIdlePauseMs = 5
 }
 let options: Options = {
     var o = Options()
@@ -44,9 +52,11 @@ let options: Options = {
         case "--broker": o.broker = args.popFirst() ?? o.broker
         case "--failover": o.failoverRounds = Int(args.popFirst() ?? "") ?? o.failoverRounds
         case "--lease-s": o.leaseSeconds = Int(args.popFirst() ?? "") ?? o.leaseSeconds
+        case "--idle-fetch-pause-ms": o.idleFetchPauseMs = Int(args.popFirst() ?? "") ?? o.idleFetchPauseMs
+        case "--consumer-idle-pause-ms": o.consumerIdlePauseMs = Int(args.popFirst() ?? "") ?? o.consumerIdlePauseMs
         default:
             FileHandle.standardError.write(Data(
-                "usage: e2e-bench [--handles N] [--duration S] [--rates a,b,c] [--broker noida|mock] [--failover ROUNDS] [--lease-s S] [--work DIR]\n".utf8))
+                "usage: e2e-bench [--handles N] [--duration S] [--rates a,b,c] [--broker noida|mock] [--failover ROUNDS] [--lease-s S] [--idle-fetch-pause-ms MS] [--consumer-idle-pause-ms MS] [--work DIR]\n".utf8))
             exit(2)
         }
     }
@@ -182,6 +192,24 @@ struct RateRow {
     var hostCPU = 0.0, pgCPU = 0.0, benchCPU = 0.0, mockCPU = 0.0, machineCPU = 0.0
     var drainSeconds = 0.0
     var perSecond: [Int] = []
+    /// When the slowest 1 % were sent: bursts (first, last send in s from the first send, how
+    /// many, worst latency) — a periodic stall shows as evenly spaced bursts.
+    var slowBursts: [(from: Double, to: Double, count: Int, worst: Double)] = []
+}
+
+/// Groups the sends (send time, latency) slower than `threshold` into bursts of sends less
+/// than 0.1 s apart; times from `first`.
+func slowBursts(_ sends: [(sent: Double, latency: Double)], first: Double, threshold: Double) -> [(from: Double, to: Double, count: Int, worst: Double)] {
+    var bursts: [(from: Double, to: Double, count: Int, worst: Double)] = []
+    let slow = sends.filter { $0.latency >= threshold }.map { ($0.sent - first, $0.latency) }
+    for (at, l) in slow.sorted(by: { $0.0 < $1.0 }) {
+        if let last = bursts.last, at - last.to < 0.1 {
+            bursts[bursts.count - 1] = (last.from, at, last.count + 1, max(last.worst, l))
+        } else {
+            bursts.append((at, at, 1, l))
+        }
+    }
+    return bursts
 }
 
 func ms(_ s: Double) -> String { s.isNaN ? "-" : String(format: "%.1f", s * 1000) }
@@ -233,6 +261,7 @@ func run() async throws {
         token = "bench-token"
         [kafka]
         brokers = ["\(bootstrap)"]
+        input_idle_fetch_pause_ms = \(options.idleFetchPauseMs)
         [log]
         level = "notice"
         \(double.bitcoinSection(pollIntervalMs: 1000, extra: ["mempool_resync_s = 86400", "handles = [", handleLines.joined(separator: "\n"), "]"]))
@@ -252,7 +281,7 @@ func run() async throws {
         config: KafkaClientConfig(
             brokers: [bootstrap], clientID: "e2e-bench",
             properties: ["fetch.wait.max.ms": "5", "fetch.error.backoff.ms": "10", "session.timeout.ms": "6000"]),
-        groupID: "e2e-bench-\(UUID().uuidString.prefix(8))", topics: [topic])
+        groupID: "e2e-bench-\(UUID().uuidString.prefix(8))", topics: [topic], idleFetchPauseMs: Int32(options.consumerIdlePauseMs))
     let consumerTask = Task.detached {
         while !arrivals.stopped.load(ordering: .relaxed) {
             for case .record(let r) in await consumer.poll(max: 1_000, timeoutMs: 50) {
@@ -307,6 +336,15 @@ func run() async throws {
     var rows: [RateRow] = []
     var failedInARow = 0
     let pool = PostgresPool(url: pgURL, size: 1)
+    // Where PostgreSQL's time goes, when UNRIP_PG_OPTS preloads pg_stat_statements: counted
+    // from here (the warm-up excluded), printed after the ladder.
+    let statementStats = (ProcessInfo.processInfo.environment["UNRIP_PG_OPTS"] ?? "").contains("pg_stat_statements")
+    if statementStats {
+        try await pool.withConnection { conn in
+            _ = try conn.query("CREATE EXTENSION IF NOT EXISTS pg_stat_statements")
+            _ = try conn.query("SELECT pg_stat_statements_reset()")
+        }
+    }
     for rate in rates {
         let cpu0 = CPUSnapshot.take(host: host.processIdentifier, mock: mockPID)
         let commit0 = await commitMetric(metricsClient)
@@ -322,9 +360,11 @@ func run() async throws {
         row.drainSeconds = offered.drainSeconds
         var latencies: [Double] = []
         var lastArrival = 0.0
+        var timed: [(sent: Double, latency: Double)] = []
         for (h, sent) in offered.sends {
             if let a = arrivals.time(h) {
                 latencies.append(a - sent)
+                timed.append((sent, a - sent))
                 lastArrival = max(lastArrival, a)
             }
         }
@@ -345,6 +385,7 @@ func run() async throws {
         row.achieved = lastArrival > firstSend ? Double(row.arrived) / (lastArrival - firstSend) : 0
         row.p50 = percentile(latencies, 0.5)
         row.p99 = percentile(latencies, 0.99)
+        row.slowBursts = slowBursts(timed, first: firstSend, threshold: row.p99)
         row.max = latencies.last ?? .nan
         let lastSend = offered.sends.last?.1 ?? t0
         row.keptUp = !row.cut && row.arrived == row.sent && lastArrival - lastSend < 1.0 && row.p99 < 1.0
@@ -419,6 +460,20 @@ func run() async throws {
     }
     let failoverMedian = percentile(failover.sorted(), 0.5)
 
+    if statementStats {
+        let top = try await pool.withConnection { conn in
+            try conn.query(
+                """
+                SELECT calls, round(total_exec_time)::bigint AS total_ms, round((total_exec_time / calls)::numeric, 3) AS mean_ms,
+                       rows, left(regexp_replace(query, '\\s+', ' ', 'g'), 110) AS query
+                FROM pg_stat_statements ORDER BY total_exec_time DESC LIMIT 15
+                """)
+        }
+        print("PostgreSQL statements by total execution time over the ladder (pg_stat_statements):")
+        for r in top {
+            print("  \(r["total_ms"] ?? "?") ms total, \(r["calls"] ?? "?") calls, \(r["mean_ms"] ?? "?") ms mean, \(r["rows"] ?? "?") rows: \(r["query"] ?? "")")
+        }
+    }
     // Durability check: every arrival is a committed row, nothing left unpublished.
     let totals = try await pool.withConnection { conn in
         try conn.query(
@@ -466,6 +521,10 @@ func run() async throws {
     print("commit ms = host's unrip_commit_seconds mean × commits in the window.")
     print("CPU = share of one core (host process, all postgres processes, this process incl. the bitcoind double and consumer, the Kafka broker); machine = all cores busy.")
     print("Kafka ack floor (host's producer settings → broker → delivery report): 1 message \(ms(ackFloor.one)) ms, 100 messages \(ms(ackFloor.hundred)) ms, 1,000 messages \(ms(ackFloor.thousand)) ms (p50)")
+    for r in rows where r.keptUp {
+        let bursts = r.slowBursts.prefix(12).map { String(format: "%.2f–%.2f s ×%d (≤ %.0f ms)", $0.from, $0.to, $0.count, $0.worst * 1000) }
+        print("slowest 1 % at \(r.offered)/s offered, sent at (from the first send): \(bursts.joined(separator: ", "))")
+    }
     for r in rows where !r.keptUp {
         print("arrivals per second at \(r.offered)/s offered (from the first send): \(r.perSecond.map(String.init).joined(separator: " "))")
     }

@@ -40,10 +40,18 @@ public final class InputConsumer: PluginService {
     private let topics: Topics
     private let logger: Logger
     private let onInput: @Sendable () -> Void
+    private let idleFetchPauseMs: Int32
     private let stats = Mutex(Stats())
 
-    /// - Parameter onInput: called after each durable input (wakes the alert evaluator).
-    public init(store: InputStore, config: KafkaClientConfig, groupID: String, topics: Topics, logger: Logger, onInput: @escaping @Sendable () -> Void = {}) {
+    /// - Parameters:
+    ///   - idleFetchPauseMs: how long the consumer pauses fetching after a poll found nothing
+    ///     (`KafkaConsumer`; `[kafka] input_idle_fetch_pause_ms`), 0 for continuous fetching.
+    ///   - onInput: called after each durable input (wakes the alert evaluator).
+    public init(
+        store: InputStore, config: KafkaClientConfig, groupID: String, topics: Topics, logger: Logger, idleFetchPauseMs: Int32 = 0,
+        onInput: @escaping @Sendable () -> Void = {}
+    ) {
+        self.idleFetchPauseMs = idleFetchPauseMs
         self.store = store
         self.config = config
         self.groupID = groupID
@@ -54,7 +62,8 @@ public final class InputConsumer: PluginService {
 
     public func run() async throws {
         let schemas = topics.bySchema
-        let consumer = try KafkaConsumer(config: config, groupID: groupID, topics: Array(schemas.keys).sorted())
+        let consumer = try KafkaConsumer(
+            config: config, groupID: groupID, topics: Array(schemas.keys).sorted(), idleFetchPauseMs: idleFetchPauseMs)
         do {
             while !Task.isCancelled {
                 switch await consumer.poll(timeoutMs: 200) {

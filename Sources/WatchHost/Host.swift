@@ -158,6 +158,7 @@ public struct UnripHost: Sendable {
         relayLogger[metadataKey: "plugin"] = "relay"
         inputsLogger[metadataKey: "plugin"] = "inputs"
         let groupID = config.kafkaGroupID
+        let inputIdlePause = Int32(config.kafkaInputIdleFetchPauseMs)
         let relaySettings = OutboxRelay.Settings(shutdownTimeout: .seconds(config.kafkaShutdownTimeoutSeconds))
         let (relayPool, relayFence) = self.pool(for: "relay", pool)
         let (inputsPool, inputsFence) = self.pool(for: "inputs", pool)
@@ -168,7 +169,7 @@ public struct UnripHost: Sendable {
             PluginSupervisor(name: "inputs", kind: "kafka-inputs", logger: inputsLogger, lease: lease(inputsFence, pool: pool)) { [inputsLogger] in
                 InputConsumer(
                     store: InputStore(pool: inputsPool), config: kafka, groupID: groupID, topics: topics, logger: inputsLogger,
-                    onInput: { trigger.signal() })
+                    idleFetchPauseMs: inputIdlePause, onInput: { trigger.signal() })
             },
         ]
     }

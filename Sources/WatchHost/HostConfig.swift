@@ -20,6 +20,8 @@ public struct HostConfig: Sendable {
     /// `[kafka] shutdown_timeout_s`: on SIGTERM the relay waits this long for the
     /// acknowledgements of batches in flight; what is still unacknowledged stays unpublished.
     public var kafkaShutdownTimeoutSeconds = 10
+    /// `[kafka] input_idle_fetch_pause_ms`: the input consumer's idle pause (0: fetch continuously).
+    public var kafkaInputIdleFetchPauseMs = 100
     /// `[ha]`: leases and fencing across hosts.
     public var ha = HAConfig()
     public var migrationsDir: String?
@@ -124,6 +126,7 @@ public struct HostConfig: Sendable {
         let topicInventory = kafka.string("topic_inventory", default: "unrip.inventory_snapshots") ?? ""
         let topicExecution = kafka.string("topic_execution_results", default: "unrip.execution_results") ?? ""
         let shutdownTimeout = kafka.int("shutdown_timeout_s", default: 10, range: 0...600)
+        let inputIdlePause = kafka.int("input_idle_fetch_pause_ms", default: 100, range: 0...10_000)
         var kafkaProperties: [String: String] = [:]
         if let props = kafka.table("properties") {
             for key in props.keys {
@@ -212,6 +215,7 @@ public struct HostConfig: Sendable {
         config.httpIdleTimeoutSeconds = idleTimeout
         config.httpReadHeaderTimeoutSeconds = readHeaderTimeout
         config.kafkaShutdownTimeoutSeconds = shutdownTimeout
+        config.kafkaInputIdleFetchPauseMs = inputIdlePause
         config.ha = ha
         return config
     }

@@ -22,12 +22,21 @@ public final class MemoryChainStore: ChainStateStore {
         var cursors: [String: [BlockRef]] = [:]
         var failNextCommit = false
         var failNextCommitAfterWriting = false
+        var largestCommit = 0
     }
     private let storage = Mutex(Storage())
+    /// Held by `holdCommits()`: every commit waits for it (a slow database).
+    private let commitGate = AsyncGate()
 
     public init() {}
 
     public var rows: [TransferKey: Row] { storage.withLock { $0.rows } }
+    /// The most observations one commit carried.
+    public var largestCommit: Int { storage.withLock { $0.largestCommit } }
+
+    /// Commits wait from now until `releaseCommits()`, as behind a slow database.
+    public func holdCommits() async { await commitGate.acquire() }
+    public func releaseCommits() { commitGate.release() }
     public var events: [(TransferKey, FundingState, ObservationKind)] { storage.withLock { $0.events } }
     public func cursor(_ adapter: String) -> BlockRef? { storage.withLock { $0.cursors[adapter]?.last } }
 
@@ -65,7 +74,10 @@ public final class MemoryChainStore: ChainStateStore {
     }
 
     public func commit(_ commit: TrackerCommit) async throws {
+        await commitGate.acquire()
+        commitGate.release()
         try storage.withLock { s in
+            s.largestCommit = max(s.largestCommit, commit.observations.count)
             if s.failNextCommit {
                 s.failNextCommit = false
                 throw InjectedFailure()

@@ -223,3 +223,21 @@ import WatchTesting
         #expect(Redaction.url("host=db password=pw dbname=x") == "host=db password=<redacted> dbname=x")
     }
 }
+
+extension HostConfigTests {
+    @Test func theInputConsumersIdlePauseIsReadCheckedAndDefaulted() throws {
+        let base = """
+            [database]
+            url = "postgresql://db.internal/unrip"
+            [kafka]
+            brokers = ["127.0.0.1:9092"]
+            """
+        let defaulted = try HostConfig.load(path: try write(base), environment: [:], registry: registry)
+        #expect(defaulted.kafkaInputIdleFetchPauseMs == 100)
+        let off = try HostConfig.load(path: try write(base + "\ninput_idle_fetch_pause_ms = 0"), environment: [:], registry: registry)
+        #expect(off.kafkaInputIdleFetchPauseMs == 0)
+        let report = HostCommands.checkConfig(path: try write(base + "\ninput_idle_fetch_pause_ms = -5"), environment: [:], registry: registry)
+        #expect(!report.ok)
+        #expect(report.output.contains("kafka.input_idle_fetch_pause_ms = -5: expected an integer in 0...10000"), "\(report.output)")
+    }
+}

@@ -9,6 +9,12 @@ import WatchCore
 /// low latency, JSON-RPC/REST for catch-up and repair. Without ZMQ endpoints it polls RPC.
 public struct BitcoinAdapter: ChainAdapter {
     public static let kind = "bitcoin"
+
+    /// Reports committed in one transaction, at most. A backlog drained in one wake-up is
+    /// written in commits of this size, one after the other: a commit's time (and so the wait of
+    /// its first row for the relay) stays bounded however far behind the adapter is, instead of
+    /// one transaction growing with the backlog and slowing the next drain in turn.
+    static let maxReportsPerCommit = 1_000
     public typealias Configuration = BitcoinConfiguration
 
     let configuration: BitcoinConfiguration
@@ -127,6 +133,10 @@ public struct BitcoinAdapter: ChainAdapter {
                     }
                     if case .rawTx(let raw) = item.notification {
                         batch += await sync.transactionReports(raw)
+                        if batch.count >= Self.maxReportsPerCommit {  // a backlog goes out in bounded commits
+                            try await sync.submit(batch)
+                            batch = []
+                        }
                         continue
                     }
                     if item.needsOrdering {  // a removal or block event must follow the entries before it

@@ -1,0 +1,76 @@
+import CKafka
+
+/// The idle fetch pause (`KafkaConsumer(idleFetchPauseMs:)`). librdkafka keeps one fetch
+/// outstanding per broker; a broker that answers an empty fetch at once (noida-db ignores
+/// `fetch.wait.max.ms`) gets thousands a second from an idle consumer. Pausing the assignment
+/// after a poll that found nothing stops that; a pause or resume also drops the answer of the
+/// fetch in flight (librdkafka bumps the partition's fetch version), so the consumer pauses
+/// only when the broker's high watermark says nothing is waiting: a fetch slower than the
+/// probe (a loaded machine) can never starve it.
+extension KafkaConsumer {
+    /// The first result of a poll (on `queue`): without an idle pause, a plain wait of up to
+    /// `timeoutMs`; with one, the assignment resumed, a short wait for what a fetch brings, and,
+    /// when nothing came and nothing waits on the broker, the assignment paused for the rest.
+    func pollFirst(timeoutMs: Int32) -> KafkaPollResult? {
+        guard idleFetchPauseMs > 0 else { return Self.pollOne(handle, timeoutMs: timeoutMs) }
+        let probe = min(timeoutMs, Self.idleProbeMs(pauseMs: idleFetchPauseMs))
+        var list: UnsafeMutablePointer<rd_kafka_topic_partition_list_t>?
+        guard rd_kafka_assignment(handle.raw, &list) == RD_KAFKA_RESP_ERR_NO_ERROR, let list else {
+            return Self.pollOne(handle, timeoutMs: timeoutMs)
+        }
+        defer { rd_kafka_topic_partition_list_destroy(list) }
+        setPaused(false, list)
+        if let result = Self.pollOne(handle, timeoutMs: probe) { return result }
+        let rest = max(0, timeoutMs - probe)
+        guard list.pointee.cnt > 0, !messagesWaiting(list) else { return Self.pollOne(handle, timeoutMs: rest) }
+        setPaused(true, list)
+        // Callbacks and errors are still served while paused.
+        return Self.pollOne(handle, timeoutMs: min(idleFetchPauseMs, rest))
+    }
+
+    /// How long a resumed consumer waits for a fetch to bring something before it may pause
+    /// again: a tenth of the pause, 1 to 10 ms.
+    static func idleProbeMs(pauseMs: Int32) -> Int32 { min(10, max(1, pauseMs / 10)) }
+
+    private func setPaused(_ paused: Bool, _ list: UnsafeMutablePointer<rd_kafka_topic_partition_list_t>) {
+        guard pausedForIdle.withLock({ $0 }) != paused else { return }
+        _ = paused ? rd_kafka_pause_partitions(handle.raw, list) : rd_kafka_resume_partitions(handle.raw, list)
+        pausedForIdle.withLock { $0 = paused }
+        if paused { idlePauseCount.add(1, ordering: .relaxed) }
+    }
+
+    /// Whether any assigned partition's high watermark (asked of the broker: a ListOffsets
+    /// request, which no pause drops) is past this consumer's position: the position of the
+    /// last message taken, else the group's committed offset, else the low watermark
+    /// (`auto.offset.reset = earliest`). A broker that does not answer in time counts as
+    /// "waiting": the consumer then fetches as it would without a pause (while a broker is
+    /// unreachable, librdkafka does not spin on it anyway).
+    private func messagesWaiting(_ assignment: UnsafeMutablePointer<rd_kafka_topic_partition_list_t>) -> Bool {
+        guard let positions = rd_kafka_topic_partition_list_copy(assignment) else { return true }
+        defer { rd_kafka_topic_partition_list_destroy(positions) }
+        guard rd_kafka_position(handle.raw, positions) == RD_KAFKA_RESP_ERR_NO_ERROR else { return true }
+        var committed: UnsafeMutablePointer<rd_kafka_topic_partition_list_t>?
+        defer { if let committed { rd_kafka_topic_partition_list_destroy(committed) } }
+        for i in 0..<Int(positions.pointee.cnt) {
+            let entry = positions.pointee.elems[i]
+            var low: Int64 = 0, high: Int64 = 0
+            let asked = rd_kafka_query_watermark_offsets(handle.raw, entry.topic, entry.partition, &low, &high, Self.brokerQueryTimeoutMs)
+            guard asked == RD_KAFKA_RESP_ERR_NO_ERROR else { return true }
+            var position = entry.offset
+            if position < 0 {
+                if committed == nil {
+                    guard let copy = rd_kafka_topic_partition_list_copy(assignment) else { return true }
+                    committed = copy
+                    guard rd_kafka_committed(handle.raw, copy, Self.brokerQueryTimeoutMs) == RD_KAFKA_RESP_ERR_NO_ERROR else { return true }
+                }
+                let stored = committed.map { $0.pointee.elems[i].offset } ?? -1
+                position = stored >= 0 ? stored : low
+            }
+            if high > position { return true }
+        }
+        return false
+    }
+
+    /// How long the watermark and committed-offset questions may take.
+    static let brokerQueryTimeoutMs: Int32 = 250
+}

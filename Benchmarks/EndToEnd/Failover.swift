@@ -66,18 +66,25 @@ func measureFailover(rounds: Int, leaseSeconds: Int, pgURL: String, bootstrap: S
             _ = double.pay(script: script, sats: Int64(10_000 + paid), change: 500)
             paid += 1
             try await Task.sleep(for: .milliseconds(50))
+            // Only what the standby took in after the kill: the victim may have committed a
+            // deposit of the round before between the read of `before` and its death.
             committed = try await pool.withConnection { conn in
                 try conn.query(
-                    "SELECT extract(epoch FROM min(first_seen_at))::float8 AS t FROM funding_observations WHERE id > $1", [String(before)]
+                    """
+                    SELECT extract(epoch FROM min(first_seen_at))::float8 AS t FROM funding_observations
+                    WHERE id > $1 AND first_seen_at > to_timestamp($2)
+                    """, [String(before), String(killed)]
                 ).first?["t"].flatMap(Double.init)
             }
         }
         guard let committed else { throw BenchError("failover round \(round + 1): the standby committed nothing") }
         times.append(committed - killed)
         note(String(format: "failover round %d: kill -9 of %@ → first observation committed by %@ after %.2f s", round + 1, active, standby, committed - killed))
-        hosts[active] = try start(active)  // back as the standby
+        // The standby holds the lease before the victim comes back as the next standby: a host
+        // restarted under its old host_id would otherwise take its own unexpired lease back.
+        try await waitForHolder(standby)
+        hosts[active] = try start(active)
         (active, standby) = (standby, active)
-        try await waitForHolder(active)
         try await Task.sleep(for: .seconds(1))
     }
     for host in hosts.values where host.isRunning { kill(host.processIdentifier, SIGTERM) }

@@ -28,6 +28,13 @@ public struct AlertStore: Sendable {
         let health = health.map { $0.map { HealthEntry(name: $0.name, health: $0.health) } }
         return try await pool.transaction { conn in
             try conn.query("SELECT pg_advisory_xact_lock($1::bigint)", [Self.lockKey])
+            // Every read here has its index (the double-spent and open-transfer partial indexes,
+            // latest prices and snapshots by key). A planner whose statistics lag behind a table
+            // growing by thousands of rows a second (never analyzed yet: every row assumed to
+            // match) read all of funding_observations instead, twice per evaluation: 51 ms a
+            // time at 90,000 rows in bench-e2e, every 5 s, stalling the 2-core machine's
+            // pipeline each time (its slowest 1 % came in one burst per evaluation).
+            try conn.indexScansOnly()
             try Self.raiseLatches(conn, findings: latched, now: now)
             var inputs = try Self.loadInputs(conn, config: config, now: now)
             inputs.latches = try Self.openLatches(conn)

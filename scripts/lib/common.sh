@@ -26,8 +26,32 @@ pg_bin() {
     if [ -n "$d" ]; then echo "$d"; else dirname "$(command -v initdb)"; fi
 }
 
+# A free loopback port below the kernel's ephemeral range (as WatchTesting.freePort): a server
+# restarted on its port (pg-cluster restart) cannot lose it meanwhile to a bind to port 0 or to
+# the local end of a connection, which the kernel takes from that range.
 free_port() {
-    python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()'
+    python3 - <<'PY'
+import random, socket
+try:
+    low = int(open("/proc/sys/net/ipv4/ip_local_port_range").read().split()[0])
+except Exception:
+    low = 32768
+top = max(min(low, 65536), 2048)
+ports = list(range(max(1024, top - 16384), top))
+random.shuffle(ports)
+for port in ports:
+    s = socket.socket()
+    try:
+        s.bind(("127.0.0.1", port))
+    except OSError:
+        continue
+    finally:
+        s.close()
+    print(port)
+    break
+else:
+    raise SystemExit("no free loopback port")
+PY
 }
 
 # Starts a throwaway cluster in a temp dir on a free port; exports PG_URL. Stopped by stop_postgres.

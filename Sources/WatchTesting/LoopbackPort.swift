@@ -5,14 +5,26 @@ import Synchronization
 /// their servers listen.
 public enum LoopbackPort {
     public static func canConnect(_ port: Int) -> Bool {
+        withSocket(to: port) { fd, address, length in connect(fd, address, length) == 0 }
+    }
+
+    /// Whether a socket without `SO_REUSEADDR` can bind `port` on loopback now: nothing listens
+    /// there, and no connection (not even one in TIME_WAIT) holds it.
+    static func canBind(_ port: Int) -> Bool {
+        withSocket(to: port) { fd, address, length in bind(fd, address, length) == 0 }
+    }
+
+    /// A new TCP socket and 127.0.0.1:`port` for `body`; the socket is closed after it.
+    private static func withSocket(to port: Int, _ body: (Int32, UnsafePointer<sockaddr>, socklen_t) -> Bool) -> Bool {
         let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        guard fd >= 0 else { return false }
         defer { close(fd) }
         var addr = sockaddr_in()
         addr.sin_family = sa_family_t(AF_INET)
         addr.sin_addr.s_addr = inet_addr("127.0.0.1")
         addr.sin_port = in_port_t(UInt16(port).bigEndian)
         return withUnsafePointer(to: &addr) { p in
-            p.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) == 0 }
+            p.withMemoryRebound(to: sockaddr.self, capacity: 1) { body(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
         }
     }
 
@@ -55,21 +67,4 @@ enum TestPortRange {
     /// The next candidate, from a start of this process's own, so that test processes running
     /// side by side rarely try the same ports.
     static let next = Mutex<Int>(Int(getpid()) &* 7_919 % 16_384)
-}
-
-extension LoopbackPort {
-    /// Whether a socket without `SO_REUSEADDR` can bind `port` on loopback now: nothing listens
-    /// there, and no connection (not even one in TIME_WAIT) holds it.
-    static func canBind(_ port: Int) -> Bool {
-        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-        guard fd >= 0 else { return false }
-        defer { close(fd) }
-        var addr = sockaddr_in()
-        addr.sin_family = sa_family_t(AF_INET)
-        addr.sin_addr.s_addr = inet_addr("127.0.0.1")
-        addr.sin_port = in_port_t(UInt16(port).bigEndian)
-        return withUnsafePointer(to: &addr) { p in
-            p.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) == 0 }
-        }
-    }
 }

@@ -358,17 +358,15 @@ func run() async throws {
         row.sendSeconds = offered.sendSeconds
         row.cut = offered.cut
         row.drainSeconds = offered.drainSeconds
-        var latencies: [Double] = []
         var lastArrival = 0.0
         var timed: [(sent: Double, latency: Double)] = []
         for (h, sent) in offered.sends {
             if let a = arrivals.time(h) {
-                latencies.append(a - sent)
                 timed.append((sent, a - sent))
                 lastArrival = max(lastArrival, a)
             }
         }
-        latencies.sort()
+        let latencies = timed.map(\.latency).sorted()
         row.arrived = latencies.count
         // Arrivals per second, second by second from the first send: a falling series means
         // the per-observation cost grows with what is already open.

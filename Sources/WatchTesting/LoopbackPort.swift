@@ -60,7 +60,7 @@ enum TestPortRange {
     /// below 1,024.
     static let current: Range<Int> = {
         let text = (try? String(contentsOfFile: "/proc/sys/net/ipv4/ip_local_port_range", encoding: .utf8)) ?? ""
-        let low = text.split(whereSeparator: { $0 == " " || $0 == "\t" || $0 == "\n" }).first.flatMap { Int($0) } ?? 32_768
+        let low = text.split(whereSeparator: \.isWhitespace).first.flatMap { Int($0) } ?? 32_768
         let top = max(min(low, 65_536), 2_048)
         return max(1_024, top - 16_384)..<top
     }()

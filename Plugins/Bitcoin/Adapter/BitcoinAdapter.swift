@@ -119,7 +119,8 @@ public struct BitcoinAdapter: ChainAdapter {
                 if lastMempoolResync == nil { try await sync.start() }
                 // Blocks are re-checked on block events, and at least every poll interval.
                 var needsBlockSync = due(lastBlockSync, every: configuration.pollInterval)
-                // Transactions drained in one wake-up become one batch: one transaction in PostgreSQL.
+                // Transactions drained in one wake-up are committed in batches of at most
+                // maxReportsPerCommit reports, each one transaction in PostgreSQL.
                 var batch: [ChainReport] = []
                 let (items, dropped) = inbox.drain()
                 if dropped > 0 {  // the queue was full: what the dropped ones said comes from RPC
@@ -127,16 +128,16 @@ public struct BitcoinAdapter: ChainAdapter {
                     needsBlockSync = true
                 }
                 for item in items {
+                    if batch.count >= Self.maxReportsPerCommit {  // a backlog goes out in bounded commits
+                        try await sync.submit(batch)
+                        batch = []
+                    }
                     if item.lost > 0 {  // a lost message may have been a block notice, too
                         needsMempoolResync = true
                         needsBlockSync = true
                     }
                     if case .rawTx(let raw) = item.notification {
                         batch += await sync.transactionReports(raw)
-                        if batch.count >= Self.maxReportsPerCommit {  // a backlog goes out in bounded commits
-                            try await sync.submit(batch)
-                            batch = []
-                        }
                         continue
                     }
                     if item.needsOrdering {  // a removal or block event must follow the entries before it

@@ -20,7 +20,7 @@ import WatchTesting
 // ZMQ. The relay only publishes committed outbox rows, so an arrival implies a durable row.
 //
 // Usage: e2e-bench [--handles N] [--duration S] [--rates 500,1000,...] [--broker noida|mock] [--failover ROUNDS]
-//        [--lease-s S] [--idle-fetch-pause-ms MS] [--consumer-idle-pause-ms MS] [--work DIR]
+//        [--lease-s S] [--idle-fetch-pause-ms MS] [--consumer-idle-pause-ms MS] [--tick-ms MS] [--work DIR]
 // Prints a table and one JSON line (prefixed "JSON "). Never a pass/fail: it reports.
 
 struct Options: Sendable {
@@ -39,6 +39,12 @@ struct Options: Sendable {
     /// This consumer's: short, for it stamps arrival times (it adds at most this much to an
     /// arrival that comes while it is paused; the mark−arrival column shows it).
     var consumerIdlePauseMs = 5
+    /// The sender wakes at most once per tick and sends every payment then due, as bitcoind
+    /// publishes the transactions it accepted from a peer's message in one go. At 1,000/s and
+    /// below a tick holds one payment; at 10,000/s, ten. 0: a wake per payment.
+    var tickMs = 1.0
+    /// `[kafka.properties]` of the host (`--kafka-property key=value`, repeatable).
+    var kafkaProperties: [(String, String)] = []
 }
 let options: Options = {
     var o = Options()
@@ -54,9 +60,13 @@ let options: Options = {
         case "--lease-s": o.leaseSeconds = Int(args.popFirst() ?? "") ?? o.leaseSeconds
         case "--idle-fetch-pause-ms": o.idleFetchPauseMs = Int(args.popFirst() ?? "") ?? o.idleFetchPauseMs
         case "--consumer-idle-pause-ms": o.consumerIdlePauseMs = Int(args.popFirst() ?? "") ?? o.consumerIdlePauseMs
+        case "--kafka-property":
+            let pair = (args.popFirst() ?? "").split(separator: "=", maxSplits: 1).map(String.init)
+            if pair.count == 2 { o.kafkaProperties.append((pair[0], pair[1])) }
+        case "--tick-ms": o.tickMs = Double(args.popFirst() ?? "").map { max(0, $0) } ?? o.tickMs
         default:
             FileHandle.standardError.write(Data(
-                "usage: e2e-bench [--handles N] [--duration S] [--rates a,b,c] [--broker noida|mock] [--failover ROUNDS] [--lease-s S] [--idle-fetch-pause-ms MS] [--consumer-idle-pause-ms MS] [--work DIR]\n".utf8))
+                "usage: e2e-bench [--handles N] [--duration S] [--rates a,b,c] [--broker noida|mock] [--failover ROUNDS] [--lease-s S] [--idle-fetch-pause-ms MS] [--consumer-idle-pause-ms MS] [--tick-ms MS] [--kafka-property K=V] [--work DIR]\n".utf8))
             exit(2)
         }
     }
@@ -262,6 +272,8 @@ func run() async throws {
         [kafka]
         brokers = ["\(bootstrap)"]
         input_idle_fetch_pause_ms = \(options.idleFetchPauseMs)
+        [kafka.properties]
+        \(options.kafkaProperties.map { "\"\($0.0)\" = \"\($0.1)\"" }.joined(separator: "\n"))
         [log]
         level = "notice"
         \(double.bitcoinSection(pollIntervalMs: 1000, extra: ["mempool_resync_s = 86400", "handles = [", handleLines.joined(separator: "\n"), "]"]))
@@ -305,7 +317,7 @@ func run() async throws {
     while arrivals.arrived < warm && wallNow() < warmDeadline { try await Task.sleep(for: .milliseconds(20)) }
     // Warm-up: 2 s at 200/s, not reported.
     _ = try await offer(rate: 200, seconds: 2, double: double, scripts: scripts, arrivals: arrivals, warmup: warm)
-    note("warm; measuring \(rates.map(String.init).joined(separator: ", ")) payments/s for \(duration) s each")
+    note("warm; measuring \(rates.map(String.init).joined(separator: ", ")) payments/s for \(duration) s each, sent in ticks of \(options.tickMs) ms")
 
     // The Kafka floor: how long the host's producer (same defaults: idempotent, acks=all,
     // linger 5 ms) waits for the mock broker's acknowledgement of 1 and of 100 messages.
@@ -537,7 +549,7 @@ func run() async throws {
     }
     print("durable rows \(totals?["rows"] ?? "?"), outbox rows \(totals?["outbox"] ?? "?"), unpublished \(totals?["unpublished"] ?? "?"); arrivals \(arrivals.arrived), records consumed \(arrivals.records.load(ordering: .relaxed))")
 
-    var json = "{\"benchmark\":\"end_to_end\",\"broker\":\"\(options.broker)\",\"handles\":\(handleCount),\"cores\":\(ProcessInfo.processInfo.activeProcessorCount),\"duration_s\":\(duration),\"rates\":["
+    var json = "{\"benchmark\":\"end_to_end\",\"broker\":\"\(options.broker)\",\"handles\":\(handleCount),\"cores\":\(ProcessInfo.processInfo.activeProcessorCount),\"duration_s\":\(duration),\"tick_ms\":\(options.tickMs),\"rates\":["
     json += rows.map { r in
         "{\"offered_per_s\":\(r.offered),\"sent\":\(r.sent),\"sent_per_s\":\(jsonNumber(Double(r.sent) / max(r.sendSeconds, 1e-9), 0)),\"cut\":\(r.cut),"
             + "\"arrived\":\(r.arrived),\"observations_per_s\":\(jsonNumber(r.achieved, 0)),\"p50_ms\":\(jsonNumber(r.p50 * 1000)),"
@@ -597,7 +609,7 @@ func offer(rate: Int, seconds: Double, double: BitcoindDouble, scripts: [[UInt8]
                     break
                 }
                 let wait = start + Double(i) / Double(rate) - wallNow()
-                if wait > 0 { usleep(UInt32(wait * 1_000_000)) }
+                if wait > 0 { usleep(UInt32(max(wait, options.tickMs / 1_000) * 1_000_000)) }
             }
             c.resume(returning: (sends, wallNow() - start, cut))
         }

@@ -27,6 +27,18 @@ public struct KafkaClientConfig: Sendable {
         return "not a librdkafka property (see librdkafka's CONFIGURATION.md; check the spelling)"
     }
 
+    /// The value a client built with `defaults` and these properties runs with for `key`
+    /// (what `/plugins/relay/state` and the tests read), or nil when it has none.
+    public func effective(_ key: String, defaults: [(String, String)]) throws(KafkaError) -> String? {
+        let conf = try makeConf(defaults: defaults)
+        defer { rd_kafka_conf_destroy(conf) }
+        var size = 0
+        guard rd_kafka_conf_get(conf, key, nil, &size) == RD_KAFKA_CONF_OK, size > 0 else { return nil }
+        var value = [CChar](repeating: 0, count: size)
+        guard rd_kafka_conf_get(conf, key, &value, &size) == RD_KAFKA_CONF_OK else { return nil }
+        return cText(value)
+    }
+
     func makeConf(defaults: [(String, String)]) throws(KafkaError) -> OpaquePointer {
         guard let conf = rd_kafka_conf_new() else { throw .config("rd_kafka_conf_new failed") }
         var settings: [(String, String)] = [

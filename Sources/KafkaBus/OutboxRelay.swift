@@ -225,6 +225,7 @@ public final class OutboxRelay: PluginService {
             "kafka": "on", "brokers": .array(config.brokers.map(JSONValue.string)),
             "in_flight": .int(Int64(s.inFlight)), "peak_batches_in_flight": .int(Int64(s.peakBatchesInFlight)), "published_since_start": .int(Int64(s.published)),
             "last_error": .optional(s.lastError), "max_in_flight_batches": .int(Int64(settings.maxInFlight)),
+            "compression": .optional(try? config.effective("compression.type", defaults: KafkaProducer.defaults)),
             "wake": .string(s.listening ? "notify (LISTEN unrip_outbox) + poll" : "poll every \(settings.idleInterval)"),
             "last_published_at": s.lastPublishedAt.map { .string(Timestamp.string($0)) } ?? .null,
         ]

@@ -56,9 +56,17 @@ public enum PGArray {
                 continue
             }
             bytes.append(UInt8(ascii: "\""))
-            for b in item.utf8 {
-                if b == UInt8(ascii: "\\") || b == UInt8(ascii: "\"") { bytes.append(UInt8(ascii: "\\")) }
-                bytes.append(b)
+            var text = item
+            text.withUTF8 { utf8 in
+                // Most values (hashes, numbers, addresses) need no escape: copied in one go.
+                guard utf8.contains(where: { $0 == UInt8(ascii: "\\") || $0 == UInt8(ascii: "\"") }) else {
+                    bytes.append(contentsOf: utf8)
+                    return
+                }
+                for b in utf8 {
+                    if b == UInt8(ascii: "\\") || b == UInt8(ascii: "\"") { bytes.append(UInt8(ascii: "\\")) }
+                    bytes.append(b)
+                }
             }
             bytes.append(UInt8(ascii: "\""))
         }

@@ -69,9 +69,14 @@ public final class PGConnection {
     /// Parameters go to libpq as C strings: a NUL byte would silently cut the value short (and
     /// PostgreSQL text cannot hold one anyway), so such a value is refused as bad data (22021).
     static func refuseNUL(_ params: [String?]) throws(PostgresError) {
-        for case let p? in params where p.utf8.contains(0) {
+        for case var p? in params where Self.holdsNUL(&p) {
             throw .server(sqlState: "22021", message: "a text value holds a NUL byte, which PostgreSQL text cannot store")
         }
+    }
+
+    /// Whether `text` holds a NUL byte: one pass over its contiguous UTF-8 (made so if it is not).
+    static func holdsNUL(_ text: inout String) -> Bool {
+        text.withUTF8 { $0.contains(0) }
     }
 
     /// Runs one statement with text parameters and returns its rows.

@@ -72,6 +72,16 @@ struct KafkaRoundTripTests {
         #expect(rest.first?.offset == 2)
     }
 
+    @Test("the producer compresses with lz4 unless [kafka.properties] sets compression.type")
+    func lz4ByDefault() throws {
+        let plain = KafkaClientConfig(brokers: ["127.0.0.1:1"])
+        #expect(try plain.effective("compression.type", defaults: KafkaProducer.defaults) == "lz4")
+        let off = KafkaClientConfig(brokers: ["127.0.0.1:1"], properties: ["compression.type": "none"])
+        #expect(try off.effective("compression.type", defaults: KafkaProducer.defaults) == "none")
+        let zstd = KafkaClientConfig(brokers: ["127.0.0.1:1"], properties: ["compression.type": "zstd"])
+        #expect(try zstd.effective("compression.type", defaults: KafkaProducer.defaults) == "zstd")
+    }
+
     @Test("librdkafka refuses an unknown pass-through property, naming the key")
     func badPropertyNamed() throws {
         #expect(throws: KafkaError.self) {

@@ -1,8 +1,12 @@
+import Foundation
 import Synchronization
 
-/// Event ids (`event_id`, a random version 4 UUID in lower-case text), made without a system
-/// call each: a SplitMix64 stream seeded once from the system's generator. Consumers drop
-/// duplicates by this id, so what matters is that two events never share one, not secrecy.
+/// Event ids (`event_id`): version 7 UUIDs (RFC 9562) in lower-case text, 48 bits of Unix
+/// milliseconds then 74 random bits, made without a system call each: a SplitMix64 stream
+/// seeded once from the system's generator. Consumers drop duplicates by this id, so what
+/// matters is that two events never share one, not secrecy. Time-ordered, the ids land at the
+/// right edge of the unique indexes on `event_id` (timeline events, outbox), where PostgreSQL
+/// appends, instead of at a random page of each for every row.
 public enum EventID {
     private static let state = Mutex<UInt64>({
         var system = SystemRandomNumberGenerator()
@@ -10,7 +14,8 @@ public enum EventID {
     }())
     private static let hexDigits = Array("0123456789abcdef".utf8)
 
-    public static func make() -> String {
+    public static func make(at now: Date = Date()) -> String {
+        let milliseconds = UInt64(max(0, now.timeIntervalSince1970 * 1_000))
         let (a, b) = state.withLock { s -> (UInt64, UInt64) in
             func next() -> UInt64 {
                 s &+= 0x9E37_79B9_7F4A_7C15
@@ -26,7 +31,8 @@ public enum EventID {
             bytes[i] = UInt8(truncatingIfNeeded: a >> (8 * UInt64(i)))
             bytes[8 + i] = UInt8(truncatingIfNeeded: b >> (8 * UInt64(i)))
         }
-        bytes[6] = bytes[6] & 0x0f | 0x40  // version 4
+        for i in 0..<6 { bytes[i] = UInt8(truncatingIfNeeded: milliseconds >> (8 * UInt64(5 - i))) }  // big-endian
+        bytes[6] = bytes[6] & 0x0f | 0x70  // version 7
         bytes[8] = bytes[8] & 0x3f | 0x80  // RFC 4122 variant
         var text: [UInt8] = []
         text.reserveCapacity(36)

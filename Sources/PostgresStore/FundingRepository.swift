@@ -156,29 +156,30 @@ public struct FundingRepository: ChainStateStore {
         }
     }
 
-    /// Observations in a commit above which a commit that moves no cursor is split in two.
+    /// Observations per part of a commit that moves no cursor, and the most parts written at once.
     static let parallelCommitThreshold = 256
+    static let maxParallelCommits = 3
 
     public func commit(_ commit: TrackerCommit) async throws {
         let topic = observationsTopic
         let logger = self.logger
         // A large batch that only adds or updates transfers (mempool traffic: no cursor, no
-        // demotion) is written by two transactions at once, split by handle address, so each
-        // address's events stay in one transaction and in order. Should one of them fail, the
-        // other's rows are durable: the pipeline reloads its tracker from the store before its
-        // next batch, so it follows exactly what was written.
-        if !commit.cursorMoved, commit.demotions.isEmpty, commit.observations.count >= Self.parallelCommitThreshold {
-            var halves: ([ChainObservation], [ChainObservation]) = ([], [])
-            for o in commit.observations {
-                if Self.stableHash(o.address) & 1 == 0 { halves.0.append(o) } else { halves.1.append(o) }
+        // demotion) is written by up to three transactions at once, split by handle address,
+        // so each address's events stay in one transaction and in order. Should one of them
+        // fail, the others' rows are durable: the pipeline reloads its tracker from the store
+        // before its next batch, so it follows exactly what was written.
+        let parts = min(Self.maxParallelCommits, commit.observations.count / Self.parallelCommitThreshold)
+        if !commit.cursorMoved, commit.demotions.isEmpty, parts >= 2 {
+            var split = [[ChainObservation]](repeating: [], count: parts)
+            for o in commit.observations { split[Int(Self.stableHash(o.address) % UInt64(parts))].append(o) }
+            try await withThrowingTaskGroup(of: Void.self) { group in
+                for part in split where !part.isEmpty {
+                    group.addTask {
+                        try await pool.transaction { conn in try ObservationBatch.apply(part, conn: conn, topic: topic, logger: logger) }
+                    }
+                }
+                try await group.waitForAll()
             }
-            async let first: Void = pool.transaction { [halves] conn in
-                try ObservationBatch.apply(halves.0, conn: conn, topic: topic, logger: logger)
-            }
-            try await pool.transaction { [halves] conn in
-                try ObservationBatch.apply(halves.1, conn: conn, topic: topic, logger: logger)
-            }
-            try await first
             return
         }
         try await pool.transaction { conn in

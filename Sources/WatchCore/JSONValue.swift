@@ -50,11 +50,12 @@ public enum JSONValue: Sendable, Equatable {
             out.append(UInt8(ascii: "]"))
         case .object(let fields):
             out.append(UInt8(ascii: "{"))
-            for (i, key) in fields.keys.sorted().enumerated() {
+            // Sorted pairs: each key is hashed never, not once more per field.
+            for (i, field) in fields.sorted(by: { $0.key < $1.key }).enumerated() {
                 if i > 0 { out.append(UInt8(ascii: ",")) }
-                JSONValue.writeString(key, into: &out)
+                JSONValue.writeString(field.key, into: &out)
                 out.append(UInt8(ascii: ":"))
-                fields[key]!.write(into: &out)
+                field.value.write(into: &out)
             }
             out.append(UInt8(ascii: "}"))
         }
@@ -65,6 +66,17 @@ public enum JSONValue: Sendable, Equatable {
 
     private static func writeString(_ s: String, into out: inout [UInt8]) {
         out.append(UInt8(ascii: "\""))
+        var text = s
+        let plain = text.withUTF8 { utf8 in
+            // Most strings (hashes, addresses, states, times) need no escape: copied in one go.
+            guard !utf8.contains(where: { $0 < 0x20 || $0 == UInt8(ascii: "\"") || $0 == UInt8(ascii: "\\") }) else { return false }
+            out.append(contentsOf: utf8)
+            return true
+        }
+        if plain {
+            out.append(UInt8(ascii: "\""))
+            return
+        }
         for b in s.utf8 {
             switch b {
             case UInt8(ascii: "\""), UInt8(ascii: "\\"):

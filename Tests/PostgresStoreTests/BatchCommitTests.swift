@@ -128,35 +128,39 @@ import WatchTesting
         #expect(rows.map(\.state) == ["SEEN_CONFIRMED", "SEEN_CONFIRMED"])
     }
 
-    @Test func aLargeMempoolBatchWrittenByTwoTransactionsKeepsEveryAddresssOrder() async throws {
+    @Test func aLargeMempoolBatchWrittenByThreeTransactionsKeepsEveryAddresssOrder() async throws {
         let db = try await TestDatabase.create()
         let repo = FundingRepository(pool: db.pool)
         var chain = ScriptedChain()
         let p = try await pipeline(repo, chain: "testchain", confirmations: 2, grace: 2)
         try await p.submit([chain.genesisReport])
-        // Well over the split threshold, over 7 addresses (both halves get some).
-        let payments = (0..<700).map { i in
+        // Three times the split threshold, over 7 addresses (every part gets some).
+        let payments = (0..<900).map { i in
             chain.transfer(String(format: "%064x", 50_000 + i), i % 2, to: "addr\(i % 7)", amount: UInt64(1_000 + i))
         }
         let observations = try await p.submit(payments.map { .mempoolEntered($0) })
-        #expect(observations.count == 700)
+        #expect(observations.count == 900)
         let outbox = try await db.pool.withConnection { conn in
             try conn.query("SELECT message_key, payload->>'tx_hash' AS tx, payload->>'output_index' AS i FROM outbox ORDER BY id")
         }
-        #expect(outbox.count == 700)
+        #expect(outbox.count == 900)
+        let writers = try await db.pool.withConnection { conn in
+            try conn.query("SELECT count(DISTINCT xmin::text) AS n FROM funding_observations").first?.int("n")
+        }
+        #expect(writers == 3, "transactions that wrote the batch")
         var got: [String: [String]] = [:]
         for row in outbox { got[row["message_key"] ?? "", default: []].append("\(row["tx"] ?? ""):\(row["i"] ?? "")") }
         var expected: [String: [String]] = [:]
         for pay in payments { expected[pay.address, default: []].append("\(pay.txHash):\(pay.outputIndex)") }
         #expect(got == expected)
         let stored = try await repo.listObservations(ObservationFilter(chain: "testchain", limit: 1000))
-        #expect(stored.count == 700 && stored.allSatisfy { $0.state == "SEEN_UNCONFIRMED" })
+        #expect(stored.count == 900 && stored.allSatisfy { $0.state == "SEEN_UNCONFIRMED" })
         // The tracker follows all of them: mining them confirms each once.
         try await p.submit([chain.mine(payments), chain.mine()])
         let confirmed = try await db.pool.withConnection { conn in
             try conn.query("SELECT count(*) AS n FROM funding_observation_events WHERE kind = 'confirmed'").first?.int("n")
         }
-        #expect(confirmed == 700)
+        #expect(confirmed == 900)
     }
 
     @Test func addressesAndLabelsWithQuotesBackslashesAndBracesRoundTrip() async throws {

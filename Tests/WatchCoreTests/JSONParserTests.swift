@@ -17,6 +17,14 @@ import WatchTesting
         #expect(try JSONValue.parse("\"é\"") == .string("é"))
     }
 
+    @Test func serializesWithSortedKeysAndOnlyTheEscapesJSONNeeds() {
+        let value: JSONValue = [
+            "z": "plain", "a": "q\"uote b\\ack", "m": ["tab\tnl\ncr\r", "bell\u{07}", "é😀/"], "k": .null, "b": .int(-3),
+            "e": "",
+        ]
+        #expect(value.serialized() == #"{"a":"q\"uote b\\ack","b":-3,"e":"","k":null,"m":["tab\tnl\ncr\r","bell\u0007","é😀/"],"z":"plain"}"#)
+    }
+
     @Test func keepsBigIntegersExact() throws {
         let max256 = "115792089237316195423570985008687907853269984665640564039457584007913129639935"
         let v = try JSONValue.parse("{\"value\":\(max256),\"small\":9223372036854775807,\"over\":9223372036854775808}")

@@ -40,7 +40,7 @@ public final class KafkaProducer: Sendable {
     /// Nagle's algorithm is off: with the peer's delayed ACK it holds a small request ~40 ms.
     /// Batches are lz4-compressed: the events are repetitive JSON, and a broker stores and serves
     /// a compressed batch as one blob instead of record by record (with noida-db at 7,000 events/s
-    /// the broker's CPU fell by half; see README, Performance). Every Kafka client reads lz4.
+    /// the broker's CPU fell by half; see README, Benchmarks). Every Kafka client reads lz4.
     public static let defaults: [(String, String)] = [
         ("enable.idempotence", "true"), ("acks", "all"), ("message.timeout.ms", "0"),
         ("linger.ms", "5"), ("reconnect.backoff.max.ms", "2000"), ("socket.nagle.disable", "true"),

@@ -50,7 +50,7 @@ public enum JSONValue: Sendable, Equatable {
             out.append(UInt8(ascii: "]"))
         case .object(let fields):
             out.append(UInt8(ascii: "{"))
-            // Sorted pairs: each key is hashed never, not once more per field.
+            // From sorted pairs: no key is hashed again to look its value up.
             for (i, field) in fields.sorted(by: { $0.key < $1.key }).enumerated() {
                 if i > 0 { out.append(UInt8(ascii: ",")) }
                 JSONValue.writeString(field.key, into: &out)

@@ -45,6 +45,8 @@ struct Options: Sendable {
     var tickMs = 1.0
     /// `[kafka.properties]` of the host (`--kafka-property key=value`, repeatable).
     var kafkaProperties: [(String, String)] = []
+    /// The host's `[database] pool_size` (nil: its default).
+    var poolSize: Int?
 }
 let options: Options = {
     var o = Options()
@@ -63,10 +65,11 @@ let options: Options = {
         case "--kafka-property":
             let pair = (args.popFirst() ?? "").split(separator: "=", maxSplits: 1).map(String.init)
             if pair.count == 2 { o.kafkaProperties.append((pair[0], pair[1])) }
+        case "--pool-size": o.poolSize = Int(args.popFirst() ?? "")
         case "--tick-ms": o.tickMs = Double(args.popFirst() ?? "").map { max(0, $0) } ?? o.tickMs
         default:
             FileHandle.standardError.write(Data(
-                "usage: e2e-bench [--handles N] [--duration S] [--rates a,b,c] [--broker noida|mock] [--failover ROUNDS] [--lease-s S] [--idle-fetch-pause-ms MS] [--consumer-idle-pause-ms MS] [--tick-ms MS] [--kafka-property K=V] [--work DIR]\n".utf8))
+                "usage: e2e-bench [--handles N] [--duration S] [--rates a,b,c] [--broker noida|mock] [--failover ROUNDS] [--lease-s S] [--idle-fetch-pause-ms MS] [--consumer-idle-pause-ms MS] [--tick-ms MS] [--kafka-property K=V] [--pool-size N] [--work DIR]\n".utf8))
             exit(2)
         }
     }
@@ -267,6 +270,7 @@ func run() async throws {
         [database]
         url = "\(pgURL)"
         migrations_dir = "\(repo.appendingPathComponent("migrations").path)"
+        \(options.poolSize.map { "pool_size = \($0)" } ?? "")
         [control]
         token = "bench-token"
         [kafka]

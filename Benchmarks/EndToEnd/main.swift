@@ -20,7 +20,8 @@ import WatchTesting
 // ZMQ. The relay only publishes committed outbox rows, so an arrival implies a durable row.
 //
 // Usage: e2e-bench [--handles N] [--duration S] [--rates 500,1000,...] [--broker noida|mock] [--failover ROUNDS]
-//        [--lease-s S] [--idle-fetch-pause-ms MS] [--consumer-idle-pause-ms MS] [--tick-ms MS] [--work DIR]
+//        [--lease-s S] [--idle-fetch-pause-ms MS] [--consumer-idle-pause-ms MS] [--tick-ms MS]
+//        [--kafka-property K=V] [--pool-size N] [--work DIR]
 // Prints a table and one JSON line (prefixed "JSON "). Never a pass/fail: it reports.
 
 struct Options: Sendable {
@@ -64,7 +65,11 @@ let options: Options = {
         case "--consumer-idle-pause-ms": o.consumerIdlePauseMs = Int(args.popFirst() ?? "") ?? o.consumerIdlePauseMs
         case "--kafka-property":
             let pair = (args.popFirst() ?? "").split(separator: "=", maxSplits: 1).map(String.init)
-            if pair.count == 2 { o.kafkaProperties.append((pair[0], pair[1])) }
+            guard pair.count == 2 else {  // a property dropped in silence would change what is measured
+                FileHandle.standardError.write(Data("e2e-bench: --kafka-property takes key=value\n".utf8))
+                exit(2)
+            }
+            o.kafkaProperties.append((pair[0], pair[1]))
         case "--pool-size": o.poolSize = Int(args.popFirst() ?? "")
         case "--tick-ms": o.tickMs = Double(args.popFirst() ?? "").map { max(0, $0) } ?? o.tickMs
         default:

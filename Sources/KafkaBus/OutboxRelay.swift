@@ -64,6 +64,8 @@ public final class OutboxRelay: PluginService {
 
     private let store: OutboxStore
     private let config: KafkaClientConfig
+    /// The producer's codec (`compression.type` after the defaults and the properties), for `state`.
+    private let compression: String?
     private let settings: Settings
     private let logger: Logger
     private let stats = Mutex(Stats())
@@ -75,6 +77,7 @@ public final class OutboxRelay: PluginService {
         self.clock = clock
         self.store = store
         self.config = config
+        compression = try? config.effective("compression.type", defaults: KafkaProducer.defaults)
         self.settings = settings
         self.logger = logger
     }
@@ -225,7 +228,7 @@ public final class OutboxRelay: PluginService {
             "kafka": "on", "brokers": .array(config.brokers.map(JSONValue.string)),
             "in_flight": .int(Int64(s.inFlight)), "peak_batches_in_flight": .int(Int64(s.peakBatchesInFlight)), "published_since_start": .int(Int64(s.published)),
             "last_error": .optional(s.lastError), "max_in_flight_batches": .int(Int64(settings.maxInFlight)),
-            "compression": .optional(try? config.effective("compression.type", defaults: KafkaProducer.defaults)),
+            "compression": .optional(compression),
             "wake": .string(s.listening ? "notify (LISTEN unrip_outbox) + poll" : "poll every \(settings.idleInterval)"),
             "last_published_at": s.lastPublishedAt.map { .string(Timestamp.string($0)) } ?? .null,
         ]

@@ -66,6 +66,7 @@ struct OutboxRelayTests {
         try await Task.sleep(for: .seconds(1.5))
         let during = await relay.state()
         #expect(during["backlog"] == .int(15), "state during outage: \(during.serialized())")
+        #expect(during["compression"] == .string("lz4"), "the producer's codec in /plugins/relay/state")
         if case .double(let age) = during["oldest_age_s"] { #expect(age >= 1) } else { Issue.record("no oldest_age_s: \(during.serialized())") }
         #expect(try await store.backlog().count == 15)
 

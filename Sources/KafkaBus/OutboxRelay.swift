@@ -169,6 +169,10 @@ public final class OutboxRelay: PluginService {
             if inFlight.count < settings.maxInFlight {
                 let inFlightIDs = inFlight.flatMap { $0.rows.map(\.id) }
                 let rows = try await read(floor: &floor, inFlight: inFlightIDs)
+                // A read that returns after the shutdown began may hold rows committed after it:
+                // they are not taken, and go out after the next start. (One that returned before
+                // read a snapshot taken before, so it holds none.)
+                if Task.isShuttingDownGracefully { continue }
                 if !rows.isEmpty {
                     let flight = Flight(rows: rows)
                     let messages = rows.map { KafkaOutgoingMessage(topic: $0.topic, key: $0.key, value: Array($0.payload.utf8)) }

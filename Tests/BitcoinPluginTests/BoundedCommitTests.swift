@@ -17,9 +17,17 @@ import WatchTesting
         defer { Task { await h.stop() } }
         let backlog = BitcoinAdapter.maxReportsPerCommit * 2 + 500
         await store.holdCommits()  // the database stalls: the first deposit's commit waits, the rest queue
+        let receivedBefore = h.adapter.inbox.stats.received
         let txids = (0..<backlog).map { double.pay(script: BitcoinAdapterTests.script, sats: 20_000 + Int64($0)).txid }
+        // The whole backlog (rawtx and sequence per deposit) waits in the adapter's inbox before
+        // the database comes back, however slowly ZMQ delivers on a loaded machine.
+        #expect(await waitUntil(.seconds(60)) { h.adapter.inbox.stats.received - receivedBefore >= 2 * backlog }, "the backlog never reached the adapter")
         store.releaseCommits()
-        #expect(await waitUntil(.seconds(60)) { txids.allSatisfy { h.row($0)?.state == .seenUnconfirmed } }, "not every deposit was recorded")
+        #expect(
+            await waitUntil(.seconds(60)) {
+                let rows = store.rows  // one copy per look, not one per deposit
+                return txids.allSatisfy { rows[TransferKey(chain: "bitcoin", txHash: $0, outputIndex: 0)]?.state == .seenUnconfirmed }
+            }, "not every deposit was recorded")
         #expect(store.largestCommit == BitcoinAdapter.maxReportsPerCommit, "largest commit \(store.largestCommit) observations")
         await h.stop()
     }

@@ -128,6 +128,7 @@ public struct EVMConfiguration: AdapterConfiguration {
             do {
                 let address = try EVMAddress(text)
                 if !seen.insert(address).inserted { h.problem("address", "\"\(text)\"", "handle listed twice; remove the duplicate") }
+                if let refusal = Self.refusal(of: address, tokens: tokens) { h.problem("address", "\"\(text)\"", refusal) }
                 if !tokens.contains(where: { $0.asset == asset }) {
                     h.problem("asset", "\"\(asset)\"", "no token with asset \"\(asset)\" in tokens; use one of \(Set(tokens.map(\.asset)).sorted())")
                 }
@@ -187,9 +188,30 @@ public struct EVMConfiguration: AdapterConfiguration {
         return urls
     }
 
-    /// An EVM address (checked against its EIP-55 checksum when mixed-case), as written.
+    /// An EVM address (checked against its EIP-55 checksum when mixed-case), as written. The
+    /// zero address and a watched token's own contract are refused: no deposit arrives there.
     public func canonicalAddress(_ text: String) throws -> String {
-        _ = try EVMAddress(text)
+        if let refusal = Self.refusal(of: try EVMAddress(text), tokens: tokens) { throw HandleAddressRefused(refusal) }
         return text
     }
+
+    /// Why `address` can be no handle: the zero address, or a watched token's contract.
+    static func refusal(of address: EVMAddress, tokens: [EVMToken]) -> String? {
+        if address.lowercased.dropFirst(2).allSatisfy({ $0 == "0" }) {
+            return "the zero address receives no deposits (tokens sent there are burned); use the deposit address the bridge gave"
+        }
+        if let token = tokens.first(where: { $0.address == address }) {
+            return "this is the \(token.asset) token contract itself, not a deposit address; use the deposit address the bridge gave"
+        }
+        return nil
+    }
+
+    /// Upper, lower and checksummed spellings of one address are one handle.
+    public func addressKey(_ address: String) -> String { (try? EVMAddress(address).lowercased) ?? address }
+}
+
+/// Why an address is no handle, though it parses.
+struct HandleAddressRefused: Error, CustomStringConvertible {
+    let description: String
+    init(_ description: String) { self.description = description }
 }

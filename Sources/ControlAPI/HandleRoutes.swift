@@ -1,4 +1,3 @@
-import Foundation
 import Hummingbird
 import PostgresStore
 import WatchCore
@@ -10,8 +9,20 @@ extension ControlSurface {
     func addHandleRoutes(to router: Router<BasicRequestContext>) {
         router.post("/funding/handles") { request, _ -> Response in
             let body = try await collectBody(request, limit: 16 * 1024)
-            let handle = try self.handle(from: body)
-            let (id, created) = try await self.repository.addHandle(handle.value, rescanFrom: handle.rescanFrom, at: Date())
+            let (handle, chain) = try self.handle(from: body)
+            if let from = handle.rescanFrom, let tip = await chain.tip(), from > tip {
+                throw HTTPError(.badRequest, message: "field rescan_from: \(from) is above \(chain.chain)'s tip (\(tip)); give a height at or below it, or leave it out to watch from now")
+            }
+            let outcome = try await self.repository.addHandle(
+                handle.value, rescanFrom: handle.rescanFrom, at: self.clock.now(), retiredWatch: self.retiredHandleWatch,
+                addressKey: chain.addressKey)
+            let id: Int, created: Bool
+            switch outcome {
+            case .added(let added): (id, created) = (added, true)
+            case .reactivated(let again): (id, created) = (again, false)
+            case .conflict(let existing, let watched, let active):
+                throw HTTPError(.conflict, message: Self.conflictMessage(id: existing, handle: watched, active: active, asked: handle.value))
+            }
             await self.onHandlesChanged()
             var fields = handle.value.json.objectValue ?? [:]
             fields["id"] = .int(Int64(id))
@@ -25,7 +36,7 @@ extension ControlSurface {
             guard let id = RequestNumber.id(text) else {
                 throw HTTPError(.badRequest, message: "handle id must be a positive integer, got \(quoted(text))")
             }
-            guard let outcome = try await self.repository.retireHandle(id: id, reason: "retired over HTTP", at: Date()) else {
+            guard let outcome = try await self.repository.retireHandle(id: id, reason: "retired over HTTP", at: self.clock.now()) else {
                 throw HTTPError(.notFound, message: "no handle with id \(id) (GET /funding/handles lists them)")
             }
             if outcome.retired { await self.onHandlesChanged() }
@@ -33,8 +44,18 @@ extension ControlSurface {
         }
     }
 
+    /// The 409 of an address the chain already watches: what it is watched as, and the way out.
+    static func conflictMessage(id: Int, handle: FundingHandle, active: Bool, asked: FundingHandle) -> String {
+        let how = "\(handle.address) on \(handle.chain) is already watched as asset \(quoted(handle.asset)) (handle \(id), source \(handle.source)"
+            + (active ? ")" : ", retired but still in its watch window)")
+        if handle.asset != asked.asset {
+            return how + "; one address is watched under one asset per chain: a deposit is booked under the handle's asset, so a second one would take the first one's deposits"
+        }
+        return how + (active ? "; nothing to add" : "; it is watched until its window ends")
+    }
+
     /// The body of `POST /funding/handles`, checked field by field; a 400 names the field.
-    func handle(from body: ByteBuffer) throws -> (value: FundingHandle, rescanFrom: Int?) {
+    func handle(from body: ByteBuffer) throws -> ((value: FundingHandle, rescanFrom: Int?), HandleChain) {
         guard let fields = (try? JSONValue.parse(Array(buffer: body)))?.objectValue else {
             throw HTTPError(.badRequest, message: "expected a JSON object {\"chain\", \"asset\", \"address\", \"label\"?, \"rescan_from\"?}")
         }
@@ -58,6 +79,9 @@ extension ControlSurface {
             throw HTTPError(.badRequest, message: "field chain: \(quoted(chainName)) is not an enabled chain; enabled: \(enabled.isEmpty ? "(none)" : enabled)")
         }
         let asset = try text("asset", required: true) ?? ""
+        if let assets = chain.assets, !assets.contains(asset) {
+            throw HTTPError(.badRequest, message: "field asset: \(quoted(asset)) is not an asset the \(chain.chain) plugin watches; use one of \(assets) (exact case)")
+        }
         let written = try text("address", required: true) ?? ""
         let address: String
         do {
@@ -73,6 +97,6 @@ extension ControlSurface {
             }
             rescanFrom = Int(n)
         }
-        return (FundingHandle(chain: chain.chain, network: chain.network, asset: asset, address: address, label: label, source: "api"), rescanFrom)
+        return ((FundingHandle(chain: chain.chain, network: chain.network, asset: asset, address: address, label: label, source: "api"), rescanFrom), chain)
     }
 }

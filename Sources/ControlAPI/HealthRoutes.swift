@@ -9,6 +9,9 @@ extension ControlSurface {
         router.getAndHead("/healthz") { _, _ -> Response in
             do {
                 try await self.databaseAnswers()
+                if let problem = self.schemaProblem() {
+                    return JSONResponse.ok(["status": "unavailable", "database": "ok", "database_schema": .string(problem)], status: .serviceUnavailable)
+                }
                 return JSONResponse.ok(["status": "ok", "database": "ok"])
             } catch {
                 return JSONResponse.ok(["status": "unavailable", "database": .string(Excerpt.of("\(error)"))], status: .serviceUnavailable)

@@ -16,7 +16,12 @@ extension ControlSurface {
             }
         }
         plugins.get("/state") { _, context -> Response in
-            JSONResponse.ok(try await self.requirePlugin(context).state())
+            var state = try await self.requirePlugin(context).state()
+            if let problem = self.schemaProblem(), case .object(var fields) = state {
+                fields["database_schema"] = .string(problem)  // it cannot store anything meanwhile
+                state = .object(fields)
+            }
+            return JSONResponse.ok(state)
         }
         plugins.post("/pause") { _, context -> Response in
             let p = try self.requirePlugin(context)

@@ -27,6 +27,10 @@ extension ControlSurface {
         } catch {
             reasons.append("database: \(Excerpt.of("\(error)"))")
         }
+        if let problem = schemaProblem() { reasons.append("database schema: \(problem)") }
+        for plugin in plugins where readinessPlugins.contains(plugin.name) && plugin.status != .standby {
+            if case .unhealthy(let why) = await plugin.health() { reasons.append("\(plugin.name): \(why)") }
+        }
         for plugin in plugins where chainAdapters.contains(plugin.name) {
             if plugin.isPaused {
                 reasons.append("\(plugin.name): paused")

@@ -20,7 +20,7 @@ extension ControlSurface {
             else {
                 throw HTTPError(.badRequest, message: "expected a JSON body {\"reason\": \"<why this transfer is stuck>\"}")
             }
-            switch try await self.repository.markStuck(id: id, text: reason, at: Date()) {
+            switch try await self.repository.markStuck(id: id, text: reason, at: self.clock.now()) {
             case .notFound:
                 throw HTTPError(.notFound, message: "no observation with id \(id)")
             case .refused(let illegal):

@@ -32,6 +32,10 @@ public final class InputConsumer: PluginService {
         var consumerErrors = 0
         var lastError: String?
         var lastRecordAt: Date?
+        /// What the stall check saw last (`InputStallCheck`).
+        var assigned: Int?
+        var waiting: Int64?
+        var stalled: String?
     }
 
     private let store: InputStore
@@ -41,17 +45,24 @@ public final class InputConsumer: PluginService {
     private let logger: Logger
     private let onInput: @Sendable () -> Void
     private let idleFetchPauseMs: Int32
+    private let stallAfter: Duration
+    private let clock: any WatchClock
     private let stats = Mutex(Stats())
 
     /// - Parameters:
     ///   - idleFetchPauseMs: how long the consumer pauses fetching after a poll found nothing
     ///     (`KafkaConsumer`; `[kafka] input_idle_fetch_pause_ms`), 0 for continuous fetching.
     ///   - onInput: called after each durable input (wakes the alert evaluator).
+    ///   - stallAfter: how long the consumer may hold no partition, or leave messages waiting on
+    ///     the broker without taking one, before it says so (state, health: `/readyz` and the
+    ///     `adapter_unhealthy` alert) and recovers (`InputStallCheck`); `[kafka] input_stall_after_s`.
     public init(
         store: InputStore, config: KafkaClientConfig, groupID: String, topics: Topics, logger: Logger, idleFetchPauseMs: Int32 = 0,
-        onInput: @escaping @Sendable () -> Void = {}
+        stallAfter: Duration = .seconds(60), clock: any WatchClock = SystemClock(), onInput: @escaping @Sendable () -> Void = {}
     ) {
         self.idleFetchPauseMs = idleFetchPauseMs
+        self.stallAfter = stallAfter
+        self.clock = clock
         self.store = store
         self.config = config
         self.groupID = groupID
@@ -64,8 +75,10 @@ public final class InputConsumer: PluginService {
         let schemas = topics.bySchema
         let consumer = try KafkaConsumer(
             config: config, groupID: groupID, topics: Array(schemas.keys).sorted(), idleFetchPauseMs: idleFetchPauseMs)
+        var check = InputStallCheck(limit: stallAfter.timeInterval, startedAt: clock.now())
         do {
             while !Task.isCancelled {
+                if check.due(clock.now()) { try await checkProgress(consumer, &check) }
                 switch await consumer.poll(timeoutMs: 200) {
                 case nil:
                     continue
@@ -78,6 +91,7 @@ public final class InputConsumer: PluginService {
                 case .record(let record):
                     try await handle(record, schema: schemas[record.topic])
                     try await consumer.commit(record)
+                    check.tookRecord(at: clock.now())
                     onInput()
                 }
             }
@@ -88,10 +102,35 @@ public final class InputConsumer: PluginService {
         await consumer.close()
     }
 
+    /// Asks the consumer what it holds and what waits; reports a stall, and recovers from one:
+    /// a consumer pausing for idle stops pausing, else it is rebuilt (it rejoins the group).
+    private func checkProgress(_ consumer: KafkaConsumer, _ check: inout InputStallCheck) async throws {
+        let progress = await consumer.progress()
+        let verdict = check.observe(assigned: progress.assigned, waiting: progress.waiting, at: clock.now())
+        stats.withLock {
+            $0.assigned = progress.assigned
+            $0.waiting = progress.waiting
+            $0.stalled = verdict
+        }
+        guard let verdict else { return }
+        logger.error("input consumer stalled", metadata: ["why": "\(verdict)"])
+        if progress.assigned > 0, idleFetchPauseMs > 0, !consumer.idlePausesWereStopped {
+            logger.warning("input consumer: idle fetch pauses stopped for this consumer (the broker holds empty fetches)")
+            await consumer.stopIdlePauses()
+            check.restart(at: clock.now())
+            return
+        }
+        throw InputStalled(description: verdict + "; rebuilding the consumer (it rejoins the group)")
+    }
+
     /// Stores one record (or its dead letter). Throws only when the database fails.
     func handle(_ record: KafkaRecord, schema: InputSchema?) async throws {
         guard let schema else {
             try await deadLetter(record, reason: "no input schema is configured for topic \(record.topic)")
+            return
+        }
+        guard !record.value.isEmpty else {
+            try await deadLetter(record, reason: "empty message (a tombstone, null value): an input topic carries \(schema.rawValue) JSON events")
             return
         }
         switch InputContracts.parse(record.value, expected: schema) {
@@ -102,9 +141,10 @@ public final class InputConsumer: PluginService {
                 try await deadLetter(record, reason: "PostgreSQL refused the record: \(error)")
                 return
             }
+            let at = clock.now()
             stats.withLock {
                 $0.stored[schema.rawValue, default: 0] += 1
-                $0.lastRecordAt = Date()
+                $0.lastRecordAt = at
             }
         case .failure(let rejection):
             try await deadLetter(record, reason: rejection.reason)
@@ -133,6 +173,13 @@ public final class InputConsumer: PluginService {
             "dead_letters_total": (try? await store.deadLetterCount()).map { .int(Int64($0)) } ?? .null,
             "consumer_errors": .int(Int64(s.consumerErrors)), "last_error": .optional(s.lastError),
             "last_record_at": s.lastRecordAt.map { .string(Timestamp.string($0)) } ?? .null,
+            "assigned_partitions": .optional(s.assigned), "messages_waiting": s.waiting.map { .int($0) } ?? .null,
+            "stalled": .optional(s.stalled), "stall_after_s": .int(Int64(stallAfter.timeInterval)),
         ]
+    }
+
+    /// Unhealthy while stalled: no partition held, or messages waiting and none taken.
+    public func health() async -> PluginHealth {
+        stats.withLock { $0.stalled }.map { .unhealthy($0) } ?? .healthy
     }
 }

@@ -94,7 +94,7 @@ public enum InputContracts {
                 ReferencePrice(
                     eventID: eventID, occurredAt: occurredAt,
                     pair: try f.string("pair", pattern: "^[A-Za-z0-9._-]+/[A-Za-z0-9._-]+$", what: "BASE/QUOTE, e.g. BTC/EUR"),
-                    price: try f.string("price", pattern: "^[0-9]+(\\.[0-9]+)?$", what: "a positive decimal string"),
+                    price: try f.string("price", pattern: "^[0-9]{1,40}(\\.[0-9]{1,40})?$", what: "a positive decimal string of at most 40 digits before and after the point"),
                     source: try f.string("source", pattern: "^.+$", what: "a non-empty string")))
         case .inventorySnapshot:
             event = .inventory(
@@ -183,8 +183,8 @@ private struct Fields {
         guard let o = try value(key).objectValue else { throw InputRejection(reason: "bad field \(key): expected an object") }
         var out: [String: String] = [:]
         for (token, amount) in o {
-            guard !token.isEmpty, let s = amount.stringValue, s.range(of: "^[0-9]+$", options: .regularExpression) != nil else {
-                throw InputRejection(reason: "bad field \(key).\(token): expected base units as a decimal string of digits")
+            guard !token.isEmpty, let s = amount.stringValue, s.range(of: "^[0-9]{1,78}$", options: .regularExpression) != nil else {
+                throw InputRejection(reason: "bad field \(key).\(token): expected base units as a decimal string of 1 to 78 digits (a uint256)")
             }
             out[token] = s
         }

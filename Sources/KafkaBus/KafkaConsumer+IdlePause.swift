@@ -12,7 +12,7 @@ extension KafkaConsumer {
     /// `timeoutMs`; with one, the assignment resumed, a short wait for what a fetch brings, and,
     /// when nothing came and nothing waits on the broker, the assignment paused for the rest.
     func pollFirst(timeoutMs: Int32) -> KafkaPollResult? {
-        guard idleFetchPauseMs > 0 else { return Self.pollOne(handle, timeoutMs: timeoutMs) }
+        guard idleFetchPauseMs > 0, !idlePausesStopped.load(ordering: .relaxed) else { return Self.pollOne(handle, timeoutMs: timeoutMs) }
         let probe = min(timeoutMs, Self.idleProbeMs(pauseMs: idleFetchPauseMs))
         var list: UnsafeMutablePointer<rd_kafka_topic_partition_list_t>?
         guard rd_kafka_assignment(handle.raw, &list) == RD_KAFKA_RESP_ERR_NO_ERROR, let list else {
@@ -39,37 +39,71 @@ extension KafkaConsumer {
         if paused { idlePauseCount.add(1, ordering: .relaxed) }
     }
 
-    /// Whether any assigned partition's high watermark (asked of the broker: a ListOffsets
-    /// request, which no pause drops) is past this consumer's position: the position of the
-    /// last message taken, else the group's committed offset, else the low watermark
-    /// (`auto.offset.reset = earliest`). A broker that does not answer in time counts as
-    /// "waiting": the consumer then fetches as it would without a pause (while a broker is
-    /// unreachable, librdkafka does not spin on it anyway).
+    /// Whether any assigned partition has messages waiting on the broker (`waiting`). A broker
+    /// that does not answer in time counts as "waiting": the consumer then fetches as it would
+    /// without a pause (while a broker is unreachable, librdkafka does not spin on it anyway).
     private func messagesWaiting(_ assignment: UnsafeMutablePointer<rd_kafka_topic_partition_list_t>) -> Bool {
-        guard let positions = rd_kafka_topic_partition_list_copy(assignment) else { return true }
+        (waiting(assignment) ?? 1) > 0
+    }
+
+    /// How many messages of the assigned partitions wait on the broker: each partition's high
+    /// watermark (asked of the broker: a ListOffsets request, which no pause drops) less this
+    /// consumer's position there: the position of the last message taken, else the group's
+    /// committed offset, else the low watermark (`auto.offset.reset = earliest`). Nil when the
+    /// broker did not answer in time.
+    func waiting(_ assignment: UnsafeMutablePointer<rd_kafka_topic_partition_list_t>) -> Int64? {
+        guard let positions = rd_kafka_topic_partition_list_copy(assignment) else { return nil }
         defer { rd_kafka_topic_partition_list_destroy(positions) }
-        guard rd_kafka_position(handle.raw, positions) == RD_KAFKA_RESP_ERR_NO_ERROR else { return true }
+        guard rd_kafka_position(handle.raw, positions) == RD_KAFKA_RESP_ERR_NO_ERROR else { return nil }
         var committed: UnsafeMutablePointer<rd_kafka_topic_partition_list_t>?
         defer { if let committed { rd_kafka_topic_partition_list_destroy(committed) } }
+        var total: Int64 = 0
         for i in 0..<Int(positions.pointee.cnt) {
             let entry = positions.pointee.elems[i]
             var low: Int64 = 0, high: Int64 = 0
             let asked = rd_kafka_query_watermark_offsets(handle.raw, entry.topic, entry.partition, &low, &high, Self.brokerQueryTimeoutMs)
-            guard asked == RD_KAFKA_RESP_ERR_NO_ERROR else { return true }
+            guard asked == RD_KAFKA_RESP_ERR_NO_ERROR else { return nil }
             var position = entry.offset
             if position < 0 {
                 if committed == nil {
-                    guard let copy = rd_kafka_topic_partition_list_copy(assignment) else { return true }
+                    guard let copy = rd_kafka_topic_partition_list_copy(assignment) else { return nil }
                     committed = copy
-                    guard rd_kafka_committed(handle.raw, copy, Self.brokerQueryTimeoutMs) == RD_KAFKA_RESP_ERR_NO_ERROR else { return true }
+                    guard rd_kafka_committed(handle.raw, copy, Self.brokerQueryTimeoutMs) == RD_KAFKA_RESP_ERR_NO_ERROR else { return nil }
                 }
                 let stored = committed.map { $0.pointee.elems[i].offset } ?? -1
                 position = stored >= 0 ? stored : low
             }
-            if high > position { return true }
+            total += max(0, high - position)
         }
-        return false
+        return total
     }
+
+    /// The partitions assigned now, and how many messages wait on them (nil: the broker did not
+    /// answer): what the input consumer's stall check reads.
+    public func progress() async -> (assigned: Int, waiting: Int64?) {
+        await onQueue { [self] in
+            var list: UnsafeMutablePointer<rd_kafka_topic_partition_list_t>?
+            guard rd_kafka_assignment(handle.raw, &list) == RD_KAFKA_RESP_ERR_NO_ERROR, let list else { return (0, nil) }
+            defer { rd_kafka_topic_partition_list_destroy(list) }
+            let assigned = Int(list.pointee.cnt)
+            return (assigned, assigned == 0 ? 0 : waiting(list))
+        }
+    }
+
+    /// Fetches continuously from now on (a broker that holds empty fetches can starve the idle
+    /// pause: each pause drops the fetch in flight), resuming a paused assignment.
+    public func stopIdlePauses() async {
+        idlePausesStopped.store(true, ordering: .relaxed)
+        await onQueue { [self] in
+            var list: UnsafeMutablePointer<rd_kafka_topic_partition_list_t>?
+            guard rd_kafka_assignment(handle.raw, &list) == RD_KAFKA_RESP_ERR_NO_ERROR, let list else { return }
+            defer { rd_kafka_topic_partition_list_destroy(list) }
+            setPaused(false, list)
+        }
+    }
+
+    /// Whether `stopIdlePauses` was called.
+    public var idlePausesWereStopped: Bool { idlePausesStopped.load(ordering: .relaxed) }
 
     /// How long the watermark and committed-offset questions may take.
     static let brokerQueryTimeoutMs: Int32 = 250

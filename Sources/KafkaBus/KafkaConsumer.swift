@@ -31,6 +31,8 @@ public final class KafkaConsumer: Sendable {
     /// Whether this consumer paused its assignment for an idle pause (only touched on `queue`).
     let pausedForIdle = Mutex<Bool>(false)
     let idlePauseCount = Atomic<Int>(0)
+    /// Set by `stopIdlePauses()`: fetch continuously from then on.
+    let idlePausesStopped = Atomic<Bool>(false)
 
     /// Times this consumer paused its assignment because a poll found nothing.
     public var idlePauses: Int { idlePauseCount.load(ordering: .relaxed) }
@@ -128,7 +130,7 @@ public final class KafkaConsumer: Sendable {
         }
     }
 
-    private func onQueue<T: Sendable>(_ body: @escaping @Sendable () -> T) async -> T {
+    func onQueue<T: Sendable>(_ body: @escaping @Sendable () -> T) async -> T {
         await withCheckedContinuation { c in queue.async { c.resume(returning: body()) } }
     }
 }

@@ -85,24 +85,61 @@ extension FundingRepository {
         }
     }
 
-    /// Adds a handle at runtime (`source = api`), or reactivates it. Returns its id and whether
-    /// it was new.
-    public func addHandle(_ handle: FundingHandle, rescanFrom: Int?, at: Date) async throws -> (id: Int, created: Bool) {
-        let stamp = Timestamp.string(at)
-        return try await pool.withConnection { conn in
+    /// What adding a handle at runtime did.
+    public enum HandleAddition: Sendable, Equatable {
+        case added(id: Int)
+        /// The same address and asset were retired: watched again (label kept unless a new one was given).
+        case reactivated(id: Int)
+        /// The chain watches that address already (active, or retired within the watch window),
+        /// or under another asset: nothing changed. An adapter keys handles by address, so two
+        /// rows for one address would silently take each other's deposits.
+        case conflict(id: Int, handle: FundingHandle, active: Bool)
+    }
+
+    /// Adds a handle at runtime (`source = api`), unless its chain already watches an address
+    /// with the same `addressKey` (upper and lower case of one EVM address are one). Checked and
+    /// written under a per-chain transaction lock, so two concurrent requests cannot both add.
+    public func addHandle(
+        _ handle: FundingHandle, rescanFrom: Int?, at: Date, retiredWatch: TimeInterval,
+        addressKey: @escaping @Sendable (String) -> String
+    ) async throws -> HandleAddition {
+        let stamp = Timestamp.string(at), key = addressKey(handle.address)
+        return try await pool.transaction { conn in
+            try conn.query("SELECT pg_advisory_xact_lock(hashtextextended('unrip-watch handles ' || $1, 0))", [handle.chain])
+            let rows = try conn.query(
+                """
+                SELECT id, network, asset, address, label, source, active,
+                    (active OR (retired_at IS NOT NULL AND retired_at > $2::timestamptz)) AS watched
+                FROM funding_handles WHERE chain = $1 ORDER BY id
+                """, [handle.chain, Timestamp.string(at.addingTimeInterval(-retiredWatch))])
+            for row in rows where addressKey(row["address"] ?? "") == key {
+                let id = row.int("id") ?? 0, active = row.bool("active") == true
+                let same = row["address"] == handle.address && row["asset"] == handle.asset && row["network"] == handle.network
+                guard same, !active else {
+                    guard row.bool("watched") == true else { continue }  // long retired: no adapter sees it
+                    let existing = FundingHandle(
+                        chain: handle.chain, network: row["network"] ?? "", asset: row["asset"] ?? "", address: row["address"] ?? "",
+                        label: row["label"] ?? "", source: row["source"] ?? "")
+                    return .conflict(id: id, handle: existing, active: active)
+                }
+                try conn.query(
+                    """
+                    UPDATE funding_handles SET active = TRUE, retired_at = NULL, retire_reason = NULL,
+                        label = COALESCE(NULLIF($2, ''), label), rescan_from = COALESCE($3::bigint, rescan_from),
+                        rescan_done_at = CASE WHEN $3::bigint IS NULL THEN rescan_done_at END, updated_at = $4::timestamptz
+                    WHERE id = $1
+                    """, [String(id), handle.label, rescanFrom.map(String.init), stamp])
+                return .reactivated(id: id)
+            }
             guard let row = try conn.query(
                 """
                 INSERT INTO funding_handles (chain, network, asset, address, label, source, active, rescan_from, created_at, updated_at)
                 VALUES ($1, $2, $3, $4, $5, $6, TRUE, $7::bigint, $8::timestamptz, $8::timestamptz)
-                ON CONFLICT (chain, network, address, asset) DO UPDATE SET active = TRUE, retired_at = NULL, retire_reason = NULL,
-                    label = EXCLUDED.label, rescan_from = COALESCE(EXCLUDED.rescan_from, funding_handles.rescan_from),
-                    rescan_done_at = CASE WHEN EXCLUDED.rescan_from IS NULL THEN funding_handles.rescan_done_at END,
-                    updated_at = EXCLUDED.updated_at
-                RETURNING id, (xmax = 0) AS created
+                RETURNING id
                 """, [handle.chain, handle.network, handle.asset, handle.address, handle.label, handle.source, rescanFrom.map(String.init), stamp]
             ).first, let id = row.int("id")
             else { throw PostgresError.unexpectedResult("INSERT … RETURNING gave no row for a handle") }
-            return (id, row.bool("created") ?? false)
+            return .added(id: id)
         }
     }
 

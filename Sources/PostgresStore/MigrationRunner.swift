@@ -21,6 +21,8 @@ public enum MigrationError: Error, CustomStringConvertible, Equatable {
     /// The database recorded a different file under this number: someone edited an applied migration.
     case changed(version: Int, file: String, recordedChecksum: String, fileChecksum: String)
     case failed(version: Int, file: String, error: String)
+    /// The database was migrated by a newer binary: this one does not know its schema.
+    case newerDatabase(database: Int, binary: Int)
 
     public var description: String {
         switch self {
@@ -31,6 +33,8 @@ public enum MigrationError: Error, CustomStringConvertible, Equatable {
         case .changed(let v, let f, let r, let c):
             "migration \(v) (\(f)) differs from the one applied to this database (recorded sha256 \(r.prefix(12))…, file \(c.prefix(12))…): never edit an applied migration; add a new one"
         case .failed(let v, let f, let e): "migration \(v) (\(f)) failed: \(e)"
+        case .newerDatabase(let d, let b):
+            "the database's schema is at version \(d), newer than this binary knows (\(b)): a newer unrip-watch migrated it; run that version (or restore the database), never an older binary on a newer schema"
         }
     }
 }
@@ -101,6 +105,8 @@ public struct MigrationRunner: Sendable {
             for row in try conn.query("SELECT version, checksum FROM schema_migrations") {
                 if let v = row.int("version"), let c = row["checksum"] { recorded[v] = c }
             }
+            let known = migrations.last?.version ?? 0
+            if let newest = recorded.keys.max(), newest > known { throw MigrationError.newerDatabase(database: newest, binary: known) }
             var applied: [Int] = []
             for m in migrations {
                 let checksum = try conn.query("SELECT encode(sha256(convert_to($1, 'UTF8')), 'hex') AS c", [m.sql])
@@ -126,5 +132,27 @@ public struct MigrationRunner: Sendable {
             }
             return applied
         }
+    }
+
+    /// Where the database's schema stands against this binary's migrations.
+    public enum SchemaStatus: Sendable, Equatable {
+        case current
+        /// No `schema_migrations` (a database dropped and recreated empty), or nothing recorded.
+        case missing
+        case behind(database: Int, binary: Int)
+        case ahead(database: Int, binary: Int)
+    }
+
+    /// Reads the schema's version (two cheap catalog reads; no lock).
+    public func status(of pool: PostgresPool) async throws -> SchemaStatus {
+        let known = migrations.last?.version ?? 0
+        let newest: Int? = try await pool.withConnection { conn in
+            guard try conn.query("SELECT to_regclass('schema_migrations') IS NOT NULL AS present").first?.bool("present") == true else { return nil }
+            return try conn.query("SELECT max(version) AS v FROM schema_migrations").first?.int("v")
+        }
+        guard let newest else { return .missing }
+        if newest < known { return .behind(database: newest, binary: known) }
+        if newest > known { return .ahead(database: newest, binary: known) }
+        return .current
     }
 }

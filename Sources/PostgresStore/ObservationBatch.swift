@@ -29,6 +29,9 @@ enum ObservationBatch {
         let id: Int
         let state: FundingState?
         let blockHash: String?
+        /// A person marked it stuck (`manual: …`): only a person or the credit undoes that, so a
+        /// chain report (a restart re-reporting the mempool) keeps the state and reason.
+        let heldByPerson: Bool
     }
 
     /// Applies observations of distinct transfers.
@@ -64,7 +67,7 @@ enum ObservationBatch {
             }
             guard let row = stored[o.key] else { continue }
             let previous = row.state
-            let legal = FundingStateMachine.isLegal(from: previous, to: o.target.state)
+            let legal = !row.heldByPerson && FundingStateMachine.isLegal(from: previous, to: o.target.state)
             let newState = legal ? o.target.state : (previous ?? o.target.state)
             let reason = newState == .failedOrStuck ? (legal ? o.target.reason?.description : nil) : nil
             updates.append(
@@ -93,7 +96,7 @@ enum ObservationBatch {
         try conn.indexScansOnly()
         let rows = try conn.query(
             """
-            SELECT f.id, f.chain, f.tx_hash, f.output_index, f.state, f.block_hash
+            SELECT f.id, f.chain, f.tx_hash, f.output_index, f.state, f.block_hash, f.reason
             FROM unnest($1::text[], $2::text[], $3::int[]) AS k(k_chain, k_tx_hash, k_output_index)
             JOIN funding_observations f ON f.chain = k_chain AND f.tx_hash = k_tx_hash AND f.output_index = k_output_index
             ORDER BY f.id FOR UPDATE OF f
@@ -105,7 +108,8 @@ enum ObservationBatch {
                 throw PostgresError.unexpectedResult("locked observation row without its key")
             }
             out[TransferKey(chain: chain, txHash: tx, outputIndex: index)] = Stored(
-                id: id, state: row["state"].flatMap(FundingState.init(rawValue:)), blockHash: row["block_hash"])
+                id: id, state: row["state"].flatMap(FundingState.init(rawValue:)), blockHash: row["block_hash"],
+                heldByPerson: row["state"] == FundingState.failedOrStuck.rawValue && row["reason"]?.hasPrefix(FundingReason.manualPrefix) == true)
         }
         return out
     }

@@ -43,6 +43,9 @@ public protocol AdapterConfiguration: Sendable {
     var bridgeChain: String? { get }
     /// The assets the section watches, so the host can refuse a bridge without their tokens.
     var assets: [String] { get }
+    /// What two spellings of one address share (`0xAbC…` and `0xabc…` on an EVM chain): a
+    /// handle added at runtime is refused when a watched one has the same key.
+    func addressKey(_ address: String) -> String
 }
 
 extension AdapterConfiguration {
@@ -51,6 +54,7 @@ extension AdapterConfiguration {
     public func makeProbe() throws -> (any ChainProbe)? { nil }
     public var bridgeChain: String? { nil }
     public var assets: [String] { Array(Set(handles.map(\.asset))).sorted() }
+    public func addressKey(_ address: String) -> String { (try? canonicalAddress(address)) ?? address }
 }
 
 /// A chain backend (DESIGN §4). It only reports what its node says, normalized, to
@@ -111,6 +115,8 @@ public struct LoadedAdapter: Sendable {
     public var bridgeChain: String? = nil
     /// The assets it watches.
     public var assets: [String] = []
+    /// What two spellings of one address share (`AdapterConfiguration.addressKey`).
+    public var addressKey: @Sendable (String) -> String = { $0 }
 
     public init(kind: String, network: String, handles: [FundingHandle], policy: ChainPolicy, make: @escaping @Sendable (AdapterContext) throws -> any ChainAdapter) {
         self.kind = kind
@@ -160,6 +166,7 @@ public struct AdapterRegistration: Sendable {
             loaded.makeProbe = { try configuration.makeProbe() }
             loaded.bridgeChain = configuration.bridgeChain
             loaded.assets = configuration.assets
+            loaded.addressKey = { configuration.addressKey($0) }
             return loaded
         }
     }

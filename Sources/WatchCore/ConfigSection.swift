@@ -141,6 +141,9 @@ public final class ConfigSection {
         if let file = string(fileKey), !file.isEmpty {
             if let text = try? String(contentsOfFile: file, encoding: .utf8) {
                 value = text.trimmingCharacters(in: .whitespacesAndNewlines)
+                if value?.isEmpty == true {
+                    problem(fileKey, "\"\(file)\"", "the file is empty (or only whitespace); put \(what) in it, or remove \(fileKey)")
+                }
             } else {
                 problem(fileKey, "\"\(file)\"", "file not readable; point it at a file holding \(what)")
             }
@@ -199,7 +202,13 @@ public final class ConfigSection {
         var items: [String]?
         switch value {
         case .string(let s) where fromEnv:
-            items = s.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
+            let parts = s.split(separator: ",", omittingEmptySubsequences: false).map { $0.trimmingCharacters(in: .whitespaces) }
+            // Empty turns the list off; "a,,b" or ",,," is a typo, not an empty list.
+            guard s.trimmingCharacters(in: .whitespaces).isEmpty || !parts.contains(where: \.isEmpty) else {
+                problem(key, value.display, "an empty item in the comma-separated list; write the items without empty ones (e.g. a,b), or an empty value for none")
+                return def
+            }
+            items = parts.filter { !$0.isEmpty }
         case .array(let a):
             items = a.compactMap { if case .string(let s) = $0 { s } else { nil } }
             if items?.count != a.count { items = nil }

@@ -26,6 +26,9 @@ public enum FundingReason: Sendable, Hashable, CustomStringConvertible {
     case belowMinimumDeposit
     case manual(String)
 
+    /// The stored text of every `manual` reason begins with it.
+    public static let manualPrefix = "manual: "
+
     /// The stored and published text: `reorged_out`, `replaced`, `manual: <text>`, …
     public var description: String {
         switch self {

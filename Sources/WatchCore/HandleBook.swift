@@ -37,10 +37,21 @@ public struct HandleChain: Sendable {
     public let network: String
     /// The address in the form the adapter matches, or an error naming what is wrong.
     public let canonicalAddress: @Sendable (String) throws -> String
+    /// The assets a handle of this chain may name (its plugin watches them); nil: any.
+    public let assets: [String]?
+    /// What two spellings of one address share (`0xAbC…` and `0xabc…`).
+    public let addressKey: @Sendable (String) -> String
+    /// The height of the chain's committed tip, nil while unknown: a rescan may not start above it.
+    public var tip: @Sendable () async -> Int? = { nil }
 
-    public init(chain: ChainName, network: String, canonicalAddress: @escaping @Sendable (String) throws -> String) {
+    public init(
+        chain: ChainName, network: String, assets: [String]? = nil, canonicalAddress: @escaping @Sendable (String) throws -> String,
+        addressKey: @escaping @Sendable (String) -> String = { $0 }
+    ) {
         self.chain = chain
         self.network = network
+        self.assets = assets
         self.canonicalAddress = canonicalAddress
+        self.addressKey = addressKey
     }
 }

@@ -32,7 +32,33 @@ public enum Redact {
     /// A URL or a libpq keyword string, its credentials hidden; other text as it is.
     public static func credentials(_ text: String) -> String {
         if text.contains("://") { return url(text) }
+        // `user:secret@host:5432/db` without a scheme is a URL too; a keyword string has its
+        // `=` before any `@` (`password=a@b host=x`).
+        if let at = text.lastIndex(of: "@"), !text[..<at].contains("=") { return url(text) }
         return keywordString(text)
+    }
+
+    /// The password of a URL or `user:password@host` string, and its pieces between `/`, `:`,
+    /// `?`, `#` (a library that misreads the URL may echo one piece: libpq reads
+    /// `postgresql://u:a/b@h/db` as host `u`, port `a`), for `scrub`. Pieces under 4 characters
+    /// are left out: hiding them would hide ordinary words.
+    public static func secretFragments(ofURL text: String) -> [String] {
+        var rest = Substring(text)
+        if let scheme = rest.range(of: "://") { rest = rest[scheme.upperBound...] }
+        guard let at = rest.lastIndex(of: "@"), let colon = rest[..<at].firstIndex(of: ":") else { return [] }
+        let password = rest[rest.index(after: colon)..<at]
+        let pieces = password.split(whereSeparator: { "/:?#@".contains($0) }).map(String.init)
+        return ([String(password)] + pieces).filter { $0.count >= 4 }
+    }
+
+    /// `text` with every URL redacted and every fragment replaced by the marker: for error text
+    /// from a library that may quote what it was given.
+    public static func scrub(_ text: String, fragments: [String]) -> String {
+        var out = urls(inText: text)
+        for fragment in fragments.sorted(by: { $0.count > $1.count }) where !fragment.isEmpty {
+            out = out.replacingOccurrences(of: fragment, with: marker)
+        }
+        return out
     }
 
     /// Every URL inside free text (an error message, a problem's value) redacted.
@@ -60,9 +86,10 @@ public enum Redact {
             out += rest[..<scheme.upperBound]
             rest = rest[scheme.upperBound...]
         }
-        // The user info ends at the last '@' before the path: a password may hold '?', '#', ':'.
-        let pathStart = rest.firstIndex(of: "/") ?? rest.endIndex
-        if let at = rest[..<pathStart].lastIndex(of: "@") {
+        // The user info ends at the last '@', wherever it stands: a password may hold '/', '?',
+        // '#', ':' (`postgresql://u:a/b@host/db`), and no parser's idea of where the host begins
+        // decides what is hidden. An '@' further on (in a path or query) hides more: harmless.
+        if let at = rest.lastIndex(of: "@") {
             let userinfo = rest[..<at]
             let user = userinfo.split(separator: ":", maxSplits: 1, omittingEmptySubsequences: false).first ?? ""
             out += (userinfo.contains(":") ? "\(user):\(marker)" : marker) + "@"

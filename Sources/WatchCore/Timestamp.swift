@@ -63,10 +63,29 @@ public enum Timestamp {
             bytes[0..<4].allSatisfy({ (UInt8(ascii: "0")...UInt8(ascii: "9")).contains($0) }),
             let year = Int(String(decoding: bytes[0..<4], as: UTF8.self)), year >= 1969
         else { return nil }
+        guard fieldsAreACalendarTime(Array(text.utf8.prefix(19)), year: year) else { return nil }
         let parsed =
             (try? Date(text, strategy: Date.ISO8601FormatStyle(includingFractionalSeconds: true)))
             ?? (try? Date(text, strategy: Date.ISO8601FormatStyle()))
         guard let parsed, range.contains(parsed.timeIntervalSince1970) else { return nil }
         return parsed
+    }
+
+    /// Whether `YYYY-MM-DDTHH:MM:SS` names a real day and time: Foundation rolls 2026-02-30
+    /// over into March and 25:00 into the next day instead of refusing them.
+    static func fieldsAreACalendarTime(_ b: [UInt8], year: Int) -> Bool {
+        guard b.count == 19 else { return false }
+        func number(_ at: Int) -> Int? {
+            let (hi, lo) = (b[at], b[at + 1])
+            guard (48...57).contains(hi), (48...57).contains(lo) else { return nil }
+            return Int(hi - 48) * 10 + Int(lo - 48)
+        }
+        guard b[7] == UInt8(ascii: "-"), b[13] == UInt8(ascii: ":"), b[16] == UInt8(ascii: ":"),
+            let month = number(5), let day = number(8), let hour = number(11), let minute = number(14), let second = number(17),
+            (1...12).contains(month), hour <= 23, minute <= 59, second <= 60
+        else { return false }
+        let leap = year % 4 == 0 && (year % 100 != 0 || year % 400 == 0)
+        let days = [31, leap ? 29 : 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31][month - 1]
+        return (1...days).contains(day)
     }
 }

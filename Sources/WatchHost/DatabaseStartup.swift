@@ -28,7 +28,7 @@ enum DatabaseStartup {
                 return
             } catch {
                 let waited = clock.now().timeIntervalSince(started)
-                let why = Excerpt.of("\(error)")
+                let why = Excerpt.of(Redact.scrub("\(error)", fragments: Redact.secretFragments(ofURL: url)))
                 guard waited + Double(pause.components.seconds) <= limit else {
                     throw Unreachable(url: shown, timeout: timeout, last: why)
                 }

@@ -8,9 +8,17 @@ extension UnripHost {
     /// How long a retired handle stays watched: `[bridge] retired_handle_watch_s`, 30 days without a bridge.
     var retiredHandleWatch: TimeInterval { config.reconciler?.retiredHandleWatch ?? 2_592_000 }
 
-    /// Every enabled chain, with the adapter's address check.
-    var handleChains: [HandleChain] {
-        config.adapters.map { HandleChain(chain: $0.kind, network: $0.network, canonicalAddress: $0.canonicalAddress) }
+    /// Every enabled chain, with the adapter's address check and the assets it watches (its
+    /// section's, and the one `[bridge] handle_assets` gives its deposit addresses).
+    func handleChains(pipelines: [ChainName: ChainPipeline] = [:]) -> [HandleChain] {
+        config.adapters.map { adapter in
+            let assets = Set(adapter.assets).union([config.reconciler?.handleAssets[adapter.kind]].compactMap { $0 })
+            var chain = HandleChain(
+                chain: adapter.kind, network: adapter.network, assets: assets.sorted(), canonicalAddress: adapter.canonicalAddress,
+                addressKey: adapter.addressKey)
+            if let pipeline = pipelines[adapter.kind] { chain.tip = { await pipeline.tip?.height } }
+            return chain
+        }
     }
 
     func handleBook(repository: FundingRepository) async throws -> HandleBook {

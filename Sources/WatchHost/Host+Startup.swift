@@ -20,6 +20,7 @@ extension UnripHost {
         let status = StartupStatus()
         let app = Application(
             router: StartupSurface.router { status.text },
+            server: .http1(configuration: .init(additionalChannelHandlers: [HTTP10ConnectionClose()])),
             configuration: .init(address: .hostname(config.httpHost, port: config.httpPort), serverName: "unrip-watch"),
             logger: Logger(label: "unrip.startup", factory: { _ in SwiftLogNoOpLogHandler() }))
         // Stopped by a graceful shutdown, never by cancelling its task: cancelling a NIO server

@@ -9,6 +9,7 @@ import PostgresStore
 import Prometheus
 import Reconciler
 import ServiceLifecycle
+import Synchronization
 import WatchCore
 
 /// The host process: migrates, starts every enabled plugin under a `PluginSupervisor`, serves
@@ -20,12 +21,15 @@ public struct UnripHost: Sendable {
     public let logger: Logger
     public let clock: any WatchClock
     public let metrics: PrometheusCollectorRegistry
+    /// Without `[ha]`: the per-plugin session locks that keep a second host off the database.
+    let soloLocks: SoloPluginLocks?
 
     public init(config: HostConfig, logger: Logger, clock: any WatchClock = SystemClock(), metrics: PrometheusCollectorRegistry = PrometheusCollectorRegistry()) {
         self.config = config
         self.logger = logger
         self.clock = clock
         self.metrics = metrics
+        soloLocks = config.ha.enabled ? nil : SoloPluginLocks(url: config.databaseURL, hostID: config.ha.hostID, logger: logger)
     }
 
     /// Everything built and migrated, not yet running.
@@ -33,6 +37,8 @@ public struct UnripHost: Sendable {
         public let surface: ControlSurface
         public let supervisors: [PluginSupervisor]
         public let repository: FundingRepository
+        /// Re-checks the schema while the host runs (`SchemaWatch`).
+        let schemaWatch: SchemaWatch
     }
 
     /// Connects, migrates, registers handles and restores every adapter's tracker.
@@ -47,6 +53,7 @@ public struct UnripHost: Sendable {
 
         var supervisors: [PluginSupervisor] = []
         var watched: [ChainWatchdog.Chain] = []
+        var pipelines: [ChainName: ChainPipeline] = [:]
         let book = try await handleBook(repository: repository)
         let reloadHandles = handleReloader(book: book, repository: repository)
         for adapter in config.adapters {
@@ -55,7 +62,8 @@ public struct UnripHost: Sendable {
                 adapter: adapter.kind, chain: adapter.kind, network: adapter.network, policy: adapter.policy,
                 store: fence == nil ? repository : FundingRepository(pool: adapterPool, observationsTopic: config.topicObservations, logger: logger),
                 clock: clock)
-            let adapterLease = lease(fence, pool: pool) { try await pipeline.reload() }
+            pipelines[adapter.kind] = pipeline
+            let adapterLease = lease(fence, plugin: adapter.kind, pool: pool) { try await pipeline.reload() }
             var pluginLogger = logger
             pluginLogger[metadataKey: "plugin"] = "\(adapter.kind)"
             let make = adapter.make, kind = adapter.kind, network = adapter.network, clock = self.clock, named = pluginLogger
@@ -92,8 +100,8 @@ public struct UnripHost: Sendable {
             let reconcilerLogger = named
             let (reconcilerPool, fence) = self.pool(for: "reconciler", pool)
             let credits = CreditRepository(pool: reconcilerPool, observationsTopic: config.topicObservations)
-            let clock = self.clock, chains = handleChains
-            let reconcilerLease = lease(fence, pool: pool)
+            let clock = self.clock, chains = handleChains()
+            let reconcilerLease = lease(fence, plugin: "reconciler", pool: pool)
             supervisors.append(PluginSupervisor(name: "reconciler", kind: "reconciler", logger: reconcilerLogger, clock: clock, lease: reconcilerLease) {
                 ReconcilerService(
                     configuration: reconcilerConfig, credits: credits, logger: reconcilerLogger, clock: clock,
@@ -136,13 +144,22 @@ public struct UnripHost: Sendable {
             ]
         }
         surface.onFundingChange = { trigger.signal() }
-        surface.handleChains = handleChains
+        surface.handleChains = handleChains(pipelines: pipelines)
+        surface.clock = clock
+        surface.retiredHandleWatch = retiredHandleWatch
         surface.chainAdapters = Set(config.adapters.map(\.kind))
+        surface.readinessPlugins = config.kafkaBrokers.isEmpty ? [] : ["inputs"]
         surface.onHandlesChanged = reloadHandles
         surface.watchdog = board
         surface.watchdogChains = Set(watched.map(\.name))
         if config.alerts.enabled { surface.resolveAlert = alertResolver(pool: pool, wake: alertTransitions) }
-        return Prepared(surface: surface, supervisors: supervisors, repository: repository)
+        let schemaBoard = SchemaBoard()
+        surface.schemaProblem = { schemaBoard.problem }
+        let adapters = config.adapters
+        let schemaWatch = SchemaWatch(runner: runner, pool: pool, board: schemaBoard, clock: clock, logger: logger) {
+            for adapter in adapters { try await repository.syncHandles(chain: adapter.kind, adapter.handles) }
+        }
+        return Prepared(surface: surface, supervisors: supervisors, repository: repository, schemaWatch: schemaWatch)
     }
 
     /// The outbox relay (`relay`) and the input consumers (`inputs`); none when Kafka is off.
@@ -159,17 +176,18 @@ public struct UnripHost: Sendable {
         inputsLogger[metadataKey: "plugin"] = "inputs"
         let groupID = config.kafkaGroupID
         let inputIdlePause = Int32(config.kafkaInputIdleFetchPauseMs)
+        let stallAfter = Duration.seconds(config.kafkaInputStallAfterSeconds)
         let relaySettings = OutboxRelay.Settings(shutdownTimeout: .seconds(config.kafkaShutdownTimeoutSeconds))
         let (relayPool, relayFence) = self.pool(for: "relay", pool)
         let (inputsPool, inputsFence) = self.pool(for: "inputs", pool)
         return [
-            PluginSupervisor(name: "relay", kind: "outbox-relay", logger: relayLogger, lease: lease(relayFence, pool: pool)) { [relayLogger] in
+            PluginSupervisor(name: "relay", kind: "outbox-relay", logger: relayLogger, lease: lease(relayFence, plugin: "relay", pool: pool)) { [relayLogger] in
                 OutboxRelay(store: OutboxStore(pool: relayPool), config: kafka, settings: relaySettings, logger: relayLogger, clock: clock)
             },
-            PluginSupervisor(name: "inputs", kind: "kafka-inputs", logger: inputsLogger, lease: lease(inputsFence, pool: pool)) { [inputsLogger] in
+            PluginSupervisor(name: "inputs", kind: "kafka-inputs", logger: inputsLogger, lease: lease(inputsFence, plugin: "inputs", pool: pool)) { [inputsLogger] in
                 InputConsumer(
                     store: InputStore(pool: inputsPool), config: kafka, groupID: groupID, topics: topics, logger: inputsLogger,
-                    idleFetchPauseMs: inputIdlePause, onInput: { trigger.signal() })
+                    idleFetchPauseMs: inputIdlePause, stallAfter: stallAfter, clock: clock, onInput: { trigger.signal() })
             },
         ]
     }
@@ -181,7 +199,7 @@ public struct UnripHost: Sendable {
         pushLogger[metadataKey: "plugin"] = "alert_push"
         let config = self.config.alerts.push, clock = self.clock, named = pushLogger
         let (pushPool, fence) = self.pool(for: "alert_push", pool)
-        return PluginSupervisor(name: "alert_push", kind: "alert-push", logger: pushLogger, lease: lease(fence, pool: pool)) {
+        return PluginSupervisor(name: "alert_push", kind: "alert-push", logger: pushLogger, lease: lease(fence, plugin: "alert_push", pool: pool)) {
             AlertPusher(store: AlertPushStore(pool: pushPool), config: config, clock: clock, wake: wake, logger: named)
         }
     }
@@ -197,12 +215,16 @@ public struct UnripHost: Sendable {
                 var out: [(name: String, health: PluginHealth)] = []
                 for s in watched { out.append((s.name, await s.health())) }
                 return out
-            }, transitions: transitions, watchdog: board, logger: alertsLogger, lease: lease(fence, pool: pool))
+            }, transitions: transitions, watchdog: board, logger: alertsLogger, lease: lease(fence, plugin: "alerts", pool: pool))
     }
 
     /// Runs until SIGTERM/SIGINT.
     public func run() async throws {
+        let known = Mutex<[any ManagedPlugin]>([])
+        let signals = OperatorSignals(logger: logger) { known.withLock { $0 } }
+        defer { signals.cancel() }
         let prepared = try await preparedWhileServingStartup()
+        known.withLock { $0 = prepared.surface.plugins }
         let logger = self.logger
         let connections = FileDescriptorBudget.httpConnections(configured: config.httpMaxConnections, logger: logger)
         let headTimeout = config.httpReadHeaderTimeoutSeconds
@@ -211,7 +233,7 @@ public struct UnripHost: Sendable {
             router: prepared.surface.router(),
             server: .http1(
                 configuration: .init(
-                    additionalChannelHandlers: [RequestHeadDeadline(timeout: .seconds(Int64(headTimeout)))],
+                    additionalChannelHandlers: [RequestHeadDeadline(timeout: .seconds(Int64(headTimeout))), HTTP10ConnectionClose()],
                     idleTimeout: .seconds(Int64(config.httpIdleTimeoutSeconds)))),
             configuration: .init(
                 address: .hostname(config.httpHost, port: config.httpPort), serverName: "unrip-watch",
@@ -226,6 +248,8 @@ public struct UnripHost: Sendable {
             .init(service: $0, successTerminationBehavior: .ignore, failureTerminationBehavior: .ignore)
         }
         services.append(.init(service: app))
+        // A schema newer than this binary ends the host (its error is the exit's message).
+        services.append(.init(service: prepared.schemaWatch, successTerminationBehavior: .ignore, failureTerminationBehavior: .gracefullyShutdownGroup))
         // Last in the list, so the first to hear the graceful shutdown: STOPPING=1 at the drain's start.
         if notifier.isActive { services.append(.init(service: SystemdNotifyService(notifier: notifier, clock: clock))) }
         // The relay drains for up to shutdown_timeout_s; past that (and a margin) the group

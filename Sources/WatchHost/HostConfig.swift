@@ -21,7 +21,10 @@ public struct HostConfig: Sendable {
     /// acknowledgements of batches in flight; what is still unacknowledged stays unpublished.
     public var kafkaShutdownTimeoutSeconds = 10
     /// `[kafka] input_idle_fetch_pause_ms`: the input consumer's idle pause (0: fetch continuously).
-    public var kafkaInputIdleFetchPauseMs = 100
+    public var kafkaInputIdleFetchPauseMs = 0
+    /// `[kafka] input_stall_after_s`: how long the input consumer may hold no partition, or
+    /// leave messages waiting untaken, before it reports the stall and recovers.
+    public var kafkaInputStallAfterSeconds = 60
     /// `[ha]`: leases and fencing across hosts.
     public var ha = HAConfig()
     public var migrationsDir: String?
@@ -46,6 +49,12 @@ public struct HostConfig: Sendable {
     public var reconciler: ReconcilerConfiguration?
     /// The effective config, secrets redacted: printed by `check-config`, served in `/state`.
     public var effective: JSONValue
+
+    /// Error text as it may be shown (a log line, stderr): URLs redacted, and the pieces of the
+    /// database URL's password hidden wherever a library echoed them.
+    public func scrubbed(_ text: String) -> String {
+        Redact.scrub(text, fragments: Redact.secretFragments(ofURL: databaseURL) + [controlToken].compactMap { $0 }.filter { $0.count >= 4 })
+    }
 
     public var enabledPlugins: [String] {
         adapters.map(\.kind) + (reconciler == nil ? [] : ["reconciler"]) + (alerts.push.isEnabled ? ["alert_push"] : [])
@@ -126,7 +135,8 @@ public struct HostConfig: Sendable {
         let topicInventory = kafka.string("topic_inventory", default: "unrip.inventory_snapshots") ?? ""
         let topicExecution = kafka.string("topic_execution_results", default: "unrip.execution_results") ?? ""
         let shutdownTimeout = kafka.int("shutdown_timeout_s", default: 10, range: 0...600)
-        let inputIdlePause = kafka.int("input_idle_fetch_pause_ms", default: 100, range: 0...10_000)
+        let inputIdlePause = kafka.int("input_idle_fetch_pause_ms", default: 0, range: 0...10_000)
+        let inputStallAfter = kafka.int("input_stall_after_s", default: 60, range: 5...3600)
         var kafkaProperties: [String: String] = [:]
         if let props = kafka.table("properties") {
             for key in props.keys {
@@ -216,6 +226,7 @@ public struct HostConfig: Sendable {
         config.httpReadHeaderTimeoutSeconds = readHeaderTimeout
         config.kafkaShutdownTimeoutSeconds = shutdownTimeout
         config.kafkaInputIdleFetchPauseMs = inputIdlePause
+        config.kafkaInputStallAfterSeconds = inputStallAfter
         config.ha = ha
         return config
     }

@@ -96,8 +96,11 @@ extension UnripHost {
         return (pool.fenced(by: fence), fence)
     }
 
-    /// `plugin`'s lease on this host (nil with `[ha]` off).
-    func lease(_ fence: PostgresFence?, pool: PostgresPool, onAcquired: @escaping @Sendable () async throws -> Void = {}) -> LeaseKeeper? {
-        fence.map { LeaseKeeper(fence: $0, ha: config.ha, store: PluginLeaseStore(pool: pool), logger: logger, onAcquired: onAcquired) }
+    /// `plugin`'s lease on this host: its `plugin_leases` row with `[ha]`, else its session lock.
+    func lease(
+        _ fence: PostgresFence?, plugin: String, pool: PostgresPool, onAcquired: @escaping @Sendable () async throws -> Void = {}
+    ) -> (any PluginLease)? {
+        if let fence { return LeaseKeeper(fence: fence, ha: config.ha, store: PluginLeaseStore(pool: pool), logger: logger, onAcquired: onAcquired) }
+        return soloLocks.map { SoloPluginLock(plugin: plugin, locks: $0, onTakenOver: onAcquired) }
     }
 }

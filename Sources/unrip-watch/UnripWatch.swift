@@ -47,7 +47,7 @@ struct RunCommand: AsyncParsableCommand {
         do {
             try await host.run()
         } catch {
-            logger.critical("unrip-watch failed", metadata: ["error": "\(error)"])
+            logger.critical("unrip-watch failed", metadata: ["error": "\(config.scrubbed("\(error)"))"])
             throw ExitCode(1)
         }
     }
@@ -66,7 +66,7 @@ struct MigrateCommand: AsyncParsableCommand {
             let applied = try await HostCommands.migrate(config: config, logger: logger)
             print(applied.isEmpty ? "database is up to date" : "applied migrations: \(applied.map(String.init).joined(separator: ", "))")
         } catch {
-            FileHandle.standardError.write(Data("migrate failed: \(error)\n".utf8))
+            FileHandle.standardError.write(Data("migrate failed: \(config.scrubbed("\(error)"))\n".utf8))
             throw ExitCode(1)
         }
     }

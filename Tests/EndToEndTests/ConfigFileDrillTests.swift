@@ -62,9 +62,10 @@ import WatchTesting
         return out
     }
 
-    static func run(_ arguments: [String]) async throws -> (status: Int32, reason: Process.TerminationReason, output: String)? {
+    static func run(_ arguments: [String], environment extra: [String: String] = [:]) async throws -> (status: Int32, reason: Process.TerminationReason, output: String)? {
         var environment = ProcessInfo.processInfo.environment
         environment["UNRIP_DATABASE_STARTUP_TIMEOUT_S"] = "0"
+        environment.merge(extra) { _, new in new }
         let outPath = FileManager.default.temporaryDirectory.appendingPathComponent("cfg-out-\(UUID())").path
         _ = FileManager.default.createFile(atPath: outPath, contents: nil)
         let out = try FileHandle(forWritingTo: URL(fileURLWithPath: outPath))

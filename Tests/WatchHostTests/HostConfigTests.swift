@@ -184,6 +184,10 @@ import WatchTesting
             ("host=db password='QUOTED PW' user=x", "host=db password=<redacted> user=x"),
             ("host=db password = spaced user=x", "host=db password = <redacted> user=x"),
             ("host=db password='it\\'s' user=x", "host=db password=<redacted> user=x"),
+            // A raw '/' in the password, and a URL without a scheme: hidden all the same.
+            ("postgresql://u:hunter2/x@host/db", "postgresql://u:<redacted>@host/db"),
+            ("u:hunter2@h:5432/db", "u:<redacted>@h:5432/db"),
+            ("password=a@b host=x", "password=<redacted> host=x"),
         ]
         for (raw, shown) in cases { #expect(Redaction.url(raw) == shown, "\(raw)") }
         for key in ["ssl.key.pem", "sasl.oauthbearer.config", "sasl.jaas.config", "rpc_password", "webhook_token", "ssl.key.password"] {
@@ -193,6 +197,9 @@ import WatchTesting
             #expect(!Redact.isSecretKey(key), "\(key)")
         }
         #expect(Redact.urls(inText: "failed at https://u:pw@h/x?k=v now") == "failed at https://u:<redacted>@h/x?k=<redacted> now")
+        // libpq misreads `u:hunter2/x@h` (host u, port hunter2) and quotes a piece: scrubbed too.
+        let fragments = Redact.secretFragments(ofURL: "postgresql://u:hunter2/x@h/db")
+        #expect(Redact.scrub("invalid port number: \"hunter2\"", fragments: fragments) == "invalid port number: \"<redacted>\"")
     }
 
     @Test func deeplyNestedKeysAreRefusedNotACrash() throws {
@@ -233,9 +240,12 @@ extension HostConfigTests {
             brokers = ["127.0.0.1:9092"]
             """
         let defaulted = try HostConfig.load(path: try write(base), environment: [:], registry: registry)
-        #expect(defaulted.kafkaInputIdleFetchPauseMs == 100)
-        let off = try HostConfig.load(path: try write(base + "\ninput_idle_fetch_pause_ms = 0"), environment: [:], registry: registry)
-        #expect(off.kafkaInputIdleFetchPauseMs == 0)
+        // Off unless asked for: a broker that holds empty fetches can starve a pausing consumer.
+        #expect(defaulted.kafkaInputIdleFetchPauseMs == 0)
+        #expect(defaulted.kafkaInputStallAfterSeconds == 60)
+        let on = try HostConfig.load(path: try write(base + "\ninput_idle_fetch_pause_ms = 100\ninput_stall_after_s = 9"), environment: [:], registry: registry)
+        #expect(on.kafkaInputIdleFetchPauseMs == 100)
+        #expect(on.kafkaInputStallAfterSeconds == 9)
         let report = HostCommands.checkConfig(path: try write(base + "\ninput_idle_fetch_pause_ms = -5"), environment: [:], registry: registry)
         #expect(!report.ok)
         #expect(report.output.contains("kafka.input_idle_fetch_pause_ms = -5: expected an integer in 0...10000"), "\(report.output)")

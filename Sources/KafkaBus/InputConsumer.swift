@@ -36,6 +36,7 @@ public final class InputConsumer: PluginService {
         var assigned: Int?
         var waiting: Int64?
         var stalled: String?
+        var idlePausesStopped = false
     }
 
     private let store: InputStore
@@ -117,6 +118,7 @@ public final class InputConsumer: PluginService {
         if progress.assigned > 0, idleFetchPauseMs > 0, !consumer.idlePausesWereStopped {
             logger.warning("input consumer: idle fetch pauses stopped for this consumer (the broker holds empty fetches)")
             await consumer.stopIdlePauses()
+            stats.withLock { $0.idlePausesStopped = true }
             check.restart(at: clock.now())
             return
         }
@@ -175,6 +177,7 @@ public final class InputConsumer: PluginService {
             "last_record_at": s.lastRecordAt.map { .string(Timestamp.string($0)) } ?? .null,
             "assigned_partitions": .optional(s.assigned), "messages_waiting": s.waiting.map { .int($0) } ?? .null,
             "stalled": .optional(s.stalled), "stall_after_s": .int(Int64(stallAfter.timeInterval)),
+            "idle_fetch_pause_ms": .int(Int64(idleFetchPauseMs)), "idle_pauses_stopped": .bool(s.idlePausesStopped),
         ]
     }
 

@@ -17,8 +17,20 @@ extension AlertStore {
         case alreadyResolved(by: String?, at: String?)
     }
 
-    /// Records latched watchdog findings (once per key: a resolved one is not raised again).
+    /// Records latched watchdog findings at once, from the probe that saw them; the evaluator
+    /// raises the alert from the latch on its next round, even after a restart.
+    public func latch(_ findings: [WatchdogFinding], now: Date) async throws {
+        try await pool.transaction { conn in try Self.raiseWatchdogLatches(conn, findings: findings, now: now) }
+    }
+
+    /// Records latched findings, and the double-spent deposits' latches.
     static func raiseLatches(_ conn: PGConnection, findings: [WatchdogFinding], now: Date) throws {
+        try raiseWatchdogLatches(conn, findings: findings, now: now)
+        try raiseDoubleSpentLatches(conn, now: now)
+    }
+
+    /// Records latched watchdog findings (once per key: a resolved one is not raised again).
+    static func raiseWatchdogLatches(_ conn: PGConnection, findings: [WatchdogFinding], now: Date) throws {
         for f in findings {
             guard let rule = AlertRule(rawValue: f.rule), rule.isLatched else { continue }
             try conn.query(
@@ -29,7 +41,10 @@ extension AlertStore {
                 [AlertCondition.key(rule, f.subject), rule.rawValue, f.subject, f.reason, f.details.serialized(),
                  labelsJSON(["chain": f.chain, "plugin": f.chain]), Timestamp.string(now)])
         }
-        // Deposits double-spent away: one latch per transfer, from the observation itself.
+    }
+
+    /// Deposits double-spent away: one latch per transfer, from the observation itself.
+    static func raiseDoubleSpentLatches(_ conn: PGConnection, now: Date) throws {
         try conn.query(
             """
             INSERT INTO alert_latches (alert_key, rule, subject, reason, details, labels, raised_at)

@@ -69,11 +69,15 @@ enum ObservationBatch {
             let previous = row.state
             let legal = !row.heldByPerson && FundingStateMachine.isLegal(from: previous, to: o.target.state)
             let newState = legal ? o.target.state : (previous ?? o.target.state)
-            let reason = newState == .failedOrStuck ? (legal ? o.target.reason?.description : nil) : nil
+            // A replacement reorged away while the original it replaced is back in a block: it
+            // is superseded by that original (nothing was lost: no page), not `reorged_out`.
+            let original = legal && o.target.reason == .reorgedOut ? try originalBackInPlay(replacedBy: o, conn: conn) : nil
+            let target = original.map { FundingTarget.failedOrStuck(.replaced(by: $0)) } ?? o.target
+            let reason = newState == .failedOrStuck ? (legal ? target.reason?.description : nil) : nil
             updates.append(
                 Update(
-                    id: row.id, observation: o, state: newState, reason: reason, replacedBy: legal ? o.target.reason?.replacedBy : nil,
-                    supersededBy: legal ? o.replacement?.supersededBy : nil, doubleSpentBy: legal ? o.replacement?.doubleSpentBy : nil))
+                    id: row.id, observation: o, state: newState, reason: reason, replacedBy: legal ? target.reason?.replacedBy : nil,
+                    supersededBy: legal ? (original ?? o.replacement?.supersededBy) : nil, doubleSpentBy: legal ? o.replacement?.doubleSpentBy : nil))
             // A timeline step is a state change or a change of block (included, reorged out);
             // a repeated report of the same thing adds nothing.
             if previous != newState || row.blockHash != o.block?.hash {
@@ -89,6 +93,19 @@ enum ObservationBatch {
     }
 
     // MARK: - Statements
+
+    /// The transfer that `o` (a replacement) replaced on the same handle, when it is in play
+    /// again (back in a block after the reorg that took `o` away): its tx hash, else nil. The
+    /// original keeps `replaced_by` whatever its state since, so this survives a restart.
+    private static func originalBackInPlay(replacedBy o: ChainObservation, conn: PGConnection) throws -> String? {
+        try conn.query(
+            """
+            SELECT tx_hash FROM funding_observations
+            WHERE chain = $1 AND address = $2 AND replaced_by = $3 AND state <> 'FAILED_OR_STUCK'
+            ORDER BY id LIMIT 1
+            """, [o.key.chain, o.address, o.key.txHash]
+        ).first?["tx_hash"]
+    }
 
     /// Locks the stored rows of `keys` (in id order, so concurrent writers cannot deadlock):
     /// one probe of the unique index per key (`indexScansOnly`: never a scan of the table).

@@ -6,12 +6,20 @@ import WatchCore
 
 extension UnripHost {
     /// The chain and node watchdog (`watchdog`), probing every chain adapter's node.
-    func watchdogSupervisor(chains: [ChainWatchdog.Chain], board: WatchdogBoard, changed: ChangeSignal) -> PluginSupervisor {
+    /// A latched finding (a finality violation) is recorded by the probe that saw it, when the
+    /// alerts are on; the evaluator raises the alert from the record.
+    func watchdogSupervisor(chains: [ChainWatchdog.Chain], board: WatchdogBoard, changed: ChangeSignal, pool: PostgresPool) -> PluginSupervisor {
         var named = logger
         named[metadataKey: "plugin"] = "watchdog"
         let clock = self.clock, watchdogLogger = named
+        var latch: (@Sendable ([WatchdogFinding], Date) async throws -> Void)?
+        if config.alerts.enabled {
+            let store = AlertStore(pool: pool, topic: config.topicAlerts)
+            latch = { findings, now in try await store.latch(findings, now: now) }
+        }
+        let writeLatch = latch
         return PluginSupervisor(name: "watchdog", kind: "chain-watchdog", logger: watchdogLogger) {
-            ChainWatchdog(chains: chains, board: board, clock: clock, changed: changed, logger: watchdogLogger)
+            ChainWatchdog(chains: chains, board: board, clock: clock, changed: changed, logger: watchdogLogger, latch: writeLatch)
         }
     }
 

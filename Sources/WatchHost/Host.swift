@@ -110,7 +110,7 @@ public struct UnripHost: Sendable {
         }
         let trigger = ChangeSignal()
         let board = WatchdogBoard()
-        if !watched.isEmpty { supervisors.append(watchdogSupervisor(chains: watched, board: board, changed: trigger)) }
+        if !watched.isEmpty { supervisors.append(watchdogSupervisor(chains: watched, board: board, changed: trigger, pool: pool)) }
         supervisors += kafkaSupervisors(pool: pool, trigger: trigger)
         let alertTransitions = ChangeSignal()
         if config.alerts.push.isEnabled {

@@ -46,6 +46,15 @@ import WatchTesting
         }
     }
 
+    /// What the watchdog's probe records (`AlertStore.latch`) raises the alert at the next
+    /// evaluation with nothing handed over in memory: as after a crash and a restart.
+    @Test func aLatchRecordedByTheProbeFiresAfterARestart() async throws {
+        let f = try await AlertFixture.make()
+        try await f.store.latch([Self.violation], now: f.now)
+        _ = try await f.store.evaluate(now: f.now, config: Self.config, health: nil, watchdog: [], latched: [])
+        #expect(try await f.activeKeys().contains("finality_violated:gnosis:92"))
+    }
+
     @Test func watchdogFindingsRaiseWhileTheyHoldAndTheWatchdogAlertAlwaysFires() async throws {
         let f = try await AlertFixture.make()
         let stalled = WatchdogFinding(

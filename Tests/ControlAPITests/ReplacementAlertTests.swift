@@ -26,7 +26,7 @@ import WatchTesting
         let config: HostConfig
     }
 
-    static func world(bitcoin extra: String = "") async throws -> World {
+    static func world(bitcoin extra: String = "", zmq: Bool = true) async throws -> World {
         let db = try await TestDatabase.create()
         let double = try await BitcoindDouble.start()
         let bridge = try await POABridgeDouble.start()
@@ -50,9 +50,9 @@ import WatchTesting
             rpc_url = "\(double.rpcURL)"
             rpc_user = "\(double.user)"
             rpc_password = "\(double.password)"
-            zmq_sequence = "\(double.zmqEndpoints["sequence"]!)"
-            zmq_rawtx = "\(double.zmqEndpoints["rawtx"]!)"
-            zmq_rawblock = "\(double.zmqEndpoints["rawblock"]!)"
+            \(zmq ? "zmq_sequence = \"\(double.zmqEndpoints["sequence"]!)\"" : "")
+            \(zmq ? "zmq_rawtx = \"\(double.zmqEndpoints["rawtx"]!)\"" : "")
+            \(zmq ? "zmq_rawblock = \"\(double.zmqEndpoints["rawblock"]!)\"" : "")
             confirmations = 2
             reorg_grace_blocks = 3
             poll_interval_ms = 100
@@ -135,6 +135,33 @@ import WatchTesting
             }
             let parsed = try JSONValue.parse(try #require(details))
             #expect(parsed["replacement"] == "superseded" && parsed["original_amount"] == "400000" && parsed["replacement_amount"] == "399000")
+        }
+    }
+
+    /// A mined fee bump that a reorg swaps back for the original it replaced: the original is in
+    /// a block again, the bump gone for good. The bump is superseded by the original (no page),
+    /// not `reorged_out` after the grace.
+    @Test(arguments: [false, true])
+    func aReorgThatSwapsTheOriginalBackForItsMinedFeeBumpPagesNobody(polling: Bool) async throws {
+        // Polling: the adapter sees neither ZMQ's R notice nor the mempool's reason.
+        let w = try await Self.world(zmq: !polling)
+        defer { w.bridge.stop() }
+        try await Self.withHost(w) { _ in
+            let original = w.double.pay(script: Self.script, sats: 300_000)
+            #expect(await waitUntil { await Self.row(w, original.txid)?["state"] == "SEEN_UNCONFIRMED" })
+            let bump = DoubleTransaction(inputs: original.inputs, outputs: [(299_000, Self.script)])
+            w.double.replace(original.txid, with: bump)
+            w.double.mine(1)
+            #expect(await waitUntil(.seconds(20)) { await Self.row(w, bump.txid)?["block_height"] != nil })
+            w.double.reorgReplacing(bump, with: original)
+            w.double.mine(4)  // past reorg_grace_blocks = 3
+            #expect(await waitUntil(.seconds(20)) { await Self.row(w, original.txid)?["state"] == "SEEN_CONFIRMED" })
+            #expect(await waitUntil(.seconds(20)) { await Self.row(w, bump.txid)?["state"] == "FAILED_OR_STUCK" })
+            let gone = try #require(await Self.row(w, bump.txid))
+            #expect(gone["reason"] == "replaced" && gone["superseded_by"] == .some(original.txid), "\(gone)")
+            try await Self.evaluate(w)
+            let firing = await Self.firing(w)
+            #expect(!firing.contains { $0.hasPrefix("funding_not_credited") }, "\(firing)")
         }
     }
 

@@ -1,5 +1,6 @@
 import Foundation
 import Logging
+import Synchronization
 import Testing
 import WatchCore
 import EVMTesting
@@ -69,5 +70,34 @@ import WatchTesting
         // The evaluator settles what it made durable.
         r.watchdog.board.settle(r.watchdog.board.latched)
         #expect(r.watchdog.board.latched.isEmpty)
+    }
+
+    /// The probe that sees a finality violation records it itself (the alert store's latch), so
+    /// a crash before the evaluator's next round loses nothing; when it cannot, the board keeps it
+    /// for the evaluator as before.
+    @Test func aLatchedFindingIsRecordedByTheProbeThatSawIt() async throws {
+        struct Refused: Error {}
+        let r = try await Self.rig()
+        let recorded = Mutex<[WatchdogFinding]>([])
+        let failing = Mutex(true)
+        let watchdog = ChainWatchdog(
+            chains: [r.chain], board: WatchdogBoard(), clock: r.clock, logger: Logger(label: "evm-watchdog"),
+            latch: { findings, _ in
+                if failing.withLock({ $0 }) { throw Refused() }
+                recorded.withLock { $0 += findings }
+            })
+        var memory = WatchdogMemory()
+        await watchdog.probe(r.chain, memory: &memory)
+        r.h.node.reorg(depth: 12)
+        await watchdog.probe(r.chain, memory: &memory)
+        // The store refused: the finding waits on the board for the evaluator.
+        #expect(recorded.withLock { $0 }.isEmpty)
+        #expect(watchdog.board.latched.map(\.rule) == ["finality_violated"])
+        failing.withLock { $0 = false }
+        watchdog.board.settle(watchdog.board.latched)
+        r.h.node.reorg(depth: 12)
+        await watchdog.probe(r.chain, memory: &memory)
+        #expect(recorded.withLock { $0 }.map(\.rule) == ["finality_violated"], "recorded when seen, not at the next evaluation")
+        #expect(watchdog.board.latched.isEmpty)
     }
 }

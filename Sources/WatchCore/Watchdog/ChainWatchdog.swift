@@ -36,7 +36,15 @@ public final class ChainWatchdog: PluginService {
     /// Signalled when a chain's findings change (the alert evaluator waits on it).
     let changed: ChangeSignal?
 
-    public init(chains: [Chain], board: WatchdogBoard, clock: any WatchClock, changed: ChangeSignal? = nil, logger: Logger) {
+    /// Makes latched findings durable as the probe sees them (the alert store's latches): a
+    /// finality violation seen once must survive a crash before the evaluator's next round.
+    let latch: (@Sendable ([WatchdogFinding], Date) async throws -> Void)?
+
+    public init(
+        chains: [Chain], board: WatchdogBoard, clock: any WatchClock, changed: ChangeSignal? = nil, logger: Logger,
+        latch: (@Sendable ([WatchdogFinding], Date) async throws -> Void)? = nil
+    ) {
+        self.latch = latch
         self.chains = chains
         self.board = board
         self.clock = clock
@@ -73,13 +81,14 @@ public final class ChainWatchdog: PluginService {
                 chain: chain.name, vitals: vitals, cursorHeight: cursor, signals: chain.signals.snapshot, policy: chain.policy,
                 memory: &memory, recheck: recheck, now: now)
             let before = board.reading(chain.name)?.findings
+            let latched = await durable(findings.filter(\.latched), at: now)
             board.record(chain.name, { r in
                 r.vitals = vitals
                 r.cursorHeight = cursor
                 r.findings = findings
                 r.probedAt = now
                 r.lastError = nil
-            }, policy: chain.policy, latched: findings.filter(\.latched))
+            }, policy: chain.policy, latched: latched)
             // Logged when a finding first appears (its figures change every probe).
             for f in findings where before?.contains(where: { $0.rule == f.rule && $0.subject == f.subject }) != true {
                 logger.warning("watchdog: \(f.rule)", metadata: ["chain": "\(chain.name)", "reason": "\(f.reason)"])
@@ -93,6 +102,19 @@ public final class ChainWatchdog: PluginService {
                 r.failedProbes += 1
             }, policy: chain.policy)
             Counter(label: "unrip_watchdog_probe_errors_total", dimensions: [("chain", chain.name)]).increment()
+        }
+    }
+
+    /// Commits `findings` through `latch`; what could not be committed is returned, for the
+    /// board to hand to the evaluator (which commits it on its next round, as before).
+    private func durable(_ findings: [WatchdogFinding], at now: Date) async -> [WatchdogFinding] {
+        guard !findings.isEmpty, let latch else { return findings }
+        do {
+            try await latch(findings, now)
+            return []
+        } catch {
+            logger.warning("watchdog: could not record a latched finding yet; the alert evaluator will", metadata: ["error": "\(error)"])
+            return findings
         }
     }
 

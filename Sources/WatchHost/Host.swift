@@ -16,6 +16,8 @@ import WatchCore
 /// the control surface, and shuts down gracefully on SIGTERM/SIGINT.
 public struct UnripHost: Sendable {
     public static let version = "0.1.0"
+    /// The control surface's listen queue (the kernel caps it at `net.core.somaxconn`).
+    static let listenBacklog = 4096
 
     public let config: HostConfig
     public let logger: Logger
@@ -237,6 +239,10 @@ public struct UnripHost: Sendable {
                     idleTimeout: .seconds(Int64(config.httpIdleTimeoutSeconds)))),
             configuration: .init(
                 address: .hostname(config.httpHost, port: config.httpPort), serverName: "unrip-watch",
+                // A deep listen queue: clients past the connection cap wait in it rather than have
+                // their SYN dropped, which a client retries only after 1, 3, 7, 15 s (a flood's
+                // closed connections fill a queue of 256 for a moment, and the next client waited).
+                backlog: Self.listenBacklog,
                 availableConnectionsDelegate: MaximumAvailableConnections(connections)),
             onServerRunning: { channel in
                 logger.info("control surface listening", metadata: ["address": "\(channel.localAddress?.description ?? "?")"])

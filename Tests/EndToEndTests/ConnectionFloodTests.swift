@@ -1,4 +1,5 @@
 import BitcoinTesting
+import EVMTesting
 import Foundation
 import JSONRPCClient
 import Testing
@@ -89,5 +90,48 @@ import WatchTesting
         #expect(drippers.count < 300, "no dripping client was closed within 8 s (read_header_timeout_s = 2)")
         #expect(!host.log.contains("Fatal error"))
         #expect(await host.terminate() == 0)
+    }
+
+    /// ~700 idle clients against a host under `ulimit -n 512` (its HTTP cap is what the reserve
+    /// leaves: 256), then all gone at once: the host answers a new client within a few seconds,
+    /// every time. Measured: the slowest of the first answers after each flood is printed.
+    @Test func afterAFloodOfIdleClientsANewClientIsAnsweredWithinSeconds() async throws {
+        Self.raiseOwnFileLimit()
+        let db = try await TestDatabase.create()
+        let double = try await BitcoindDouble.start()
+        double.mine(1)
+        // Every plugin on: PostgreSQL, Kafka, ZMQ and the RPC clients take descriptors too.
+        let bridge = try await POABridgeDouble.start()
+        defer { bridge.stop() }
+        let kafka = try await TestBroker.start(topics: InputBrokerTimingDrillTests.topics)
+        defer { kafka.stop() }
+        let evm = EVMNodeDouble(chain: EVMChainModel(chainId: 100, tip: 100))
+        let evmURL = try await evm.start()
+        defer { Task { await evm.stop() } }
+        let config = HostileInputDrillTests.config(db: db, double: double, bridge: bridge, evm: evmURL, kafka: kafka.bootstrap)
+        let host = try HostProcess(config: config, port: try freePort())
+        try host.start(fileLimit: 512)
+        defer { Task { _ = await host.terminate() } }
+        func answered(within limit: Duration) async -> Bool {
+            (try? await JSONRPCClient(.init(url: "http://127.0.0.1:\(host.port)", timeout: limit)).get("/healthz")) != nil
+        }
+        #expect(await waitUntil(.seconds(30)) { await answered(within: .seconds(5)) }, "\(host.log.suffix(1500))")
+        var slowest = Duration.zero
+        for round in 0..<3 {
+            var idle: [Int32] = []
+            for _ in 0..<700 { if let fd = Self.idleConnection(host.port) { idle.append(fd) } }
+            // Held a while: the host takes what it can hold, the rest wait in the listen queue.
+            try await Task.sleep(for: .seconds(3))
+            idle.forEach { close($0) }
+            let closed = ContinuousClock.now
+            var ok = false
+            while !ok, ContinuousClock.now - closed < .seconds(30) { ok = await answered(within: .seconds(30)) }
+            let took = ContinuousClock.now - closed
+            slowest = max(slowest, took)
+            print("flood round \(round): /healthz answered \(took) after 700 idle clients closed")
+            #expect(ok && took < .seconds(5), "round \(round): \(took)\n\(host.log.suffix(1000))")
+        }
+        print("flood: slowest first answer after the clients closed: \(slowest)")
+        #expect(host.process.isRunning)
     }
 }

@@ -80,21 +80,25 @@ public final class InputConsumer: PluginService {
         do {
             while !Task.isCancelled {
                 if check.due(clock.now()) { try await checkProgress(consumer, &check) }
-                switch await consumer.poll(timeoutMs: 200) {
-                case nil:
-                    continue
-                case .error(let error):
-                    stats.withLock {
-                        $0.consumerErrors += 1
-                        $0.lastError = "\(error)"
+                let polled = await consumer.poll(max: Self.batch, timeoutMs: 200)
+                var records: [KafkaRecord] = []
+                for result in polled {
+                    switch result {
+                    case .error(let error):
+                        stats.withLock {
+                            $0.consumerErrors += 1
+                            $0.lastError = "\(error)"
+                        }
+                        logger.debug("Kafka consumer error", metadata: ["error": "\(error)"])
+                    case .record(let record):
+                        records.append(record)
                     }
-                    logger.debug("Kafka consumer error", metadata: ["error": "\(error)"])
-                case .record(let record):
-                    try await handle(record, schema: schemas[record.topic])
-                    try await consumer.commit(record)
-                    check.tookRecord(at: clock.now())
-                    onInput()
                 }
+                guard !records.isEmpty else { continue }
+                try await handle(records, schemas: schemas)
+                try await consumer.commit(records)
+                check.tookRecord(at: clock.now())
+                for _ in records { onInput() }
             }
         } catch {
             await consumer.close()
@@ -125,41 +129,50 @@ public final class InputConsumer: PluginService {
         throw InputStalled(description: verdict + "; rebuilding the consumer (it rejoins the group)")
     }
 
-    /// Stores one record (or its dead letter). Throws only when the database fails.
-    func handle(_ record: KafkaRecord, schema: InputSchema?) async throws {
-        guard let schema else {
-            try await deadLetter(record, reason: "no input schema is configured for topic \(record.topic)")
-            return
+    /// Records taken from one poll at most: their dead letters are written together and their
+    /// offsets committed in one request.
+    static let batch = 500
+
+    /// Stores each record of a poll, or dead-letters it; the dead letters of the batch go in one
+    /// statement after the good records. Throws only when the database fails (nothing of the
+    /// batch is committed then: it is consumed again, and storing is idempotent).
+    func handle(_ records: [KafkaRecord], schemas: [String: InputSchema]) async throws {
+        var rejected: [(record: KafkaRecord, reason: String)] = []
+        for record in records {
+            if let reason = try await store(record, schema: schemas[record.topic]) { rejected.append((record, Excerpt.of(reason))) }
         }
-        guard !record.value.isEmpty else {
-            try await deadLetter(record, reason: "empty message (a tombstone, null value): an input topic carries \(schema.rawValue) JSON events")
-            return
-        }
+        guard !rejected.isEmpty else { return }
+        try await store.deadLetters(rejected)
+        stats.withLock { $0.deadLettered += rejected.count }
+        // One line per batch: a flood of junk must not flood the log too.
+        logger.warning(
+            "malformed input dead-lettered",
+            metadata: [
+                "count": "\(rejected.count)", "topic": "\(rejected[0].record.topic)", "partition": "\(rejected[0].record.partition)",
+                "offset": "\(rejected[0].record.offset)", "reason": "\(rejected[0].reason)",
+            ])
+    }
+
+    /// Stores one record; returns why it is to be dead-lettered instead, or nil once stored.
+    func store(_ record: KafkaRecord, schema: InputSchema?) async throws -> String? {
+        guard let schema else { return "no input schema is configured for topic \(record.topic)" }
+        guard !record.value.isEmpty else { return "empty message (a tombstone, null value): an input topic carries \(schema.rawValue) JSON events" }
         switch InputContracts.parse(record.value, expected: schema) {
         case .success(let event):
             do {
                 try await store.store(event)
             } catch let error as PostgresError where error.isRefusalOfTheData {
-                try await deadLetter(record, reason: "PostgreSQL refused the record: \(error)")
-                return
+                return "PostgreSQL refused the record: \(error)"
             }
             let at = clock.now()
             stats.withLock {
                 $0.stored[schema.rawValue, default: 0] += 1
                 $0.lastRecordAt = at
             }
+            return nil
         case .failure(let rejection):
-            try await deadLetter(record, reason: rejection.reason)
+            return rejection.reason
         }
-    }
-
-    private func deadLetter(_ record: KafkaRecord, reason full: String) async throws {
-        let reason = Excerpt.of(full)
-        try await store.deadLetter(record, reason: reason)
-        stats.withLock { $0.deadLettered += 1 }
-        logger.warning(
-            "malformed input dead-lettered",
-            metadata: ["topic": "\(record.topic)", "partition": "\(record.partition)", "offset": "\(record.offset)", "reason": "\(reason)"])
     }
 
     public func state() async -> JSONValue {

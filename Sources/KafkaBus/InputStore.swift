@@ -38,13 +38,27 @@ public struct InputStore: Sendable {
 
     /// Keeps a malformed message with the reason; redelivery of the same offset is a no-op.
     public func deadLetter(_ record: KafkaRecord, reason: String) async throws {
+        try await deadLetters([(record, reason)])
+    }
+
+    /// Dead-letters several records in one statement (a flood of junk costs one round trip per
+    /// poll, not one per message); a record already dead-lettered is left as it is.
+    public func deadLetters(_ items: [(record: KafkaRecord, reason: String)]) async throws {
+        guard !items.isEmpty else { return }
+        func column(_ value: ((record: KafkaRecord, reason: String)) -> String?) -> String? { PGArray.literal(items.map(value)) }
+        let columns = [
+            column(\.record.topic), column { String($0.record.partition) }, column { String($0.record.offset) },
+            column { $0.record.key.map(Self.hex) }, column { Self.hex($0.record.value) }, column { Self.storable($0.reason) },
+        ]
         _ = try await pool.withConnection { conn in
             try conn.query(
                 """
                 INSERT INTO dead_letters (topic, kafka_partition, kafka_offset, message_key, payload, reason)
-                VALUES ($1, $2, $3, decode($4, 'hex'), decode($5, 'hex'), $6) ON CONFLICT DO NOTHING
+                SELECT t, p, o, decode(k, 'hex'), decode(v, 'hex'), r
+                FROM unnest($1::text[], $2::int[], $3::bigint[], $4::text[], $5::text[], $6::text[]) AS u(t, p, o, k, v, r)
+                ON CONFLICT DO NOTHING
                 """,
-                [record.topic, String(record.partition), String(record.offset), record.key.map(Self.hex), Self.hex(record.value), Self.storable(reason)])
+                columns)
         }
     }
 

@@ -120,6 +120,24 @@ public final class KafkaConsumer: Sendable {
         if err != RD_KAFKA_RESP_ERR_NO_ERROR { throw KafkaError(err, context: "commit") }
     }
 
+    /// Commits every record of a batch as consumed: the highest offset + 1 of each partition, in
+    /// one request to the group coordinator.
+    public func commit(_ records: [KafkaRecord]) async throws(KafkaError) {
+        var next: [String: [Int32: Int64]] = [:]
+        for r in records { next[r.topic, default: [:]][r.partition] = max(next[r.topic]?[r.partition] ?? 0, r.offset + 1) }
+        guard !next.isEmpty else { return }
+        let handle = self.handle, positions = next
+        let err = await onQueue { () -> rd_kafka_resp_err_t in
+            let list = rd_kafka_topic_partition_list_new(Int32(records.count))
+            defer { rd_kafka_topic_partition_list_destroy(list) }
+            for (topic, partitions) in positions {
+                for (partition, offset) in partitions { rd_kafka_topic_partition_list_add(list, topic, partition).pointee.offset = offset }
+            }
+            return rd_kafka_commit(handle.raw, list, 0)
+        }
+        if err != RD_KAFKA_RESP_ERR_NO_ERROR { throw KafkaError(err, context: "commit") }
+    }
+
     /// Leaves the group and destroys the handle.
     public func close() async {
         guard !closed.exchange(true, ordering: .acquiringAndReleasing) else { return }

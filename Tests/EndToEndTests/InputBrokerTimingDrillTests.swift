@@ -69,4 +69,34 @@ import WatchTesting
         let run = try await Self.secondPriceStored(brokers: broker.bootstrap, kafka: ["input_idle_fetch_pause_ms = 100"])
         #expect(run.stored, "\(broker.kind): \(String(describing: run.state))\n\(run.log.suffix(1500))")
     }
+
+    /// A flood of junk on an input topic: every message dead-lettered, and a good price behind
+    /// it stored once they are. Prints what the flood cost (messages dead-lettered a second).
+    @Test func aFloodOfJunkIsDeadLetteredAndThePriceBehindItArrives() async throws {
+        let count = Int(ProcessInfo.processInfo.environment["UNRIP_JUNK_FLOOD"] ?? "") ?? 20_000
+        let db = try await TestDatabase.create()
+        let double = try await BitcoindDouble.start()
+        double.mine(1)
+        let broker = try await TestBroker.start(topics: Self.topics)
+        defer { broker.stop() }
+        let config = KillDrillTests.config(db: db, double: double) + "\n[kafka]\nbrokers = [\"\(broker.bootstrap)\"]\n"
+        let host = try await HostileRoundThreeDrillTests.started(config)
+        defer { Task { _ = await host.terminate() } }
+        let producer = try KafkaProducer(config: KafkaClientConfig(brokers: [broker.bootstrap]))
+        let junk = (0..<count).map { KafkaOutgoingMessage(topic: "unrip.reference_prices", key: "junk", value: Array("{\"junk\": \($0)}".utf8)) }
+        let sent = ContinuousClock.now
+        var results = await producer.send(junk)
+        let good = UUID().uuidString.lowercased()
+        results += await producer.send([Self.price(good, key: "junk")])
+        await producer.close()
+        #expect(results.allSatisfy { (try? $0.get()) != nil })
+        let stored = await waitUntil(.seconds(300), every: .milliseconds(100)) {
+            ((try? await db.pool.withConnection { try $0.query("SELECT count(*) AS n FROM reference_prices WHERE event_id = $1::uuid", [good]).first?.int("n") }) ?? nil) == 1
+        }
+        let took = ContinuousClock.now - sent
+        let dead = try await db.pool.withConnection { try $0.query("SELECT count(*) AS n FROM dead_letters").first?.int("n") }
+        #expect(stored && dead == count, "stored \(stored), dead letters \(String(describing: dead)) of \(count)")
+        let seconds = Double(took.components.seconds) + Double(took.components.attoseconds) / 1e18
+        print("junk flood (\(broker.kind)): \(count) dead-lettered and the price behind them stored in \(took), \(Int(Double(count) / seconds))/s")
+    }
 }

@@ -175,8 +175,11 @@ public final class PluginSupervisor: Service, ManagedPlugin {
                 await signal.wait(after: generation)
                 continue
             }
-            if let lease = pluginLease, await lease.acquire() != .held {
-                if status != .standby { logger.notice("standing by: another host holds the lease", metadata: ["plugin": "\(name)"]) }
+            if let lease = pluginLease, case let attempt = await lease.acquire(), attempt != .held {
+                if status != .standby {
+                    let holder: String = if case .heldElsewhere(let who) = attempt { who } else { "unknown (\(attempt))" }
+                    logger.notice("standing by: another host holds the lease", metadata: ["plugin": "\(name)", "holder": "\(holder)"])
+                }
                 set(.standby)
                 await signal.wait(after: generation, atMost: lease.renewEvery, clock: clock)
                 continue

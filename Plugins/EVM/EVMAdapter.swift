@@ -27,7 +27,7 @@ public struct EVMAdapter: ChainAdapter {
     let scanner: LogScanner
     /// The scanner's filter as bloom bits, for `recheckAgainstBloom`.
     let bloomQuery: TransferBloomQuery
-    let stats = EVMStats()
+    let stats: EVMStats
     let rescanProgress = EVMRescanProgress()
     /// Handles by lower-case address.
     let handles: [EVMAddress: FundingHandle]
@@ -51,6 +51,7 @@ public struct EVMAdapter: ChainAdapter {
             JSONRPCClient(.init(url: $0, version: .v2, timeout: configuration.rpcTimeout, concurrency: configuration.maxConcurrency))
         }
         let clock = context.clock
+        stats = EVMStats(clock: clock)
         let pool = RPCEndpointPool(
             clients: clients, clock: clock, retry: configuration.retry, maxHeadLag: configuration.maxHeadLagBlocks, chainID: configuration.chainId)
         client = EVMClient(pool: pool, retry: configuration.retry, stats: stats, logger: context.logger, sleep: { try await clock.sleep(for: $0) })

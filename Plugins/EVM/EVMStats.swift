@@ -56,6 +56,10 @@ final class EVMStats: Sendable {
     }
 
     let counters = Mutex(Counters())
+    /// When an error happened (`last_error_at`): the adapter's clock.
+    let clock: any WatchClock
+
+    init(clock: any WatchClock = SystemClock()) { self.clock = clock }
 
     func update(_ body: (inout Counters) -> Void) { counters.withLock { body(&$0) } }
     var snapshot: Counters { counters.withLock { $0 } }
@@ -71,14 +75,14 @@ final class EVMStats: Sendable {
             case .cancelled: return
             }
             c.lastError = Excerpt.of("\(error)")
-            c.lastErrorAt = Date()
+            c.lastErrorAt = clock.now()
         }
     }
 
     func note(_ error: String) {
         update {
             $0.lastError = Excerpt.of(error)
-            $0.lastErrorAt = Date()
+            $0.lastErrorAt = clock.now()
         }
     }
 }

@@ -35,8 +35,6 @@ public final class InputConsumer: PluginService {
         /// What the stall check saw last (`InputStallCheck`).
         var assigned: Int?
         var waiting: Int64?
-        var stalled: String?
-        var idlePausesStopped = false
     }
 
     private let store: InputStore
@@ -48,6 +46,7 @@ public final class InputConsumer: PluginService {
     private let idleFetchPauseMs: Int32
     private let stallAfter: Duration
     private let clock: any WatchClock
+    private let memory: InputStallMemory
     private let stats = Mutex(Stats())
 
     /// - Parameters:
@@ -59,8 +58,10 @@ public final class InputConsumer: PluginService {
     ///     `adapter_unhealthy` alert) and recovers (`InputStallCheck`); `[kafka] input_stall_after_s`.
     public init(
         store: InputStore, config: KafkaClientConfig, groupID: String, topics: Topics, logger: Logger, idleFetchPauseMs: Int32 = 0,
-        stallAfter: Duration = .seconds(60), clock: any WatchClock = SystemClock(), onInput: @escaping @Sendable () -> Void = {}
+        stallAfter: Duration = .seconds(60), clock: any WatchClock = SystemClock(), memory: InputStallMemory = InputStallMemory(),
+        onInput: @escaping @Sendable () -> Void = {}
     ) {
+        self.memory = memory
         self.idleFetchPauseMs = idleFetchPauseMs
         self.stallAfter = stallAfter
         self.clock = clock
@@ -77,6 +78,7 @@ public final class InputConsumer: PluginService {
         let consumer = try KafkaConsumer(
             config: config, groupID: groupID, topics: Array(schemas.keys).sorted(), idleFetchPauseMs: idleFetchPauseMs)
         var check = InputStallCheck(limit: stallAfter.timeInterval, startedAt: clock.now())
+        if memory.idlePausesStopped { await consumer.stopIdlePauses() }
         do {
             while !Task.isCancelled {
                 if check.due(clock.now()) { try await checkProgress(consumer, &check) }
@@ -98,6 +100,7 @@ public final class InputConsumer: PluginService {
                 try await handle(records, schemas: schemas)
                 try await consumer.commit(records)
                 check.tookRecord(at: clock.now())
+                memory.moved()
                 for _ in records { onInput() }
             }
         } catch {
@@ -111,18 +114,23 @@ public final class InputConsumer: PluginService {
     /// a consumer pausing for idle stops pausing, else it is rebuilt (it rejoins the group).
     private func checkProgress(_ consumer: KafkaConsumer, _ check: inout InputStallCheck) async throws {
         let progress = await consumer.progress()
-        let verdict = check.observe(assigned: progress.assigned, waiting: progress.waiting, at: clock.now())
+        let pausing = idleFetchPauseMs > 0 && !consumer.idlePausesWereStopped
+        // A pausing consumer is suspect at one message: the pause itself can starve it.
+        let verdict = check.observe(assigned: progress.assigned, waiting: progress.most, minimum: pausing ? 1 : 2, at: clock.now())
         stats.withLock {
             $0.assigned = progress.assigned
             $0.waiting = progress.waiting
-            $0.stalled = verdict
         }
-        guard let verdict else { return }
+        guard let verdict else {
+            if progress.assigned > 0, progress.waiting == 0 { memory.moved() }
+            return
+        }
+        memory.report(verdict)
         logger.error("input consumer stalled", metadata: ["why": "\(verdict)"])
-        if progress.assigned > 0, idleFetchPauseMs > 0, !consumer.idlePausesWereStopped {
-            logger.warning("input consumer: idle fetch pauses stopped for this consumer (the broker holds empty fetches)")
+        if progress.assigned > 0, pausing {
+            logger.warning("input consumer: idle fetch pauses stopped (the broker holds empty fetches)")
             await consumer.stopIdlePauses()
-            stats.withLock { $0.idlePausesStopped = true }
+            memory.stopIdlePauses()
             check.restart(at: clock.now())
             return
         }
@@ -189,13 +197,13 @@ public final class InputConsumer: PluginService {
             "consumer_errors": .int(Int64(s.consumerErrors)), "last_error": .optional(s.lastError),
             "last_record_at": s.lastRecordAt.map { .string(Timestamp.string($0)) } ?? .null,
             "assigned_partitions": .optional(s.assigned), "messages_waiting": s.waiting.map { .int($0) } ?? .null,
-            "stalled": .optional(s.stalled), "stall_after_s": .int(Int64(stallAfter.timeInterval)),
-            "idle_fetch_pause_ms": .int(Int64(idleFetchPauseMs)), "idle_pauses_stopped": .bool(s.idlePausesStopped),
+            "stalled": .optional(memory.stalled), "stall_after_s": .int(Int64(stallAfter.timeInterval)),
+            "idle_fetch_pause_ms": .int(Int64(idleFetchPauseMs)), "idle_pauses_stopped": .bool(memory.idlePausesStopped),
         ]
     }
 
     /// Unhealthy while stalled: no partition held, or messages waiting and none taken.
     public func health() async -> PluginHealth {
-        stats.withLock { $0.stalled }.map { .unhealthy($0) } ?? .healthy
+        memory.stalled.map { .unhealthy($0) } ?? .healthy
     }
 }

@@ -1,4 +1,5 @@
 import Foundation
+import Synchronization
 
 /// When the input consumer is stuck, whatever the broker does: it holds no partition of the
 /// input topics for longer than `limit` (a broker that never dropped a dead group member gives
@@ -30,8 +31,11 @@ struct InputStallCheck {
         unassignedSince = unassignedSince.map { _ in now }
     }
 
-    /// What is wrong now, or nil.
-    mutating func observe(assigned: Int, waiting: Int64?, at now: Date) -> String? {
+    /// What is wrong now, or nil. `waiting` counts the messages on the partition with the most
+    /// (high watermark less position); it must reach `minimum` to count: a transactional
+    /// producer leaves its commit marker at a partition's end, which no consumer ever takes, so
+    /// one message "waiting" is normal there.
+    mutating func observe(assigned: Int, waiting: Int64?, minimum: Int64 = 2, at now: Date) -> String? {
         lastCheck = now
         if assigned == 0 {
             let since = unassignedSince ?? now
@@ -41,8 +45,8 @@ struct InputStallCheck {
             return held > limit ? "holds no partition of the input topics for \(Int(held)) s (the group assigned none)" : nil
         }
         unassignedSince = nil
-        guard let waiting, waiting > 0 else {
-            if waiting == 0 { movedAt = now }
+        guard let waiting, waiting >= minimum else {
+            if let waiting, waiting < minimum { movedAt = now }
             return nil
         }
         let still = now.timeIntervalSince(movedAt)
@@ -53,4 +57,21 @@ struct InputStallCheck {
 /// The input consumer gave up on a stuck consumer; the supervisor builds a fresh one.
 struct InputStalled: Error, CustomStringConvertible {
     let description: String
+}
+
+/// What the input consumer knows of a stall across its rebuilds (the supervisor builds a fresh
+/// consumer after one): the stall stays reported until a consumer shows progress, and a broker
+/// found to starve idle pauses is not paused for again.
+public final class InputStallMemory: Sendable {
+    private let state = Mutex<(stalled: String?, idlePausesStopped: Bool)>((nil, false))
+
+    public init() {}
+
+    var stalled: String? { state.withLock { $0.stalled } }
+    var idlePausesStopped: Bool { state.withLock { $0.idlePausesStopped } }
+
+    func report(_ verdict: String) { state.withLock { $0.stalled = verdict } }
+    /// A record was taken, or the consumer holds partitions with nothing waiting.
+    func moved() { state.withLock { $0.stalled = nil } }
+    func stopIdlePauses() { state.withLock { $0.idlePausesStopped = true } }
 }

@@ -43,21 +43,21 @@ extension KafkaConsumer {
     /// that does not answer in time counts as "waiting": the consumer then fetches as it would
     /// without a pause (while a broker is unreachable, librdkafka does not spin on it anyway).
     private func messagesWaiting(_ assignment: UnsafeMutablePointer<rd_kafka_topic_partition_list_t>) -> Bool {
-        (waiting(assignment) ?? 1) > 0
+        (waiting(assignment)?.total ?? 1) > 0
     }
 
     /// How many messages of the assigned partitions wait on the broker: each partition's high
     /// watermark (asked of the broker: a ListOffsets request, which no pause drops) less this
     /// consumer's position there: the position of the last message taken, else the group's
     /// committed offset, else the low watermark (`auto.offset.reset = earliest`). Nil when the
-    /// broker did not answer in time.
-    func waiting(_ assignment: UnsafeMutablePointer<rd_kafka_topic_partition_list_t>) -> Int64? {
+    /// broker did not answer in time. `most` is the most on one partition.
+    func waiting(_ assignment: UnsafeMutablePointer<rd_kafka_topic_partition_list_t>) -> (total: Int64, most: Int64)? {
         guard let positions = rd_kafka_topic_partition_list_copy(assignment) else { return nil }
         defer { rd_kafka_topic_partition_list_destroy(positions) }
         guard rd_kafka_position(handle.raw, positions) == RD_KAFKA_RESP_ERR_NO_ERROR else { return nil }
         var committed: UnsafeMutablePointer<rd_kafka_topic_partition_list_t>?
         defer { if let committed { rd_kafka_topic_partition_list_destroy(committed) } }
-        var total: Int64 = 0
+        var total: Int64 = 0, most: Int64 = 0
         for i in 0..<Int(positions.pointee.cnt) {
             let entry = positions.pointee.elems[i]
             var low: Int64 = 0, high: Int64 = 0
@@ -74,19 +74,22 @@ extension KafkaConsumer {
                 position = stored >= 0 ? stored : low
             }
             total += max(0, high - position)
+            most = max(most, high - position)
         }
-        return total
+        return (total, most)
     }
 
-    /// The partitions assigned now, and how many messages wait on them (nil: the broker did not
-    /// answer): what the input consumer's stall check reads.
-    public func progress() async -> (assigned: Int, waiting: Int64?) {
+    /// The partitions assigned now, how many messages wait on them, and the most on one
+    /// (nil: the broker did not answer): what the input consumer's stall check reads.
+    public func progress() async -> (assigned: Int, waiting: Int64?, most: Int64?) {
         await onQueue { [self] in
             var list: UnsafeMutablePointer<rd_kafka_topic_partition_list_t>?
-            guard rd_kafka_assignment(handle.raw, &list) == RD_KAFKA_RESP_ERR_NO_ERROR, let list else { return (0, nil) }
+            guard rd_kafka_assignment(handle.raw, &list) == RD_KAFKA_RESP_ERR_NO_ERROR, let list else { return (0, nil, nil) }
             defer { rd_kafka_topic_partition_list_destroy(list) }
             let assigned = Int(list.pointee.cnt)
-            return (assigned, assigned == 0 ? 0 : waiting(list))
+            guard assigned > 0 else { return (0, 0, 0) }
+            let counts = waiting(list)
+            return (assigned, counts?.total, counts?.most)
         }
     }
 

@@ -110,14 +110,7 @@ public final class KafkaConsumer: Sendable {
 
     /// Commits `record` as consumed (offset + 1), synchronously with the group coordinator.
     public func commit(_ record: KafkaRecord) async throws(KafkaError) {
-        let handle = self.handle
-        let err = await onQueue { () -> rd_kafka_resp_err_t in
-            let list = rd_kafka_topic_partition_list_new(1)
-            defer { rd_kafka_topic_partition_list_destroy(list) }
-            rd_kafka_topic_partition_list_add(list, record.topic, record.partition).pointee.offset = record.offset + 1
-            return rd_kafka_commit(handle.raw, list, 0)
-        }
-        if err != RD_KAFKA_RESP_ERR_NO_ERROR { throw KafkaError(err, context: "commit") }
+        try await commit([record])
     }
 
     /// Commits every record of a batch as consumed: the highest offset + 1 of each partition, in

@@ -22,15 +22,15 @@ struct OutboxFloor {
     private var samples: [(at: Date, oldest: Int64)] = []
     private var lastFullRead: Date
 
-    init(now: Date = Date()) { lastFullRead = now }
+    init(now: Date) { lastFullRead = now }
 
     /// Where the next read starts (0: a full read).
-    func next(now: Date = Date()) -> Int64 {
+    func next(now: Date) -> Int64 {
         now.timeIntervalSince(lastFullRead) >= Self.rescanInterval ? 0 : value
     }
 
     /// After a read from `after` that returned rows from `first` to `last` (ids), or none.
-    mutating func record(after: Int64, first: Int64?, last: Int64?, now: Date = Date()) {
+    mutating func record(after: Int64, first: Int64?, last: Int64?, now: Date) {
         if after == 0 {
             value = 0
             samples = []

@@ -114,7 +114,7 @@ public final class OutboxRelay: PluginService {
         // relay has re-read the outbox from the oldest unpublished row.
         var blocked: Set<String> = []
         var failure: String?
-        var floor = OutboxFloor()
+        var floor = OutboxFloor(now: clock.now())
         var drain: Drain?
         // When the backlog gauges were last recorded.
         var backlogRecordedAt: Date?
@@ -197,9 +197,9 @@ public final class OutboxRelay: PluginService {
 
     /// One read of unpublished rows from where `floor` says, but for those in flight.
     private func read(floor: inout OutboxFloor, inFlight: [Int64]) async throws -> [OutboxRow] {
-        let after = floor.next()
+        let after = floor.next(now: clock.now())
         let rows = try await store.unpublished(limit: settings.batchSize, floor: after, excluding: inFlight)
-        floor.record(after: after, first: rows.first?.id, last: rows.last?.id)
+        floor.record(after: after, first: rows.first?.id, last: rows.last?.id, now: clock.now())
         return rows
     }
 

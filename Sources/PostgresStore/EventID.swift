@@ -14,6 +14,8 @@ public enum EventID {
     }())
     private static let hexDigits = Array("0123456789abcdef".utf8)
 
+    /// The wall clock by default: the time only orders ids in the index (version 7), it decides
+    /// nothing; tests pass a time to check the layout.
     public static func make(at now: Date = Date()) -> String {
         let milliseconds = UInt64(max(0, now.timeIntervalSince1970 * 1_000))
         let (a, b) = state.withLock { s -> (UInt64, UInt64) in

@@ -112,16 +112,19 @@ extension FundingRepository {
                     (active OR (retired_at IS NOT NULL AND retired_at > $2::timestamptz)) AS watched
                 FROM funding_handles WHERE chain = $1 ORDER BY id
                 """, [handle.chain, Timestamp.string(at.addingTimeInterval(-retiredWatch))])
-            for row in rows where addressKey(row["address"] ?? "") == key {
-                let id = row.int("id") ?? 0, active = row.bool("active") == true
-                let same = row["address"] == handle.address && row["asset"] == handle.asset && row["network"] == handle.network
-                guard same, !active else {
-                    guard row.bool("watched") == true else { continue }  // long retired: no adapter sees it
-                    let existing = FundingHandle(
-                        chain: handle.chain, network: row["network"] ?? "", asset: row["asset"] ?? "", address: row["address"] ?? "",
-                        label: row["label"] ?? "", source: row["source"] ?? "")
-                    return .conflict(id: id, handle: existing, active: active)
-                }
+            // Every row of the address, in any spelling, before anything is written: a watched
+            // one that is not this very handle retired is a conflict, wherever it stands.
+            let matches = rows.filter { addressKey($0["address"] ?? "") == key }
+            func isThisHandle(_ row: PGRow) -> Bool {
+                row["address"] == handle.address && row["asset"] == handle.asset && row["network"] == handle.network
+            }
+            if let blocking = matches.first(where: { $0.bool("watched") == true && !(isThisHandle($0) && $0.bool("active") != true) }) {
+                let existing = FundingHandle(
+                    chain: handle.chain, network: blocking["network"] ?? "", asset: blocking["asset"] ?? "", address: blocking["address"] ?? "",
+                    label: blocking["label"] ?? "", source: blocking["source"] ?? "")
+                return .conflict(id: blocking.int("id") ?? 0, handle: existing, active: blocking.bool("active") == true)
+            }
+            if let retired = matches.first(where: isThisHandle), let id = retired.int("id") {
                 try conn.query(
                     """
                     UPDATE funding_handles SET active = TRUE, retired_at = NULL, retire_reason = NULL,

@@ -74,10 +74,13 @@ enum ObservationBatch {
             let original = legal && o.target.reason == .reorgedOut ? try originalBackInPlay(replacedBy: o, conn: conn) : nil
             let target = original.map { FundingTarget.failedOrStuck(.replaced(by: $0)) } ?? o.target
             let reason = newState == .failedOrStuck ? (legal ? target.reason?.description : nil) : nil
+            // A transfer a person holds keeps its state and reason, but still gets the chain's
+            // facts: what replaced it, and a double spend away (its latch pages as ever).
+            let facts = legal || row.heldByPerson
             updates.append(
                 Update(
-                    id: row.id, observation: o, state: newState, reason: reason, replacedBy: legal ? target.reason?.replacedBy : nil,
-                    supersededBy: legal ? (original ?? o.replacement?.supersededBy) : nil, doubleSpentBy: legal ? o.replacement?.doubleSpentBy : nil))
+                    id: row.id, observation: o, state: newState, reason: reason, replacedBy: facts ? target.reason?.replacedBy : nil,
+                    supersededBy: legal ? (original ?? o.replacement?.supersededBy) : nil, doubleSpentBy: facts ? o.replacement?.doubleSpentBy : nil))
             // A timeline step is a state change or a change of block (included, reorged out);
             // a repeated report of the same thing adds nothing.
             if previous != newState || row.blockHash != o.block?.hash {
@@ -101,7 +104,7 @@ enum ObservationBatch {
         try conn.query(
             """
             SELECT tx_hash FROM funding_observations
-            WHERE chain = $1 AND address = $2 AND replaced_by = $3 AND state <> 'FAILED_OR_STUCK'
+            WHERE chain = $1 AND address = $2 AND replaced_by = $3 AND state <> 'FAILED_OR_STUCK' AND block_hash IS NOT NULL
             ORDER BY id LIMIT 1
             """, [o.key.chain, o.address, o.key.txHash]
         ).first?["tx_hash"]

@@ -2,6 +2,7 @@ import Dispatch
 import Foundation
 import Logging
 import Synchronization
+import WatchCore
 
 /// A small pool of libpq connections. Blocking calls run on the pool's own dispatch queues,
 /// never on Swift's cooperative thread pool. Broken connections are reset with backoff.
@@ -32,12 +33,18 @@ public final class PostgresPool: Sendable {
     public let fence: PostgresFence?
     /// `SET …` statements run on every session the pool opens (or resets).
     private let sessionSettings: [String]
+    /// The backoff between attempts after a lost connection sleeps on it.
+    private let clock: any WatchClock
 
     /// - Parameters:
     ///   - url: a libpq connection URI or keyword string; never logged.
     ///   - size: connections at most.
     ///   - sessionSettings: `SET …` statements for every session (e.g. a timeout).
-    public init(url: String, size: Int = 4, maxAttempts: Int = 5, logger: Logger = Logger(label: "unrip.postgres"), sessionSettings: [String] = []) {
+    public init(
+        url: String, size: Int = 4, maxAttempts: Int = 5, logger: Logger = Logger(label: "unrip.postgres"), sessionSettings: [String] = [],
+        clock: any WatchClock = SystemClock()
+    ) {
+        self.clock = clock
         self.sessionSettings = sessionSettings
         self.url = Self.withConnectTimeout(url)
         self.size = max(1, size)
@@ -54,6 +61,7 @@ public final class PostgresPool: Sendable {
         logger = pool.logger
         shared = pool.shared
         sessionSettings = pool.sessionSettings
+        clock = pool.clock
         self.fence = fence
     }
 
@@ -90,7 +98,7 @@ public final class PostgresPool: Sendable {
             } catch let error as PostgresError where error.isConnectionLost && attempt < maxAttempts {
                 release(slot)
                 logger.warning("PostgreSQL connection lost; retrying", metadata: ["attempt": "\(attempt)", "error": "\(error)"])
-                try await Task.sleep(for: delay)
+                try await clock.sleep(for: delay)
                 delay = min(delay * 2, .seconds(5))
             } catch {
                 release(slot)

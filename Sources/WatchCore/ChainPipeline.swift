@@ -90,6 +90,7 @@ public actor ChainPipeline {
         }
         let demotions = tracker.demotionChanges
         if !observations.isEmpty || tracker.tip != tipBefore || !demotions.isEmpty {
+            // Metric only (how long the commit took on the machine's clock), no decision.
             let started = ContinuousClock.now
             defer { Timer(label: "unrip_commit_seconds", dimensions: [("adapter", adapter)]).record(duration: ContinuousClock.now - started) }
             let commit = TrackerCommit(

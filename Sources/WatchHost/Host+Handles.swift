@@ -10,13 +10,13 @@ extension UnripHost {
 
     /// Every enabled chain, with the adapter's address check and the assets it watches (its
     /// section's, and the one `[bridge] handle_assets` gives its deposit addresses).
-    func handleChains(pipelines: [ChainName: ChainPipeline] = [:]) -> [HandleChain] {
+    func handleChains(tips: [ChainName: @Sendable () async -> Int?] = [:]) -> [HandleChain] {
         config.adapters.map { adapter in
             let assets = Set(adapter.assets).union([config.reconciler?.handleAssets[adapter.kind]].compactMap { $0 })
             var chain = HandleChain(
                 chain: adapter.kind, network: adapter.network, assets: assets.sorted(), canonicalAddress: adapter.canonicalAddress,
                 addressKey: adapter.addressKey)
-            if let pipeline = pipelines[adapter.kind] { chain.tip = { await pipeline.tip?.height } }
+            if let tip = tips[adapter.kind] { chain.tip = tip }
             return chain
         }
     }

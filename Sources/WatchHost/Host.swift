@@ -46,7 +46,7 @@ public struct UnripHost: Sendable {
     /// Connects, migrates, registers handles and restores every adapter's tracker.
     public func prepare() async throws -> Prepared {
         let pool = PostgresPool(
-            url: config.databaseURL, size: config.databasePoolSize, logger: logger, sessionSettings: config.ha.sessionSettings)
+            url: config.databaseURL, size: config.databasePoolSize, logger: logger, sessionSettings: config.ha.sessionSettings, clock: clock)
         try await DatabaseStartup.wait(
             for: pool, url: config.databaseURL, timeout: .seconds(config.databaseStartupTimeoutSeconds), clock: clock, logger: logger)
         let runner = try MigrationRunner(directory: MigrationRunner.locate(explicit: config.migrationsDir))
@@ -55,7 +55,7 @@ public struct UnripHost: Sendable {
 
         var supervisors: [PluginSupervisor] = []
         var watched: [ChainWatchdog.Chain] = []
-        var pipelines: [ChainName: ChainPipeline] = [:]
+        var tips: [ChainName: @Sendable () async -> Int?] = [:]
         let book = try await handleBook(repository: repository)
         let reloadHandles = handleReloader(book: book, repository: repository)
         for adapter in config.adapters {
@@ -64,7 +64,6 @@ public struct UnripHost: Sendable {
                 adapter: adapter.kind, chain: adapter.kind, network: adapter.network, policy: adapter.policy,
                 store: fence == nil ? repository : FundingRepository(pool: adapterPool, observationsTopic: config.topicObservations, logger: logger),
                 clock: clock)
-            pipelines[adapter.kind] = pipeline
             let adapterLease = lease(fence, plugin: adapter.kind, pool: pool) { try await pipeline.reload() }
             var pluginLogger = logger
             pluginLogger[metadataKey: "plugin"] = "\(adapter.kind)"
@@ -89,6 +88,8 @@ public struct UnripHost: Sendable {
                 return try make(context)
             }
             supervisors.append(supervisor)
+            // A standby's tracker is frozen where the host started: no tip to judge by there.
+            tips[adapter.kind] = { supervisor.status == .standby ? nil : await pipeline.tip?.height }
             if let policy = adapter.watchdog {
                 watched.append(ChainWatchdog.Chain(
                     name: kind, probe: DeferredProbe(adapter.makeProbe), policy: policy, pipeline: pipeline, signals: signals,
@@ -146,7 +147,7 @@ public struct UnripHost: Sendable {
             ]
         }
         surface.onFundingChange = { trigger.signal() }
-        surface.handleChains = handleChains(pipelines: pipelines)
+        surface.handleChains = handleChains(tips: tips)
         surface.clock = clock
         surface.retiredHandleWatch = retiredHandleWatch
         surface.chainAdapters = Set(config.adapters.map(\.kind))
@@ -179,6 +180,7 @@ public struct UnripHost: Sendable {
         let groupID = config.kafkaGroupID
         let inputIdlePause = Int32(config.kafkaInputIdleFetchPauseMs)
         let stallAfter = Duration.seconds(config.kafkaInputStallAfterSeconds)
+        let stallMemory = InputStallMemory()  // across the consumer's rebuilds
         let relaySettings = OutboxRelay.Settings(shutdownTimeout: .seconds(config.kafkaShutdownTimeoutSeconds))
         let (relayPool, relayFence) = self.pool(for: "relay", pool)
         let (inputsPool, inputsFence) = self.pool(for: "inputs", pool)
@@ -189,7 +191,8 @@ public struct UnripHost: Sendable {
             PluginSupervisor(name: "inputs", kind: "kafka-inputs", logger: inputsLogger, lease: lease(inputsFence, plugin: "inputs", pool: pool)) { [inputsLogger] in
                 InputConsumer(
                     store: InputStore(pool: inputsPool), config: kafka, groupID: groupID, topics: topics, logger: inputsLogger,
-                    idleFetchPauseMs: inputIdlePause, stallAfter: stallAfter, clock: clock, onInput: { trigger.signal() })
+                    idleFetchPauseMs: inputIdlePause, stallAfter: stallAfter, clock: clock, memory: stallMemory,
+                    onInput: { trigger.signal() })
             },
         ]
     }

@@ -22,17 +22,21 @@ struct SchemaWatch: Service {
     var every: Duration = .seconds(10)
 
     func run() async throws {
+        var resyncPending = false
         while !Task.isShuttingDownGracefully {
             do {
                 try await clock.sleep(for: every)
             } catch {
                 return
             }
-            try await checkOnce()
+            try await checkOnce(resyncPending: &resyncPending)
         }
     }
 
-    func checkOnce() async throws {
+    /// One check; `resyncPending` carries a re-registration of the config's handles that has
+    /// not succeeded yet (the board says so until it has: a watch-set reload meanwhile would
+    /// drop the config's addresses).
+    func checkOnce(resyncPending: inout Bool) async throws {
         let status: MigrationRunner.SchemaStatus
         do {
             status = try await runner.status(of: pool)
@@ -41,8 +45,7 @@ struct SchemaWatch: Service {
         }
         switch status {
         case .current:
-            if board.problem != nil { logger.notice("database schema is current again") }
-            board.set(nil)
+            break
         case .missing, .behind:
             let problem = status == .missing
                 ? "the database has no unrip-watch schema (dropped or recreated under the running host?): re-running the migrations"
@@ -52,11 +55,11 @@ struct SchemaWatch: Service {
             do {
                 let applied = try await runner.apply(to: pool, logger: logger)
                 logger.notice("migrations re-applied", metadata: ["versions": "\(applied.map(String.init).joined(separator: ","))"])
-                try await onRecreated()
-                board.set(nil)
+                resyncPending = true
             } catch {
                 board.set("\(problem); they failed: \(Excerpt.of("\(error)"))")
                 logger.error("could not re-apply the migrations", metadata: ["error": "\(error)"])
+                return
             }
         case .ahead(let database, let binary):
             let error = MigrationError.newerDatabase(database: database, binary: binary)
@@ -64,6 +67,17 @@ struct SchemaWatch: Service {
             logger.critical("stopping: \(error)")
             throw error
         }
+        if resyncPending {
+            do {
+                try await onRecreated()
+                resyncPending = false
+            } catch {
+                board.set("the schema was re-created; registering the config's handles again failed (retried every \(every)): \(Excerpt.of("\(error)"))")
+                return
+            }
+        }
+        if board.problem != nil { logger.notice("database schema is current again") }
+        board.set(nil)
     }
 }
 

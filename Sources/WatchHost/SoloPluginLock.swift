@@ -4,72 +4,92 @@ import PostgresStore
 import Synchronization
 import WatchCore
 
-/// Without `[ha]`, one host per database is the rule, and this enforces it: each plugin runs
-/// only while this host holds a session-level advisory lock named for it, on one connection of
-/// its own. A second host on the same database finds the lock taken and stands by (its
-/// `/plugins/<name>/state` names the holder); the lock goes with the holder's session, so when
-/// that host dies or stops, the standby takes over within `renewEvery`. No fencing: with one
-/// live host there is nothing to fence; `[ha]` is the mode for several.
+/// Without `[ha]`, one host per database is the rule, and this enforces it: the host's plugins
+/// run only while it holds one session-level advisory lock, on a connection of its own. A second
+/// host on the same database finds the lock taken and all its plugins stand by (their
+/// `/plugins/<name>/state` names the holder), so the plugins of one database never split over
+/// two hosts. The lock goes with the holder's session, so when that host dies or stops the
+/// standby takes over within `renewEvery`. No fencing: with one live host there is nothing to
+/// fence, and a host whose lock session is lost steps down at its next renewal instead of
+/// writing on. `[ha]` is the mode for several hosts on purpose (leases, fencing, poolers).
 final class SoloPluginLocks: Sendable {
-    /// One connection for every plugin's lock: locks live and die with it.
+    /// One connection: the lock lives and dies with its session.
     private let pool: PostgresPool
-    private let hostID: String
-    /// The backend pid each held lock was taken on: a new session (a reconnect) holds none.
-    private let held = Mutex<[String: Int]>([:])
+    /// The plugins running under the lock now: it is released when the last one stops.
+    private let holders = Mutex<Set<String>>([])
+    /// Bumped each time the lock is taken on a session: a plugin that saw another one had the
+    /// lock taken anew since its last look (the session was lost and won back).
+    private let generation = Mutex(0)
 
     init(url: String, hostID: String, logger: Logger) {
-        self.hostID = hostID
         let name = "unrip-watch " + hostID.prefix(40).filter { $0.isLetter || $0.isNumber || $0 == "-" || $0 == "." || $0 == "_" }
         pool = PostgresPool(url: url, size: 1, maxAttempts: 1, logger: logger, sessionSettings: ["SET application_name = '\(name)'"])
     }
 
-    static let keySQL = "hashtextextended('unrip-watch plugin ' || $1, 0)"
+    /// The lock's key and the condition that a `pg_locks` row is it (a bigint key is split
+    /// into classid, objid; `objsubid` 1), in this database.
+    static let key = "hashtextextended('unrip-watch host', 0)"
+    static let isTheLock = """
+        l.locktype = 'advisory' AND l.granted AND l.objsubid = 1
+          AND l.database = (SELECT oid FROM pg_database WHERE datname = current_database())
+          AND l.classid::bigint = (\(key) >> 32) & 4294967295 AND l.objid::bigint = \(key) & 4294967295
+        """
 
-    /// Takes `plugin`'s lock, or confirms it is still held on the live session.
-    func acquire(_ plugin: String) async -> LeaseAttempt {
-        let known = held.withLock { $0[plugin] }
+    /// Whether this host holds the lock for `plugin` now: asked of `pg_locks` on the lock's
+    /// session every time (a reconnected session holds nothing, whatever its pid); taken when
+    /// free. With it, the generation of the session that holds it (see `generation`).
+    func acquire(_ plugin: String) async -> (attempt: LeaseAttempt, generation: Int) {
         do {
-            let (pid, taken) = try await pool.withConnection { conn -> (Int, Bool) in
-                let pid = try conn.query("SELECT pg_backend_pid() AS pid").first?.int("pid") ?? 0
-                if pid == known { return (pid, true) }
-                let row = try conn.query("SELECT pg_try_advisory_lock(\(Self.keySQL)) AS taken", [plugin]).first
-                return (pid, row?.bool("taken") == true)
+            let (held, taken) = try await pool.withConnection { conn -> (Bool, Bool) in
+                let mine = try conn.query("SELECT EXISTS (SELECT 1 FROM pg_locks l WHERE \(Self.isTheLock) AND l.pid = pg_backend_pid()) AS mine")
+                if mine.first?.bool("mine") == true { return (true, false) }
+                let taken = try conn.query("SELECT pg_try_advisory_lock(\(Self.key)) AS taken").first?.bool("taken") == true
+                return (taken, taken)
             }
-            guard taken else {
-                held.withLock { $0[plugin] = nil }
-                return .heldElsewhere(await holder(plugin))
+            let now = generation.withLock { g -> Int in
+                if taken { g += 1 }
+                return g
             }
-            held.withLock { $0[plugin] = pid }
-            return .held
+            guard held else {
+                holders.withLock { $0.remove(plugin) }
+                return (.heldElsewhere(await holder()), now)
+            }
+            holders.withLock { _ = $0.insert(plugin) }
+            return (.held, now)
         } catch {
-            held.withLock { $0[plugin] = nil }
-            return .failed("\(error)")
+            // The session may be gone, and the lock with it: another host may hold it already.
+            let was = holders.withLock { $0.remove(plugin) != nil }
+            let now = generation.withLock { $0 }
+            return (was ? .heldElsewhere("unknown: the lock's session was lost (\(Excerpt.of("\(error)")))") : .failed("\(error)"), now)
         }
     }
 
+    /// `plugin` stopped; the lock goes when no plugin of this host runs under it any more.
     func release(_ plugin: String) async {
-        guard held.withLock({ $0.removeValue(forKey: plugin) }) != nil else { return }
-        _ = try? await pool.withConnection { conn in try conn.query("SELECT pg_advisory_unlock(\(Self.keySQL))", [plugin]) }
+        let last = holders.withLock { h -> Bool in
+            guard h.remove(plugin) != nil else { return false }
+            return h.isEmpty
+        }
+        guard last else { return }
+        _ = try? await pool.withConnection { conn in try conn.query("SELECT pg_advisory_unlock_all()") }
     }
 
-    func isHeld(_ plugin: String) -> Bool { held.withLock { $0[plugin] != nil } }
+    func isHeld(_ plugin: String) -> Bool { holders.withLock { $0.contains(plugin) } }
 
-    /// Who holds `plugin`'s lock: the other session's application name, address and pid.
-    private func holder(_ plugin: String) async -> String {
+    /// Who holds the lock: the other session's application name, address and pid.
+    private func holder() async -> String {
         let found = try? await pool.withConnection { conn in
             try conn.query(
                 """
                 SELECT a.application_name AS app, host(a.client_addr) AS addr, a.pid
                 FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid
-                WHERE l.locktype = 'advisory' AND l.granted
-                  AND l.classid::bigint = ((\(Self.keySQL)) >> 32) & 4294967295 AND l.objid::bigint = (\(Self.keySQL)) & 4294967295
-                LIMIT 1
-                """, [plugin]
+                WHERE \(Self.isTheLock) LIMIT 1
+                """
             ).first
         }
         guard let row = found.flatMap({ $0 }) else { return "another session on this database" }
         let app = row["app"].flatMap { $0.isEmpty ? nil : $0 } ?? "a session"
-        return "\(app) (backend pid \(row["pid"] ?? "?"), from \(row["addr"] ?? "a local socket"))"
+        return "\(app) (backend pid \(row["pid"] ?? "?"), from \(row["addr"] ?? "a local socket or a hidden address"))"
     }
 }
 
@@ -78,9 +98,13 @@ final class SoloPluginLock: PluginLease {
     let plugin: String
     let locks: SoloPluginLocks
     let renewEvery = Duration.seconds(5)
-    let validFor = Duration.seconds(15)
-    private let lastHolder = Mutex<String?>(nil)
-    /// Run when the lock is taken after another host held it (an adapter reloads its tracker).
+    /// A renewal that fails steps the plugin down at once (`acquire` says so): the lock may be
+    /// gone with its session.
+    let validFor = Duration.seconds(5)
+    /// The other holder last seen, and the lock's generation when this plugin last held it.
+    private let seen = Mutex<(holder: String?, generation: Int?)>((nil, nil))
+    /// Run when this plugin holds the lock on a session it did not hold it on before (an
+    /// adapter reloads its tracker: another host may have moved on meanwhile).
     private let onTakenOver: @Sendable () async throws -> Void
 
     init(plugin: String, locks: SoloPluginLocks, onTakenOver: @escaping @Sendable () async throws -> Void) {
@@ -90,20 +114,22 @@ final class SoloPluginLock: PluginLease {
     }
 
     func acquire() async -> LeaseAttempt {
-        let before = lastHolder.withLock { $0 }
-        let attempt = await locks.acquire(plugin)
+        let (attempt, generation) = await locks.acquire(plugin)
         switch attempt {
         case .heldElsewhere(let holder):
-            lastHolder.withLock { $0 = holder }
-        case .held where before != nil:
-            do {
-                try await onTakenOver()
-            } catch {
-                await locks.release(plugin)
-                return .failed("taking over: \(error)")
+            seen.withLock { $0.holder = holder }
+        case .held:
+            // Held on a session other than the one this plugin last held it on (or held for the
+            // first time: a standby since the start): another host may have run the plugin.
+            if seen.withLock({ $0.generation }) != generation {
+                do {
+                    try await onTakenOver()
+                } catch {
+                    return .failed("taking over: \(error)")
+                }
             }
-            lastHolder.withLock { $0 = nil }
-        case .held, .failed:
+            seen.withLock { $0 = (nil, generation) }
+        case .failed:
             break
         }
         return attempt
@@ -112,10 +138,11 @@ final class SoloPluginLock: PluginLease {
     func release() async { await locks.release(plugin) }
 
     func state() -> JSONValue {
-        [
-            "mode": "one host per database (no [ha]): a session advisory lock per plugin",
-            "held": .bool(locks.isHeld(plugin)),
-            "holder": locks.isHeld(plugin) ? "this host" : .optional(lastHolder.withLock { $0 }),
+        let held = locks.isHeld(plugin)
+        return [
+            "mode": "one host per database (no [ha]): a session advisory lock for the host",
+            "held": .bool(held),
+            "holder": held ? "this host" : .optional(seen.withLock { $0.holder }),
         ]
     }
 }

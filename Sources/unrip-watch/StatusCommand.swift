@@ -28,6 +28,7 @@ struct StatusCommand: AsyncParsableCommand {
             throw ExitCode(1)
         }
         let alerts = try? await get("/plugins/alerts/state")
+        // Display only: the ages in the table (a CLI run has no injected clock to follow).
         print(StatusTable.render(handles: handles, observations: observations, alerts: alerts, now: Date()))
     }
 }

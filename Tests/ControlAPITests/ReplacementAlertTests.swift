@@ -165,6 +165,26 @@ import WatchTesting
         }
     }
 
+    /// A deposit a person marked stuck keeps the mark, but a double spend away still records
+    /// who spent it and pages: the person's hold covers the state, not the chain's facts.
+    @Test func aDepositMarkedStuckAndThenDoubleSpentAwayStillPages() async throws {
+        let w = try await Self.world()
+        defer { w.bridge.stop() }
+        try await Self.withHost(w) { _ in
+            let original = w.double.pay(script: Self.script, sats: 260_000)
+            #expect(await waitUntil { await Self.row(w, original.txid)?["state"] == "SEEN_UNCONFIRMED" })
+            let id = try #require(try await FundingRepository(pool: w.db.pool).listObservations(ObservationFilter(limit: 10)).first { $0.txHash == original.txid }?.id)
+            _ = try await FundingRepository(pool: w.db.pool).markStuck(id: id, text: "checking with the sender", at: Date())
+            var away = DoubleTransaction(inputs: original.inputs, outputs: [(259_000, Self.elsewhere)])
+            away.signalsReplacement = false
+            w.double.replace(original.txid, with: away)
+            #expect(await waitUntil { await Self.row(w, original.txid)?["double_spent_by"] == away.txid })
+            let row = try #require(await Self.row(w, original.txid))
+            #expect(row["state"] == "FAILED_OR_STUCK" && row["reason"] == "manual: checking with the sender", "\(row)")
+            #expect(await waitUntil { await Self.firing(w).contains("funding_double_spent:bitcoin:\(original.txid):0") })
+        }
+    }
+
     @Test func aDoubleSpendAwayFiresUntilAPersonResolvesItEvenAcrossARestart() async throws {
         let w = try await Self.world()
         defer { w.bridge.stop() }

@@ -104,9 +104,11 @@ import WatchTesting
         let paid = evm.transfer(to: Self.evmHandle, amount: Amount(decimal: "5000000000000000000")!)
         evm.mine(5)
         let repository = FundingRepository(pool: db.pool)
-        #expect(await waitUntil(.seconds(60)) {
+        let seen = await waitUntil(.seconds(60)) {
             (try? await repository.listObservations(ObservationFilter(limit: 100)))?.first { $0.txHash == paid }?.asset == "EURe"
-        }, "\(host.log.suffix(2000))")
+        }
+        let gnosis = await Self.body(port, "/plugins/gnosis/state")
+        #expect(seen, "\(gnosis)\n\(host.log.suffix(2000))")
         #expect(await host.terminate() == 0)
     }
 

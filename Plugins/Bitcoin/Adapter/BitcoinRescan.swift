@@ -75,7 +75,7 @@ extension BitcoinSync {
             await onRescanFinished(scan.handles)
             return false
         }
-        if Date().timeIntervalSince(scan.startedAt) >= 5 || scanned == budget {
+        if clock.now().timeIntervalSince(scan.startedAt) >= 5 || scanned == budget {
             logger.info("rescanning history for new handles", metadata: ["at": "\(scan.next)", "to": "\(end)", "percent": "\(Int(scan.percent))"])
         }
         return true

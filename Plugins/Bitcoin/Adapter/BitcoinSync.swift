@@ -137,15 +137,15 @@ actor BitcoinSync {
     }
 
     private func logProgress() {
-        let now = Date()
+        let now = clock.now()
         guard progress.target - progress.height > 0, now.timeIntervalSince(progress.lastLogAt) >= 5 else { return }
         progress.lastLogAt = now
         logger.info(
             "catching up",
             metadata: [
                 "height": "\(progress.height)", "target": "\(progress.target)",
-                "blocks_per_s": "\(String(format: "%.1f", progress.blocksPerSecond))",
-                "eta_s": "\(progress.etaSeconds.map { String(Int($0)) } ?? "?")",
+                "blocks_per_s": "\(String(format: "%.1f", progress.blocksPerSecond(at: now)))",
+                "eta_s": "\(progress.etaSeconds(at: now).map { String(Int($0)) } ?? "?")",
             ])
     }
 
@@ -338,7 +338,7 @@ actor BitcoinSync {
         return [
             "network": .string(configuration.network), "node_chain": .optional(nodeChain),
             "cursor_height": .optional(tip?.height), "cursor_hash": .optional(tip?.hash),
-            "node_tip_height": .optional(nodeTip), "catch_up": progress.json, "rescan": rescan?.json ?? .null,
+            "node_tip_height": .optional(nodeTip), "catch_up": progress.json(at: clock.now()), "rescan": rescan?.json ?? .null,
             "mempool": [
                 "known": .int(Int64(knownMempool.count)), "watched": .int(Int64(watchedMempool.count)),
                 "pending_removals": .int(Int64(pendingRemoval.count)),

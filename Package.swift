@@ -84,7 +84,6 @@ let package = Package(
                 "WatchCore", "PostgresStore", "JSONRPCClient",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Metrics", package: "swift-metrics"),
-                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ]
         ),
         // librdkafka's Kafka-protocol mock cluster, for tests and the demo.
@@ -115,7 +114,11 @@ let package = Package(
         ),
         .target(
             name: "EVMPlugin",
-            dependencies: ["WatchCore", "JSONRPCClient", .product(name: "Metrics", package: "swift-metrics")],
+            dependencies: [
+                "WatchCore", "JSONRPCClient",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Metrics", package: "swift-metrics"),
+            ],
             path: "Plugins/EVM",
             exclude: ["Testing"]
         ),
@@ -145,7 +148,6 @@ let package = Package(
             name: "WatchHost",
             dependencies: [
                 "WatchCore", "PostgresStore", "ControlAPI", "BitcoinPlugin", "Reconciler", "KafkaBus", "Alerting", "EVMPlugin",
-                "JSONRPCClient",
                 .product(name: "TOMLKit", package: "TOMLKit"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
@@ -165,6 +167,7 @@ let package = Package(
             dependencies: [
                 "WatchHost", "BitcoinPlugin", "EVMPlugin", "JSONRPCClient", "WatchCore", "KafkaBus", "PostgresStore",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
             ]
         ),
 
@@ -192,7 +195,6 @@ let package = Package(
             dependencies: [
                 "WatchCore", "PostgresStore",
                 .product(name: "Hummingbird", package: "hummingbird"),
-                .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ]

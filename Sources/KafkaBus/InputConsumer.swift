@@ -141,46 +141,64 @@ public final class InputConsumer: PluginService {
     /// offsets committed in one request.
     static let batch = 500
 
-    /// Stores each record of a poll, or dead-letters it; the dead letters of the batch go in one
-    /// statement after the good records. Throws only when the database fails (nothing of the
-    /// batch is committed then: it is consumed again, and storing is idempotent).
+    /// Stores each record of a poll, or dead-letters it, in the order they came: a run of
+    /// rejected records goes in one statement, written before the next good record is stored (a
+    /// flood of junk costs one statement per poll). Throws only when the database fails (nothing
+    /// of the batch is committed then: it is consumed again, and storing is idempotent).
     func handle(_ records: [KafkaRecord], schemas: [String: InputSchema]) async throws {
         var rejected: [(record: KafkaRecord, reason: String)] = []
         for record in records {
-            if let reason = try await store(record, schema: schemas[record.topic]) { rejected.append((record, Excerpt.of(reason))) }
+            guard let schema = schemas[record.topic] else {
+                rejected.append((record, "no input schema is configured for topic \(record.topic)"))
+                continue
+            }
+            switch Self.parse(record, schema: schema) {
+            case .failure(let rejection):
+                rejected.append((record, Excerpt.of(rejection.reason)))
+            case .success(let event):
+                try await deadLetter(&rejected)
+                if let refusal = try await store(event, schema: schema) { rejected.append((record, Excerpt.of(refusal))) }
+            }
         }
-        guard !rejected.isEmpty else { return }
+        try await deadLetter(&rejected)
+    }
+
+    /// Writes a run of rejected records (and empties it), with one log line for the run: a flood
+    /// of junk must not flood the log too.
+    private func deadLetter(_ rejected: inout [(record: KafkaRecord, reason: String)]) async throws {
+        guard let first = rejected.first else { return }
         try await store.deadLetters(rejected)
         stats.withLock { $0.deadLettered += rejected.count }
-        // One line per batch: a flood of junk must not flood the log too.
         logger.warning(
             "malformed input dead-lettered",
             metadata: [
-                "count": "\(rejected.count)", "topic": "\(rejected[0].record.topic)", "partition": "\(rejected[0].record.partition)",
-                "offset": "\(rejected[0].record.offset)", "reason": "\(rejected[0].reason)",
+                "count": "\(rejected.count)", "topic": "\(first.record.topic)", "partition": "\(first.record.partition)",
+                "offset": "\(first.record.offset)", "reason": "\(first.reason)",
             ])
+        rejected = []
     }
 
-    /// Stores one record; returns why it is to be dead-lettered instead, or nil once stored.
-    func store(_ record: KafkaRecord, schema: InputSchema?) async throws -> String? {
-        guard let schema else { return "no input schema is configured for topic \(record.topic)" }
-        guard !record.value.isEmpty else { return "empty message (a tombstone, null value): an input topic carries \(schema.rawValue) JSON events" }
-        switch InputContracts.parse(record.value, expected: schema) {
-        case .success(let event):
-            do {
-                try await store.store(event)
-            } catch let error as PostgresError where error.isRefusalOfTheData {
-                return "PostgreSQL refused the record: \(error)"
-            }
-            let at = clock.now()
-            stats.withLock {
-                $0.stored[schema.rawValue, default: 0] += 1
-                $0.lastRecordAt = at
-            }
-            return nil
-        case .failure(let rejection):
-            return rejection.reason
+    /// A record as the input it claims to be, or why it is none.
+    static func parse(_ record: KafkaRecord, schema: InputSchema) -> Result<InputEvent, InputRejection> {
+        guard !record.value.isEmpty else {
+            return .failure(InputRejection(reason: "empty message (a tombstone, null value): an input topic carries \(schema.rawValue) JSON events"))
         }
+        return InputContracts.parse(record.value, expected: schema)
+    }
+
+    /// Stores one input; returns why PostgreSQL refused it (to dead-letter it instead), or nil.
+    func store(_ event: InputEvent, schema: InputSchema) async throws -> String? {
+        do {
+            try await store.store(event)
+        } catch let error as PostgresError where error.isRefusalOfTheData {
+            return "PostgreSQL refused the record: \(error)"
+        }
+        let at = clock.now()
+        stats.withLock {
+            $0.stored[schema.rawValue, default: 0] += 1
+            $0.lastRecordAt = at
+        }
+        return nil
     }
 
     public func state() async -> JSONValue {

@@ -115,7 +115,9 @@ public struct ChainTracker: Sendable {
             out += demoteTransfers(in: top, at: now)
             blocks.removeLast()
         }
-        out += refreshDepths(newlyIncluded: [], at: now)
+        // The grace of a reorged-out transfer runs from the new branch's blocks: judged at a
+        // disconnect, a grace of 0 failed every transfer the same reorg puts back a block later.
+        out += refreshDepths(newlyIncluded: [], judgingGrace: false, at: now)
         return out
     }
 
@@ -138,7 +140,7 @@ public struct ChainTracker: Sendable {
     }
 
     /// Recomputes depth for every tracked transfer after the tip moved.
-    private mutating func refreshDepths(newlyIncluded: Set<TransferKey>, at now: Date) -> [ChainObservation] {
+    private mutating func refreshDepths(newlyIncluded: Set<TransferKey>, judgingGrace: Bool = true, at now: Date) -> [ChainObservation] {
         guard let tip else { return [] }
         var out: [ChainObservation] = []
         let oldest = blocks.first?.height ?? tip.height
@@ -167,7 +169,7 @@ public struct ChainTracker: Sendable {
                 } else {
                     set(key, t)
                 }
-            } else if let demoted = t.demotedAtHeight, tip.height - demoted >= policy.reorgGraceBlocks {
+            } else if judgingGrace, let demoted = t.demotedAtHeight, tip.height - demoted >= policy.reorgGraceBlocks {
                 set(key, nil)
                 out.append(observation(t, kind: .reorgedOut, target: .failedOrStuck(.reorgedOut), at: now))
             }

@@ -110,6 +110,14 @@ struct InputConsumerTests {
         #expect(reasons.prefix(2).allSatisfy { $0.contains("bad field occurred_at") && $0.contains("1970-01-01") }, "\(reasons)")
         #expect(reasons.dropFirst(2).prefix(2).allSatisfy { $0.contains("bad field price") && $0.contains("40 digits") }, "\(reasons)")
         #expect(reasons.last?.contains("tombstone") == true, "\(reasons)")
+        // In the order they came: the junk before the good price was dead-lettered before the
+        // price was stored (a reader who sees the price sees the dead letters before it).
+        let inOrder = try await db.pool.withConnection { conn in
+            try conn.query(
+                "SELECT (SELECT max(received_at) FROM dead_letters) <= (SELECT min(received_at) FROM reference_prices) AS ok"
+            ).first?.bool("ok")
+        }
+        #expect(inOrder == true)
         #expect(reasons.allSatisfy { $0.utf8.count < 1_000 }, "a dead letter's reason is short")
     }
 

@@ -143,11 +143,14 @@ let package = Package(
             ]
         ),
 
-        // The host: config, the adapter registry (a list of values), lifecycle, CLI commands.
+        // The adapter registry: the one list that names every plugin (a list of values).
+        .target(name: "UnripAdapters", dependencies: ["WatchCore", "BitcoinPlugin", "EVMPlugin"]),
+        // The host: config, lifecycle, CLI commands; it runs whatever registry it is given and
+        // links no plugin.
         .target(
             name: "WatchHost",
             dependencies: [
-                "WatchCore", "PostgresStore", "ControlAPI", "BitcoinPlugin", "Reconciler", "KafkaBus", "Alerting", "EVMPlugin",
+                "WatchCore", "PostgresStore", "ControlAPI", "Reconciler", "KafkaBus", "Alerting",
                 .product(name: "TOMLKit", package: "TOMLKit"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
@@ -165,7 +168,7 @@ let package = Package(
         .executableTarget(
             name: "unrip-watch",
             dependencies: [
-                "WatchHost", "BitcoinPlugin", "EVMPlugin", "JSONRPCClient", "WatchCore", "KafkaBus", "PostgresStore",
+                "WatchHost", "UnripAdapters", "BitcoinPlugin", "EVMPlugin", "JSONRPCClient", "WatchCore", "KafkaBus", "PostgresStore",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ]
@@ -225,12 +228,13 @@ let package = Package(
         .testTarget(
             name: "ControlAPITests",
             dependencies: [
-                "ControlAPI", "WatchHost", "WatchCore", "WatchTesting", "BitcoinTesting", "PostgresStore", "Alerting", "BitcoinPlugin",
+                "ControlAPI", "WatchHost", "UnripAdapters", "WatchCore", "WatchTesting", "BitcoinTesting", "PostgresStore", "Alerting", "BitcoinPlugin",
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
                 .product(name: "Prometheus", package: "swift-prometheus"),
             ]
         ),
-        .testTarget(name: "WatchHostTests", dependencies: ["WatchHost", "WatchCore", "WatchTesting", "EVMTesting", "PostgresStore", "Reconciler"]),
+        .testTarget(
+            name: "WatchHostTests", dependencies: ["WatchHost", "UnripAdapters", "WatchCore", "WatchTesting", "EVMTesting", "PostgresStore", "Reconciler"]),
         .testTarget(name: "EndToEndTests", dependencies: ["WatchCore", "WatchTesting", "EVMTesting", "BitcoinTesting", "PostgresStore", "JSONRPCClient", "KafkaBus"]),
         .testTarget(name: "ReconcilerTests", dependencies: ["Reconciler", "WatchCore", "WatchTesting", "PostgresStore", "JSONRPCClient", "Alerting"]),
         .testTarget(

@@ -13,7 +13,7 @@ public enum HostCommands {
     }
 
     /// `check-config FILE`: the enabled plugins and the effective config, or one line per problem.
-    public static func checkConfig(path: String, environment: [String: String], registry: [AdapterRegistration] = registeredAdapters) -> Report {
+    public static func checkConfig(path: String, environment: [String: String], registry: [AdapterRegistration]) -> Report {
         do {
             let config = try HostConfig.load(path: path, environment: environment, registry: registry)
             let plugins = config.enabledPlugins.isEmpty ? "(none)" : config.enabledPlugins.joined(separator: ", ")

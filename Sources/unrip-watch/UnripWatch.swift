@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import Logging
+import UnripAdapters
 import WatchHost
 
 @main
@@ -79,7 +80,7 @@ struct CheckConfigCommand: AsyncParsableCommand {
     var file: String
 
     func run() async throws {
-        let report = HostCommands.checkConfig(path: file, environment: ProcessInfo.processInfo.environment)
+        let report = HostCommands.checkConfig(path: file, environment: ProcessInfo.processInfo.environment, registry: registeredAdapters)
         if report.ok {
             print(report.output)
         } else {

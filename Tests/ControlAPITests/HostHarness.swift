@@ -4,6 +4,7 @@ import HummingbirdTesting
 import Logging
 import Testing
 import WatchCore
+import UnripAdapters
 import WatchHost
 import WatchTesting
 

@@ -8,6 +8,7 @@ import Logging
 import PostgresStore
 import Testing
 import WatchCore
+import UnripAdapters
 import WatchHost
 import WatchTesting
 

@@ -96,7 +96,10 @@ import WatchTesting
         let handles = await BridgeHandlesDrillTests.handles(port)
         #expect(handles.first { $0["address"]?.stringValue == KillDrillTests.handle }?["label"]?.stringValue == "drill")
         #expect(handles.count == 3, "\(handles)")
-        // A rescan above the tip is refused, naming the field.
+        // A rescan above the tip is refused, naming the field (once the adapter has a tip).
+        #expect(await waitUntil(.seconds(30)) {
+            await BridgeHandlesDrillTests.json(port, "/plugins/bitcoin/state")?["plugin"]?["cursor_height"]?.int64Value != nil
+        })
         let rescan = try await Self.post(port, "/funding/handles", #"{"chain": "bitcoin", "asset": "BTC", "address": "\#(BridgeHandlesDrillTests.third.0)", "rescan_from": 999999999}"#)
         #expect(rescan.status == 400 && rescan.text.contains("rescan_from"), "\(rescan.text)")
 
@@ -223,8 +226,12 @@ import WatchTesting
         let config = Self.config(db: db, double: double)
         let first = try await Self.started(config)
         let second = try await Self.started(config)
-        let state = await BridgeHandlesDrillTests.json(second.port, "/plugins/bitcoin/state")
-        #expect(state?["status"]?.stringValue == "standby", "\(String(describing: state))")
+        // The supervisor is `starting` until its first look at the lock: wait for its verdict.
+        var state: JSONValue? = nil
+        #expect(await waitUntil(.seconds(20)) {
+            state = await BridgeHandlesDrillTests.json(second.port, "/plugins/bitcoin/state")
+            return state?["status"]?.stringValue == "standby"
+        }, "\(String(describing: state))")
         #expect(state?["lease"]?["holder"]?.stringValue?.contains("unrip-watch") == true, "\(String(describing: state))")
         // Deposits while both run: one host ingests, each transfer confirmed exactly once.
         var paid: [String] = []

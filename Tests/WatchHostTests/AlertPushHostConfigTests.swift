@@ -1,6 +1,7 @@
 import Foundation
 import Testing
 import WatchCore
+import UnripAdapters
 import WatchHost
 import WatchTesting
 
@@ -24,7 +25,7 @@ import WatchTesting
         let config = try HostConfig.load(path: path, environment: [:], registry: registeredAdapters)
         #expect(config.alerts.push.webhookToken == "hook-token-from-file")
         #expect(config.enabledPlugins.contains("alert_push"))
-        let report = HostCommands.checkConfig(path: path, environment: [:])
+        let report = HostCommands.checkConfig(path: path, environment: [:], registry: registeredAdapters)
         #expect(report.ok, "\(report.output)")
         #expect(report.output.contains("alert_push"))
         #expect(!report.output.contains("hook-token-from-file") && !report.output.contains("am-pass"), "\(report.output)")
@@ -38,7 +39,7 @@ import WatchTesting
             webhook_url = "hooks.internal/unrip"
             retry_max_s = 0
             """)
-        let report = HostCommands.checkConfig(path: path, environment: [:])
+        let report = HostCommands.checkConfig(path: path, environment: [:], registry: registeredAdapters)
         #expect(!report.ok)
         #expect(report.output.contains("config error: alerts.push.webhook_url = \"hooks.internal/unrip\": expected an http:// or https:// URL"))
         #expect(report.output.contains("config error: alerts.push.retry_max_s = 0: expected an integer in 1...3600"))

@@ -1,6 +1,7 @@
 import Foundation
 import Testing
 import WatchCore
+import UnripAdapters
 import WatchHost
 import WatchTesting
 
@@ -11,14 +12,14 @@ import WatchTesting
         for text in ["[,a]", "[[,a]]", "[ ,a]", "[=x]\n", "[[\t.x]]", "a = 1\n  [ ,b]"] {
             let path = FileManager.default.temporaryDirectory.appendingPathComponent("hdr-\(UUID()).toml").path
             try text.write(toFile: path, atomically: true, encoding: .utf8)
-            let report = HostCommands.checkConfig(path: path, environment: [:])
+            let report = HostCommands.checkConfig(path: path, environment: [:], registry: registeredAdapters)
             #expect(!report.ok && report.output.contains("must start with a key name"), "\(text): \(report.output)")
         }
         // Values and strings that merely contain such text are not headers.
         let fine = "[database]\nurl = \"[,x]\"\n# [,comment]\n[bitcoin]\nenabled = false\nhandles = [\n  { address = \"[,y]\" },\n]\n"
         let path = FileManager.default.temporaryDirectory.appendingPathComponent("hdr-ok-\(UUID()).toml").path
         try fine.write(toFile: path, atomically: true, encoding: .utf8)
-        let report = HostCommands.checkConfig(path: path, environment: [:])
+        let report = HostCommands.checkConfig(path: path, environment: [:], registry: registeredAdapters)
         #expect(report.ok, "\(report.output)")
     }
 
@@ -45,7 +46,7 @@ import WatchTesting
             }
             let path = FileManager.default.temporaryDirectory.appendingPathComponent("fuzz-\(seed)-\(i).toml").path
             try Data(bytes).write(to: URL(fileURLWithPath: path))
-            let report = HostCommands.checkConfig(path: path, environment: [:])
+            let report = HostCommands.checkConfig(path: path, environment: [:], registry: registeredAdapters)
             // check-config and run agree: what one accepts the other loads, what one refuses
             // the other refuses, and every refusal names a key (or a line) for each problem.
             let loads = (try? HostConfig.load(path: path, environment: [:], registry: registeredAdapters)) != nil

@@ -2,6 +2,7 @@ import Foundation
 import Reconciler
 import Testing
 import WatchCore
+import UnripAdapters
 import WatchHost
 
 /// `[evm.<name>]`: any EVM chain is one config section, run by the same plugin as `[gnosis]`,
@@ -109,7 +110,7 @@ import WatchHost
             bitcoin = "btc:mainnet"
             """)
         #expect(noChain == ["bridge.chains.gnosis"])
-        let report = HostCommands.checkConfig(path: try write(base() + "\n[bridge]\nenabled = true\naccounts = [\"mm.near\"]"), environment: [:])
+        let report = HostCommands.checkConfig(path: try write(base() + "\n[bridge]\nenabled = true\naccounts = [\"mm.near\"]"), environment: [:], registry: registeredAdapters)
         #expect(!report.ok)
         #expect(report.output.contains("[bridge.tokens.base]"), "\(report.output)")
     }
@@ -142,7 +143,7 @@ import WatchHost
             rpc_url = "https://mainnet.infura.io/v3/9aa3d95b3bc440fa88ea12eaa4456161"
             handles = [{ address = "\(Self.handle)", asset = "EURe", label = "mm" }]
             """.write(toFile: good, atomically: true, encoding: .utf8)
-        let ok = HostCommands.checkConfig(path: good, environment: [:])
+        let ok = HostCommands.checkConfig(path: good, environment: [:], registry: registeredAdapters)
         #expect(ok.ok, "\(ok.output)")
         #expect(ok.output.contains("enabled plugins: gnosis"))
         #expect(!ok.output.contains("9aa3d95b3bc440fa88ea12eaa4456161"))
@@ -156,7 +157,7 @@ import WatchHost
             tokens = [{ address = "0xcB444e90D8198415266c6a2724b7900fb12FC56E", asset = "EURe" }, { address = "0x420CA0f9B9b604cE0fd9C18EF134C705e5Fa3430", asset = "EURe" }]
             handles = [{ address = "\(Self.handle)" }]
             """.write(toFile: bad, atomically: true, encoding: .utf8)
-        let refused = HostCommands.checkConfig(path: bad, environment: [:])
+        let refused = HostCommands.checkConfig(path: bad, environment: [:], registry: registeredAdapters)
         #expect(!refused.ok)
         #expect(refused.output.contains("gnosis.tokens"))
     }

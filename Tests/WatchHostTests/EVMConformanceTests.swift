@@ -2,6 +2,7 @@ import EVMTesting
 import Foundation
 import Testing
 import WatchCore
+import UnripAdapters
 import WatchHost
 import WatchTesting
 

@@ -1,6 +1,7 @@
 import Foundation
 import Testing
 import WatchCore
+import UnripAdapters
 import WatchHost
 import WatchTesting
 
@@ -122,7 +123,7 @@ import WatchTesting
     @Test func shippedConfigsAreValid() throws {
         let root = URL(fileURLWithPath: TestDatabase.migrationsDirectory).deletingLastPathComponent()
         for file in ["config/example.toml", "config/devnet.toml"] {
-            let report = HostCommands.checkConfig(path: root.appendingPathComponent(file).path, environment: [:])
+            let report = HostCommands.checkConfig(path: root.appendingPathComponent(file).path, environment: [:], registry: registeredAdapters)
             #expect(report.ok, "\(file): \(report.output)")
         }
     }

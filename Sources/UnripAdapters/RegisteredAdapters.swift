@@ -4,7 +4,8 @@ import WatchCore
 
 /// The adapter list, as data: adding a chain of a known kind is one config section
 /// (`[evm.base]`); adding a new kind of chain is one folder under `Plugins/`, one line here,
-/// and its config section.
+/// and its config section. It lives beside the executable, not in the host library: the host
+/// runs the registry it is given and links no plugin.
 public let registeredAdapters: [AdapterRegistration] = [
     .adapter(BitcoinAdapter.self),
     .adapter(EVMAdapter.self),

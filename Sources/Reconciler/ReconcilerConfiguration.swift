@@ -83,12 +83,6 @@ public struct ReconcilerConfiguration: Sendable {
         }
     }
 
-    /// The asset whose verifier token is `nearTokenID` (`btc.omft.near` or `nep141:btc.omft.near`).
-    public func asset(ofToken nearTokenID: String?) -> String? {
-        guard let id = nearTokenID else { return nil }
-        return tokens.first { $0.value == id || $0.value == "nep141:" + id }?.key
-    }
-
     /// The asset whose verifier token is `nearTokenID` on the chains the bridge calls
     /// `bridgeChain` (a deposit's `chain`).
     public func asset(ofToken nearTokenID: String?, bridgeChain: String) -> String? {

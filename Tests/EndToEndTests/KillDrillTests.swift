@@ -54,7 +54,10 @@ import WatchTesting
         var host = try HostProcess(config: Self.config(db: db, double: double, kafka: (kafka.bootstrap, topic, "drill.alerts")), port: try freePort())
         try host.start()
         var paid: [String] = []
-        var rng = SystemRandomNumberGenerator()
+        // A new seed each run, printed, so a failure can be replayed (UNRIP_DRILL_SEED=N).
+        let seed = ProcessInfo.processInfo.environment["UNRIP_DRILL_SEED"].flatMap(UInt64.init) ?? UInt64.random(in: 0...UInt64.max)
+        print("kill drill seed: \(seed) (replay with UNRIP_DRILL_SEED=\(seed))")
+        var rng = SeededGenerator(seed: seed)
         for round in 0..<6 {
             // Deposits and blocks keep coming while the host is killed at a random moment.
             for _ in 0..<Int.random(in: 2...5, using: &rng) {
@@ -73,7 +76,7 @@ import WatchTesting
             return rows.count == paid.count && rows.allSatisfy { $0.state == "SEEN_CONFIRMED" }
         }
         let rows = try await repository.listObservations(ObservationFilter(limit: 1000))
-        #expect(settled, "settled \(rows.count)/\(paid.count)\n\(host.log.suffix(3000))")
+        #expect(settled, "seed \(seed): settled \(rows.count)/\(paid.count)\n\(host.log.suffix(3000))")
         #expect(Set(rows.map(\.txHash)) == Set(paid))
         #expect(rows.count == paid.count)
         // No timeline step twice: each observation entered SEEN_CONFIRMED exactly once.

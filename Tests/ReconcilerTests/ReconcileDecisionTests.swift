@@ -2,6 +2,7 @@ import Foundation
 import Reconciler
 import Testing
 import WatchCore
+import WatchTesting
 
 @Suite struct ReconcileDecisionTests {
     let policy = CreditPolicy(noBridgeRecord: 600, notCredited: 900)
@@ -33,11 +34,8 @@ import WatchCore
     /// and every step the reconciler takes is a legal transition.
     @Test(arguments: 0..<50)
     func creditNeedsEvidence(seed: UInt64) throws {
-        var rng = seed &* 6364136223846793005 &+ 1442695040888963407
-        func next(_ n: UInt64) -> UInt64 {
-            rng = rng &* 6364136223846793005 &+ 1442695040888963407
-            return (rng >> 33) % n
-        }
+        var rng = SeededGenerator(seed: seed)
+        func next(_ n: UInt64) -> UInt64 { rng.next() % n }
         var state = FundingState.seenUnconfirmed
         var reason: String?
         var since = t0

@@ -7,7 +7,6 @@ import KafkaBus
 import Logging
 import PostgresStore
 import Prometheus
-import Reconciler
 import ServiceLifecycle
 import Synchronization
 import WatchCore
@@ -53,64 +52,12 @@ public struct UnripHost: Sendable {
         try await runner.apply(to: pool, logger: logger)
         let repository = FundingRepository(pool: pool, observationsTopic: config.topicObservations, logger: logger)
 
-        var supervisors: [PluginSupervisor] = []
-        var watched: [ChainWatchdog.Chain] = []
-        var tips: [ChainName: @Sendable () async -> Int?] = [:]
         let book = try await handleBook(repository: repository)
         let reloadHandles = handleReloader(book: book, repository: repository)
-        for adapter in config.adapters {
-            let (adapterPool, fence) = self.pool(for: adapter.kind, pool)
-            let pipeline = try await ChainPipeline.restore(
-                adapter: adapter.kind, chain: adapter.kind, network: adapter.network, policy: adapter.policy,
-                store: fence == nil ? repository : FundingRepository(pool: adapterPool, observationsTopic: config.topicObservations, logger: logger),
-                clock: clock)
-            let adapterLease = lease(fence, plugin: adapter.kind, pool: pool) { try await pipeline.reload() }
-            var pluginLogger = logger
-            pluginLogger[metadataKey: "plugin"] = "\(adapter.kind)"
-            let make = adapter.make, kind = adapter.kind, network = adapter.network, clock = self.clock, named = pluginLogger
-            let signals = ChainSignals()
-            let supervisor = PluginSupervisor(
-                name: adapter.kind, kind: adapter.kind, logger: pluginLogger, reloadOn: book.changes(kind), clock: clock, lease: adapterLease
-            ) {
-                // Each instance watches the handles of the moment: a changed set rebuilds it.
-                var context = AdapterContext(name: kind, chain: kind, network: network, handles: book.handles(kind), pipeline: pipeline, logger: named, clock: clock)
-                context.signals = signals
-                context.onRescanFinished = { handles in
-                    for handle in handles {
-                        do {
-                            try await repository.markRescanDone(handle, at: clock.now())
-                        } catch {
-                            named.warning("could not record a finished rescan; it will run again", metadata: ["handle": "\(handle.address)", "error": "\(error)"])
-                        }
-                    }
-                    await reloadHandles()  // rebuilds this adapter without the scan
-                }
-                return try make(context)
-            }
-            supervisors.append(supervisor)
-            // A standby's tracker is frozen where the host started: no tip to judge by there.
-            tips[adapter.kind] = { supervisor.status == .standby ? nil : await pipeline.tip?.height }
-            if let policy = adapter.watchdog {
-                watched.append(ChainWatchdog.Chain(
-                    name: kind, probe: DeferredProbe(adapter.makeProbe), policy: policy, pipeline: pipeline, signals: signals,
-                    isActive: { supervisor.status != .standby }))
-            }
-        }
-
-        if let reconcilerConfig = config.reconciler {
-            var named = logger
-            named[metadataKey: "plugin"] = "reconciler"
-            let reconcilerLogger = named
-            let (reconcilerPool, fence) = self.pool(for: "reconciler", pool)
-            let credits = CreditRepository(pool: reconcilerPool, observationsTopic: config.topicObservations)
-            let clock = self.clock, chains = handleChains()
-            let reconcilerLease = lease(fence, plugin: "reconciler", pool: pool)
-            supervisors.append(PluginSupervisor(name: "reconciler", kind: "reconciler", logger: reconcilerLogger, clock: clock, lease: reconcilerLease) {
-                ReconcilerService(
-                    configuration: reconcilerConfig, credits: credits, logger: reconcilerLogger, clock: clock,
-                    handleChains: chains, onHandlesChanged: reloadHandles)
-            })
-        }
+        let chains = try await chainPlugins(pool: pool, repository: repository, book: book, reloadHandles: reloadHandles)
+        var supervisors = chains.supervisors
+        let watched = chains.watched
+        if let reconciler = reconcilerSupervisor(pool: pool, reloadHandles: reloadHandles) { supervisors.append(reconciler) }
         let trigger = ChangeSignal()
         let board = WatchdogBoard()
         if !watched.isEmpty { supervisors.append(watchdogSupervisor(chains: watched, board: board, changed: trigger, pool: pool)) }
@@ -126,28 +73,10 @@ public struct UnripHost: Sendable {
             surfacePlugins.append(alerts)
         }
 
-        let started = clock.now()
-        let effective = config.effective
-        let clock = self.clock
-        let kafkaOn = !config.kafkaBrokers.isEmpty
-        let pushOn = config.alerts.push.isEnabled
-        let outbox = OutboxStore(pool: pool)
         var surface = ControlSurface(
-            plugins: surfacePlugins, repository: repository, metrics: metrics, controlToken: config.controlToken
-        ) {
-            [
-                "service": "unrip-watch", "version": .string(UnripHost.version),
-                "started_at": .string(Timestamp.string(started)),
-                "uptime_s": .int(Int64(clock.now().timeIntervalSince(started))),
-                "kafka": kafkaOn ? "on (outbox relay: /plugins/relay/state)" : "off (no [kafka] brokers; events stay in the outbox: GET /outbox)",
-                "outbox": (try? await outbox.backlog().json) ?? .null,
-                "alert_push": pushOn
-                    ? "on (/plugins/alert_push/state)" : "off (no [alerts.push] alertmanager_url or webhook_url)",
-                "config": effective,
-            ]
-        }
+            plugins: surfacePlugins, repository: repository, metrics: metrics, controlToken: config.controlToken, hostState: hostState(pool: pool))
         surface.onFundingChange = { trigger.signal() }
-        surface.handleChains = handleChains(tips: tips)
+        surface.handleChains = handleChains(tips: chains.tips)
         surface.clock = clock
         surface.retiredHandleWatch = retiredHandleWatch
         surface.chainAdapters = Set(config.adapters.map(\.kind))

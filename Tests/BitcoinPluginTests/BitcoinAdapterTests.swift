@@ -69,8 +69,27 @@ import WatchTesting
         harness.start(adapter)
         let h = Harness(double: double, harness: harness, configuration: configuration, adapter: adapter)
         #expect(await waitUntil { await harness.pipeline.tip?.hash == double.tip.hash })
-        try await Task.sleep(for: .milliseconds(200))  // let the ZMQ subscription settle (slow joiner)
+        // ZMQ's slow joiner: the subscription is live once a message arrives. A payment to a
+        // script nobody watches is published until one does (none is needed when polling).
+        if !configuration.zmqTopics.isEmpty {
+            #expect(await waitUntil(.seconds(10), every: .milliseconds(50)) {
+                if await Self.zmqReceived(adapter) > 0 { return true }
+                double.pay(script: Self.nobody, sats: 1)
+                return false
+            }, "the adapter's ZMQ subscription never received a message")
+        }
         return h
+    }
+
+    /// A script no test watches or asserts on: the slow-joiner probe pays it.
+    static let nobody: [UInt8] = [0x00, 0x14] + [UInt8](repeating: 0xcd, count: 20)
+
+    static func rpcErrors(_ adapter: BitcoinAdapter) async -> Int64 {
+        await adapter.state()["counters"]?["rpc_errors"]?.int64Value ?? 0
+    }
+
+    static func zmqReceived(_ adapter: BitcoinAdapter) async -> Int64 {
+        await adapter.state()["zmq"]?["received"]?.int64Value ?? 0
     }
 
     @Test func depositSeenInMempoolBeforeAnyBlockThenConfirmedAtPolicy() async throws {
@@ -164,8 +183,9 @@ import WatchTesting
     @Test func droppedZMQMessagesAreDetectedAndTheDepositStillFound() async throws {
         let double = try await BitcoindDouble.start()
         let h = try await Self.start(double, try Self.config(double))
+        let received = await Self.zmqReceived(h.adapter)
         double.pay(script: Self.other, sats: 1)  // baseline for the sequence counters
-        try await Task.sleep(for: .milliseconds(200))
+        #expect(await waitUntil { await Self.zmqReceived(h.adapter) > received })
         double.dropNextZMQ(4)  // rawtx, hashtx, sequence A of the deposit … lost
         let tx = double.pay(script: Self.script, sats: 77_000)
         double.pay(script: Self.other, sats: 2)  // the next messages reveal the gap
@@ -181,8 +201,10 @@ import WatchTesting
         let h = try await Self.start(double, try Self.config(double))
         try await double.setDown(true)
         let tx = double.pay(script: Self.script, sats: 33_000)
+        let failures = await Self.rpcErrors(h.adapter)
         double.mine(4)
-        try await Task.sleep(for: .milliseconds(400))
+        // Proof that it tried while the node was down (not a fixed wait): a failed RPC since.
+        #expect(await waitUntil(.seconds(20)) { await Self.rpcErrors(h.adapter) > failures })
         #expect(h.row(tx.txid) == nil)
         try await double.setDown(false)
         #expect(await waitUntil(.seconds(20)) { h.row(tx.txid)?.state == .seenConfirmed && h.row(tx.txid)?.confirmations == 4 })

@@ -115,7 +115,12 @@ import WatchTesting
         let task = Task { try await adapter.run() }
         defer { task.cancel() }
         #expect(await waitUntil { await pipeline.tip?.hash == double.tip.hash })
-        try await Task.sleep(for: .milliseconds(300))  // the subscription settles
+        // The subscription is live once a message arrives (ZMQ's slow joiner).
+        #expect(await waitUntil(.seconds(10), every: .milliseconds(50)) {
+            if await BitcoinAdapterTests.zmqReceived(adapter) > 0 { return true }
+            double.pay(script: BitcoinAdapterTests.nobody, sats: 1)
+            return false
+        })
         let chain = ChainWatchdog.Chain(name: "bitcoin", probe: try #require(try configuration.makeProbe()), policy: configuration.watchdogPolicy, pipeline: pipeline, signals: signals)
         let watchdog = ChainWatchdog(chains: [chain], board: WatchdogBoard(), clock: clock, logger: Logger(label: "watchdog-test"))
         var memory = WatchdogMemory()

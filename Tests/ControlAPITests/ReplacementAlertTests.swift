@@ -19,6 +19,8 @@ import WatchTesting
     static var script: [UInt8] { try! AddressCodec.scriptPubKey(for: handle, network: .regtest) }
     static let elsewhere: [UInt8] = [0x00, 0x14] + [UInt8](repeating: 0xab, count: 20)
     static let token = "nep141:btc.omft.near"
+    /// A script nobody watches: the slow-joiner probe pays it.
+    static let nobody: [UInt8] = [0x00, 0x14] + [UInt8](repeating: 0xcd, count: 20)
 
     struct World {
         let db: TestDatabase
@@ -81,7 +83,14 @@ import WatchTesting
         return try await HostHarness.run(prepared, ready: { supervisors in
             let bitcoin = try #require(supervisors.first { $0.name == "bitcoin" })
             #expect(await waitUntil { await bitcoin.state()["plugin"]?["cursor_height"] == .int(Int64(w.double.tip.height)) })
-            try await Task.sleep(for: .milliseconds(300))  // the ZMQ subscription settles (slow joiner)
+            // ZMQ's slow joiner: the subscription is live once a message arrives; a payment to a
+            // script nobody watches is published until one does (none is needed when polling).
+            guard (await bitcoin.state()["plugin"]?["ingest"]?.stringValue)?.hasPrefix("zmq") == true else { return }
+            #expect(await waitUntil(.seconds(10), every: .milliseconds(50)) {
+                if (await bitcoin.state()["plugin"]?["zmq"]?["received"]?.int64Value ?? 0) > 0 { return true }
+                w.double.pay(script: Self.nobody, sats: 1)
+                return false
+            }, "the host's ZMQ subscription never received a message")
         }, body)
     }
 

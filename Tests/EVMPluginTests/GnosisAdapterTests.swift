@@ -220,7 +220,9 @@ import WatchTesting
         #expect(await h.synced(to: h.node.tip - 8))
         let tx = h.node.transfer(to: handleA, amount: Amount(9))
         h.node.mine()
-        try await Task.sleep(for: .milliseconds(200))
+        // Proof the adapter looked since (not a fixed wait): a few more requests to the node.
+        let asked = h.node.requestTotal
+        #expect(await waitUntil(.seconds(10)) { h.node.requestTotal >= asked + 3 })
         #expect(h.row(tx) == nil)  // latest, not final yet
         h.node.mine(8)  // finalizedDepth = 8 in the double
         #expect(await waitUntil(.seconds(10)) { h.row(tx)?.state == .seenConfirmed })
@@ -235,7 +237,8 @@ import WatchTesting
         let adapter = try h.start()
         #expect(await h.synced())
         h.node.inject(.status(503, body: "down"), count: 1)
-        try await Task.sleep(for: .milliseconds(100))
+        #expect(await waitUntil { h.node.pendingFaults == 0 })  // the adapter met the failure
+        #expect(await waitUntil { await adapter.state().serialized().contains("503") })
         let text = await adapter.state().serialized()
         #expect(!text.contains("9aa3d95b3bc440fa88ea12eaa4456161"))
         #expect(text.contains("/v3/<redacted>"))

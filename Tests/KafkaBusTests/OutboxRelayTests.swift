@@ -63,8 +63,13 @@ struct OutboxRelayTests {
             let key = "handle-\(n % 3)"
             expected[key, default: []].append(try await enqueue(db.pool, topic: "relay.out", key: key, n: n))
         }
-        try await Task.sleep(for: .seconds(1.5))
-        let during = await relay.state()
+        // The relay reports the backlog and its age as the outage lasts (waited for, not slept).
+        var during = await relay.state()
+        try await eventually("the backlog of the outage reported, a second old") {
+            during = await relay.state()
+            if case .double(let age) = during["oldest_age_s"], age >= 1 { return during["backlog"] == .int(15) }
+            return false
+        }
         #expect(during["backlog"] == .int(15), "state during outage: \(during.serialized())")
         #expect(during["compression"] == .string("lz4"), "the producer's codec in /plugins/relay/state")
         if case .double(let age) = during["oldest_age_s"] { #expect(age >= 1) } else { Issue.record("no oldest_age_s: \(during.serialized())") }

@@ -1,6 +1,7 @@
 import Foundation
 import Hummingbird
 import Logging
+import ServiceLifecycle
 import Synchronization
 import WatchCore
 import WatchTesting
@@ -36,6 +37,7 @@ public final class BitcoindDouble: Sendable {
 
     struct ServerHandle: Sendable {
         let task: Task<Void, Error>
+        let group: ServiceGroup
     }
 
     /// Starts the double on free loopback ports.
@@ -169,8 +171,11 @@ public final class BitcoindDouble: Sendable {
     public func setDown(_ down: Bool) async throws {
         controls.withLock { $0.down = down }
         if down {
+            // A graceful shutdown, never a cancelled task: cancelling a NIO server while a client
+            // connects traps ("Deinited NIOAsyncWriter without calling finish()"), which ended a
+            // full test run once when the adapter polled just as the double went down.
             let handle = server.withLock { s in defer { s = nil }; return s }
-            handle?.task.cancel()
+            await handle?.group.triggerGracefulShutdown()
             _ = await handle?.task.result
         } else {
             try await startServer()
@@ -221,10 +226,9 @@ public final class BitcoindDouble: Sendable {
         let app = Application(
             router: router, configuration: .init(address: .hostname("127.0.0.1", port: port), serverName: "bitcoind-double"),
             logger: logger)
-        let task = Task {
-            try await app.runService(gracefulShutdownSignals: [])
-        }
-        server.withLock { $0 = ServerHandle(task: task) }
+        let group = ServiceGroup(configuration: .init(services: [.init(service: app)], logger: logger))
+        let task = Task { try await group.run() }
+        server.withLock { $0 = ServerHandle(task: task, group: group) }
         // Wait until it accepts connections.
         for _ in 0..<200 {
             if LoopbackPort.canConnect(port) { return }

@@ -14,11 +14,14 @@ extension KafkaConsumer {
     func pollFirst(timeoutMs: Int32) -> KafkaPollResult? {
         guard idleFetchPauseMs > 0, !idlePausesStopped.load(ordering: .relaxed) else { return Self.pollOne(handle, timeoutMs: timeoutMs) }
         let probe = min(timeoutMs, Self.idleProbeMs(pauseMs: idleFetchPauseMs))
-        var list: UnsafeMutablePointer<rd_kafka_topic_partition_list_t>?
-        guard rd_kafka_assignment(handle.raw, &list) == RD_KAFKA_RESP_ERR_NO_ERROR, let list else {
-            return Self.pollOne(handle, timeoutMs: timeoutMs)
+        return withAssignment { list in
+            guard let list else { return Self.pollOne(handle, timeoutMs: timeoutMs) }
+            return pollResumed(list, probe: probe, timeoutMs: timeoutMs)
         }
-        defer { rd_kafka_topic_partition_list_destroy(list) }
+    }
+
+    /// `pollFirst` with the assignment at hand: resumed, probed, and paused again when idle.
+    private func pollResumed(_ list: UnsafeMutablePointer<rd_kafka_topic_partition_list_t>, probe: Int32, timeoutMs: Int32) -> KafkaPollResult? {
         setPaused(false, list)
         if let result = Self.pollOne(handle, timeoutMs: probe) { return result }
         let rest = max(0, timeoutMs - probe)
@@ -83,13 +86,13 @@ extension KafkaConsumer {
     /// (nil: the broker did not answer): what the input consumer's stall check reads.
     public func progress() async -> (assigned: Int, waiting: Int64?, most: Int64?) {
         await onQueue { [self] in
-            var list: UnsafeMutablePointer<rd_kafka_topic_partition_list_t>?
-            guard rd_kafka_assignment(handle.raw, &list) == RD_KAFKA_RESP_ERR_NO_ERROR, let list else { return (0, nil, nil) }
-            defer { rd_kafka_topic_partition_list_destroy(list) }
-            let assigned = Int(list.pointee.cnt)
-            guard assigned > 0 else { return (0, 0, 0) }
-            let counts = waiting(list)
-            return (assigned, counts?.total, counts?.most)
+            withAssignment { list in
+                guard let list else { return (0, nil, nil) }
+                let assigned = Int(list.pointee.cnt)
+                guard assigned > 0 else { return (0, 0, 0) }
+                let counts = waiting(list)
+                return (assigned, counts?.total, counts?.most)
+            }
         }
     }
 
@@ -98,11 +101,17 @@ extension KafkaConsumer {
     public func stopIdlePauses() async {
         idlePausesStopped.store(true, ordering: .relaxed)
         await onQueue { [self] in
-            var list: UnsafeMutablePointer<rd_kafka_topic_partition_list_t>?
-            guard rd_kafka_assignment(handle.raw, &list) == RD_KAFKA_RESP_ERR_NO_ERROR, let list else { return }
-            defer { rd_kafka_topic_partition_list_destroy(list) }
-            setPaused(false, list)
+            withAssignment { list in if let list { setPaused(false, list) } }
         }
+    }
+
+    /// Runs `body` with this consumer's current assignment (nil when librdkafka cannot give it),
+    /// destroying the list after (only on the consumer's queue).
+    private func withAssignment<T>(_ body: (UnsafeMutablePointer<rd_kafka_topic_partition_list_t>?) -> T) -> T {
+        var list: UnsafeMutablePointer<rd_kafka_topic_partition_list_t>?
+        guard rd_kafka_assignment(handle.raw, &list) == RD_KAFKA_RESP_ERR_NO_ERROR, let list else { return body(nil) }
+        defer { rd_kafka_topic_partition_list_destroy(list) }
+        return body(list)
     }
 
     /// Whether `stopIdlePauses` was called.

@@ -48,6 +48,9 @@ public struct MigrationRunner: Sendable {
 
     public init(migrations: [Migration]) { self.migrations = migrations }
 
+    /// The newest schema version this binary knows.
+    public var latestVersion: Int { migrations.last?.version ?? 0 }
+
     /// Loads `NNNN_name.sql` files from `directory`.
     public init(directory: String) throws {
         guard let files = try? FileManager.default.contentsOfDirectory(atPath: directory) else {
@@ -105,7 +108,7 @@ public struct MigrationRunner: Sendable {
             for row in try conn.query("SELECT version, checksum FROM schema_migrations") {
                 if let v = row.int("version"), let c = row["checksum"] { recorded[v] = c }
             }
-            let known = migrations.last?.version ?? 0
+            let known = latestVersion
             if let newest = recorded.keys.max(), newest > known { throw MigrationError.newerDatabase(database: newest, binary: known) }
             var applied: [Int] = []
             for m in migrations {
@@ -145,7 +148,7 @@ public struct MigrationRunner: Sendable {
 
     /// Reads the schema's version (two cheap catalog reads; no lock).
     public func status(of pool: PostgresPool) async throws -> SchemaStatus {
-        let known = migrations.last?.version ?? 0
+        let known = latestVersion
         let newest: Int? = try await pool.withConnection { conn in
             guard try conn.query("SELECT to_regclass('schema_migrations') IS NOT NULL AS present").first?.bool("present") == true else { return nil }
             return try conn.query("SELECT max(version) AS v FROM schema_migrations").first?.int("v")

@@ -79,6 +79,15 @@ public struct EVMConfiguration: AdapterConfiguration {
             attempts: section.int("retry_attempts", default: 6, range: 1...100),
             baseDelay: .milliseconds(section.int("retry_base_ms", default: 250, range: 1...60_000)),
             maxDelay: .milliseconds(section.int("retry_max_ms", default: 20_000, range: 1...600_000)))
+        tokens = Self.readTokens(section, generic: generic)
+        handles = Self.readHandles(section, tokens: tokens, chain: name, network: network)
+        watchdogPolicy = WatchdogPolicy(section: section, defaults: Self.watchdogDefaults)
+        watchdogPolicy.lagFromFinalized = useFinalized
+        (policy, reorgWindow) = Self.trackingPolicy(confirmations: confirmations, useFinalized: useFinalized)
+    }
+
+    /// `tokens`: each contract once, EURe v1 and v2 not both (unless allowed); `[gnosis]` defaults to EURe v2.
+    static func readTokens(_ section: ConfigSection, generic: Bool) -> [EVMToken] {
         let allowBoth = section.bool("allow_eure_v1_and_v2", default: false)
 
         var tokens: [EVMToken] = []
@@ -115,8 +124,11 @@ public struct EVMConfiguration: AdapterConfiguration {
                 "tokens", "[EURe v1 \(EVM.eureV1), EURe v2 \(EVM.eureV2)]",
                 "EURe v1 mirrors every transfer onto v2, so watching both counts each deposit twice; watch only v2 (\(EVM.eureV2)), or set allow_eure_v1_and_v2 = true if you really mean it")
         }
-        self.tokens = tokens
+        return tokens
+    }
 
+    /// `handles`: each address once, none a token contract or the zero address, each asset a watched token's.
+    static func readHandles(_ section: ConfigSection, tokens: [EVMToken], chain name: String, network: String) -> [FundingHandle] {
         var handles: [FundingHandle] = []
         var seen: Set<EVMAddress> = []
         for h in section.tables("handles") {
@@ -140,18 +152,17 @@ public struct EVMConfiguration: AdapterConfiguration {
         if handles.isEmpty, !section.has("handles"), !section.handlesMayComeFromBridge {
             section.problem("handles", nil, "at least one handle is required (or set [bridge] handles_from_bridge = true), e.g. handles = [{ address = \"0x…\", asset = \"EURe\", label = \"mm-1\" }]")
         }
-        self.handles = handles
+        return handles
+    }
 
-        watchdogPolicy = WatchdogPolicy(section: section, defaults: Self.watchdogDefaults)
-        watchdogPolicy.lagFromFinalized = useFinalized
+    /// How the tracker follows this chain: finalized blocks are final at once; otherwise
+    /// `confirmations` deep, with a reorg window reported block by block.
+    static func trackingPolicy(confirmations: Int, useFinalized: Bool) -> (ChainPolicy, reorgWindow: Int) {
         if useFinalized {
             // Blocks are only reported once finalized, so inclusion is final: confirmed at once.
-            policy = ChainPolicy(confirmations: 1, reorgGraceBlocks: 0, blockMemory: 16)
-            reorgWindow = 0
-        } else {
-            policy = ChainPolicy(confirmations: confirmations, reorgGraceBlocks: max(6, confirmations / 4), blockMemory: max(128, confirmations + 64))
-            reorgWindow = max(confirmations + 8, 40)
+            return (ChainPolicy(confirmations: 1, reorgGraceBlocks: 0, blockMemory: 16), 0)
         }
+        return (ChainPolicy(confirmations: confirmations, reorgGraceBlocks: max(6, confirmations / 4), blockMemory: max(128, confirmations + 64)), max(confirmations + 8, 40))
     }
 
     public func makeProbe() throws -> (any ChainProbe)? { EVMProbe(configuration: self) }

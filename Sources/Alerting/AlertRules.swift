@@ -76,6 +76,27 @@ public enum AlertRules {
                 out.append(AlertCondition(rule: rule, subject: f.subject, labels: ["chain": f.chain, "plugin": f.chain], reason: f.reason, details: f.details))
             }
         }
+        out += staleInputConditions(inputs, config: config, now: now)
+        out += inputs.transfers.compactMap { fundingCondition($0, config: config, now: now) }
+        if let f = inputs.lastFailure, executionFailureHolds(f, config: config, now: now) { out.append(executionCondition(f, config: config)) }
+        out += inputs.rotations.filter { now < $0.alertUntil }.map(rotationCondition)
+        if let health {
+            evaluated.insert(.adapterUnhealthy)
+            out += health.compactMap { name, h in
+                guard case .unhealthy(let why) = h else { return nil }
+                return AlertCondition(
+                    rule: .adapterUnhealthy, subject: name, labels: ["plugin": name],
+                    reason: "plugin \(name) unhealthy: \(why)", details: ["plugin": .string(name), "health": .string(why)])
+            }
+        }
+        // Every alert carries its rule's severity as a label (Alertmanager routing, Kafka, state).
+        for i in out.indices { out[i].labels["severity"] = config.severity(of: out[i].rule).rawValue }
+        return (out, evaluated)
+    }
+
+    /// Reference prices and inventory snapshots older than their bound.
+    static func staleInputConditions(_ inputs: AlertInputs, config: AlertsConfig, now: Date) -> [AlertCondition] {
+        var out: [AlertCondition] = []
         let maxPrice = Double(config.stalePriceMaxAgeSeconds)
         for p in inputs.prices where maxPrice > 0 && now.timeIntervalSince(p.occurredAt) > maxPrice {
             out.append(
@@ -100,45 +121,30 @@ public enum AlertRules {
                         "max_age_s": .int(Int64(config.staleInventoryMaxAgeSeconds)),
                     ]))
         }
-        for t in inputs.transfers {
-            if let c = fundingCondition(t, config: config, now: now) { out.append(c) }
-        }
-        if let f = inputs.lastFailure, executionFailureHolds(f, config: config, now: now) {
-            out.append(
-                AlertCondition(
-                    rule: .executionSubmissionFailed, subject: "solver_relay", labels: ["outcome": f.outcome],
-                    reason: "quote_response submission failed (\(f.outcome)) for quote \(f.quoteID)",
-                    details: [
-                        "quote_id": .string(f.quoteID), "request_id": .string(f.requestID), "outcome": .string(f.outcome),
-                        "error": f.error, "failed_at": .string(Timestamp.string(f.occurredAt)),
-                        "successes_since": .int(Int64(f.successesSince)),
-                        "clear_after_successes": .int(Int64(config.executionFailureClearAfter)),
-                    ]))
-        }
-        for r in inputs.rotations where now < r.alertUntil {
-            out.append(
-                AlertCondition(
-                    rule: .depositAddressChanged, subject: "\(r.chain):\(r.accountID)", labels: ["chain": r.chain, "account_id": r.accountID],
-                    reason: "the bridge rotated the \(r.chain) deposit address of \(r.accountID): \(r.oldAddress) → \(r.newAddress) (the old one stays watched)",
-                    details: [
-                        "chain": .string(r.chain), "account_id": .string(r.accountID), "old_address": .string(r.oldAddress),
-                        "new_address": .string(r.newAddress), "rotated_at": .string(Timestamp.string(r.rotatedAt)),
-                        "resolves_at": .string(Timestamp.string(r.alertUntil)),
-                    ]))
-        }
-        if let health {
-            evaluated.insert(.adapterUnhealthy)
-            for (name, h) in health {
-                guard case .unhealthy(let why) = h else { continue }
-                out.append(
-                    AlertCondition(
-                        rule: .adapterUnhealthy, subject: name, labels: ["plugin": name],
-                        reason: "plugin \(name) unhealthy: \(why)", details: ["plugin": .string(name), "health": .string(why)]))
-            }
-        }
-        // Every alert carries its rule's severity as a label (Alertmanager routing, Kafka, state).
-        for i in out.indices { out[i].labels["severity"] = config.severity(of: out[i].rule).rawValue }
-        return (out, evaluated)
+        return out
+    }
+
+    static func executionCondition(_ f: AlertInputs.ExecutionFailure, config: AlertsConfig) -> AlertCondition {
+        return AlertCondition(
+            rule: .executionSubmissionFailed, subject: "solver_relay", labels: ["outcome": f.outcome],
+            reason: "quote_response submission failed (\(f.outcome)) for quote \(f.quoteID)",
+            details: [
+                "quote_id": .string(f.quoteID), "request_id": .string(f.requestID), "outcome": .string(f.outcome),
+                "error": f.error, "failed_at": .string(Timestamp.string(f.occurredAt)),
+                "successes_since": .int(Int64(f.successesSince)),
+                "clear_after_successes": .int(Int64(config.executionFailureClearAfter)),
+            ])
+    }
+
+    static func rotationCondition(_ r: FundingRepository.Rotation) -> AlertCondition {
+        return AlertCondition(
+            rule: .depositAddressChanged, subject: "\(r.chain):\(r.accountID)", labels: ["chain": r.chain, "account_id": r.accountID],
+            reason: "the bridge rotated the \(r.chain) deposit address of \(r.accountID): \(r.oldAddress) → \(r.newAddress) (the old one stays watched)",
+            details: [
+                "chain": .string(r.chain), "account_id": .string(r.accountID), "old_address": .string(r.oldAddress),
+                "new_address": .string(r.newAddress), "rotated_at": .string(Timestamp.string(r.rotatedAt)),
+                "resolves_at": .string(Timestamp.string(r.alertUntil)),
+            ])
     }
 
     static func fundingCondition(_ t: AlertInputs.Transfer, config: AlertsConfig, now: Date) -> AlertCondition? {

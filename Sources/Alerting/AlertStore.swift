@@ -58,7 +58,16 @@ public struct AlertStore: Sendable {
 
     static func loadInputs(_ conn: PGConnection, config: AlertsConfig, now: Date) throws -> AlertInputs {
         var inputs = AlertInputs()
-        inputs.prices = try conn.query(
+        (inputs.prices, inputs.snapshots) = try latestInputs(conn)
+        inputs.transfers = try transfersThatCanHold(conn, config: config, now: now)
+        inputs.lastFailure = try lastExecutionFailure(conn)
+        inputs.rotations = try FundingRepository.rotations(conn, now: now)
+        return inputs
+    }
+
+    /// The latest reference price of each pair and inventory snapshot of each account.
+    static func latestInputs(_ conn: PGConnection) throws -> ([AlertInputs.Price], [AlertInputs.Snapshot]) {
+        let prices = try conn.query(
             """
             SELECT DISTINCT ON (pair) pair, price::text AS price, source, EXTRACT(EPOCH FROM occurred_at)::float8 AS at
             FROM reference_prices ORDER BY pair, occurred_at DESC, id DESC
@@ -66,7 +75,7 @@ public struct AlertStore: Sendable {
         ).compactMap { r in
             date(r["at"]).map { AlertInputs.Price(pair: r["pair"] ?? "", price: r["price"] ?? "", source: r["source"] ?? "", occurredAt: $0) }
         }
-        inputs.snapshots = try conn.query(
+        let snapshots = try conn.query(
             """
             SELECT DISTINCT ON (account_id) account_id, snapshot_id, EXTRACT(EPOCH FROM occurred_at)::float8 AS at
             FROM credit_snapshots ORDER BY account_id, occurred_at DESC, id DESC
@@ -74,9 +83,13 @@ public struct AlertStore: Sendable {
         ).compactMap { r in
             date(r["at"]).map { AlertInputs.Snapshot(accountID: r["account_id"] ?? "", snapshotID: r["snapshot_id"] ?? "", occurredAt: $0) }
         }
-        // Only transfers that can hold: stuck ones, and open ones older than their state's budget
-        // (`AlertRules` checks the budget exactly; this keeps the read small however many
-        // transfers are open). `state_since` is kept by every writer of a state change.
+        return (prices, snapshots)
+    }
+
+    /// Only transfers that can hold: stuck ones, and open ones older than their state's budget
+    /// (`AlertRules` checks the budget exactly; this keeps the read small however many
+    /// transfers are open). `state_since` is kept by every writer of a state change.
+    static func transfersThatCanHold(_ conn: PGConnection, config: AlertsConfig, now: Date) throws -> [AlertInputs.Transfer] {
         var budgets: (chains: [String?], states: [String?], cutoffs: [String?]) = ([], [], [])
         for (chain, perState) in config.fundingBudgetSeconds {
             for (state, seconds) in perState {
@@ -89,7 +102,7 @@ public struct AlertStore: Sendable {
             o.id, o.chain, o.network, o.asset, o.address, o.tx_hash, o.output_index, o.amount::text AS amount,
             o.state, o.reason, EXTRACT(EPOCH FROM o.state_since)::float8 AS entered_at
             """
-        inputs.transfers = try conn.query(
+        return try conn.query(
             """
             SELECT \(columns) FROM funding_observations o
             WHERE o.state = 'FAILED_OR_STUCK' AND o.superseded_by IS NULL AND o.double_spent_by IS NULL
@@ -105,20 +118,21 @@ public struct AlertStore: Sendable {
                 address: r["address"] ?? "", txHash: r["tx_hash"] ?? "", outputIndex: r.int("output_index") ?? 0,
                 amount: r["amount"] ?? "0", state: state, reason: r["reason"], enteredStateAt: entered)
         }
-        if let r = try conn.query(
+    }
+
+    /// The newest failed quote submission, with the successes since.
+    static func lastExecutionFailure(_ conn: PGConnection) throws -> AlertInputs.ExecutionFailure? {
+        guard let r = try conn.query(
             """
             SELECT f.quote_id, f.request_id, f.outcome, f.error::text AS error, EXTRACT(EPOCH FROM f.occurred_at)::float8 AS at,
                    (SELECT count(*) FROM execution_results s WHERE s.outcome = 'ok' AND s.id > f.id) AS successes
             FROM execution_results f WHERE f.outcome <> 'ok' ORDER BY f.id DESC LIMIT 1
             """
-        ).first, let at = date(r["at"]) {
-            inputs.lastFailure = AlertInputs.ExecutionFailure(
-                quoteID: r["quote_id"] ?? "", requestID: r["request_id"] ?? "", outcome: r["outcome"] ?? "",
-                error: r["error"].flatMap { try? JSONValue.parse($0) } ?? .null, occurredAt: at,
-                successesSince: r.int("successes") ?? 0)
-        }
-        inputs.rotations = try FundingRepository.rotations(conn, now: now)
-        return inputs
+        ).first, let at = date(r["at"]) else { return nil }
+        return AlertInputs.ExecutionFailure(
+            quoteID: r["quote_id"] ?? "", requestID: r["request_id"] ?? "", outcome: r["outcome"] ?? "",
+            error: r["error"].flatMap { try? JSONValue.parse($0) } ?? .null, occurredAt: at,
+            successesSince: r.int("successes") ?? 0)
     }
 
     static let stateColumns = """

@@ -112,37 +112,9 @@ final class CurlWorker: @unchecked Sendable {
         headers = curl_slist_append(headers, "Expect:")
         defer { curl_slist_free_all(headers) }
 
-        let write: @convention(c) (UnsafeMutablePointer<CChar>?, Int, Int, UnsafeMutableRawPointer?) -> Int = { ptr, size, count, user in
-            guard let user else { return 0 }
-            let sink = Unmanaged<BodySink>.fromOpaque(user).takeUnretainedValue()
-            let n = size * count
-            if sink.bytes.count + n > sink.limit {
-                sink.overflowed = true
-                return 0
-            }
-            if n > 0, let ptr {
-                ptr.withMemoryRebound(to: UInt8.self, capacity: n) { sink.bytes.append(contentsOf: UnsafeBufferPointer(start: $0, count: n)) }
-            }
-            return n
-        }
-        let progress: @convention(c) (UnsafeMutableRawPointer?, Int64, Int64, Int64, Int64) -> Int32 = { user, _, _, _, _ in
-            guard let user else { return 0 }
-            return Unmanaged<AbortFlag>.fromOpaque(user).takeUnretainedValue().flag.load(ordering: .relaxed) ? 1 : 0
-        }
-
         let code: CURLcode = url.withCString { urlPtr in
             _ = unrip_curl_setopt_ptr(h, CURLOPT_URL, urlPtr)
-            _ = unrip_curl_setopt_long(h, CURLOPT_NOSIGNAL, 1)
-            _ = unrip_curl_setopt_long(h, CURLOPT_TIMEOUT_MS, Int(options.timeout.milliseconds))
-            _ = unrip_curl_setopt_long(h, CURLOPT_CONNECTTIMEOUT_MS, Int(options.connectTimeout.milliseconds))
-            _ = unrip_curl_setopt_long(h, CURLOPT_FOLLOWLOCATION, 0)
-            _ = unrip_curl_setopt_ptr(h, CURLOPT_ACCEPT_ENCODING, "")
-            _ = unrip_curl_setopt_ptr(h, CURLOPT_HTTPHEADER, headers)
-            _ = unrip_curl_setopt_write(h, write)
-            _ = unrip_curl_setopt_ptr(h, CURLOPT_WRITEDATA, sinkRef.toOpaque())
-            _ = unrip_curl_setopt_long(h, CURLOPT_NOPROGRESS, 0)
-            _ = unrip_curl_setopt_ptr(h, CURLOPT_XFERINFOFUNCTION, unsafeBitCast(progress, to: UnsafeRawPointer.self))
-            _ = unrip_curl_setopt_ptr(h, CURLOPT_XFERINFODATA, abortRef.toOpaque())
+            Self.setOptions(h, options: options, headers: headers, sink: sinkRef.toOpaque(), abort: abortRef.toOpaque())
             if let body {
                 return body.withUnsafeBytes { raw in
                     _ = unrip_curl_setopt_long(h, CURLOPT_POST, 1)
@@ -154,21 +126,62 @@ final class CurlWorker: @unchecked Sendable {
             _ = unrip_curl_setopt_long(h, CURLOPT_HTTPGET, 1)
             return curl_easy_perform(h)
         }
-        guard code == CURLE_OK else {
-            if sink.overflowed { return .failure(.malformed("reply larger than \(options.maxResponseBytes) bytes")) }
-            switch code {
-            case CURLE_OPERATION_TIMEDOUT: return .failure(.transport(.timeout))
-            case CURLE_ABORTED_BY_CALLBACK: return .failure(.cancelled)
-            case CURLE_COULDNT_CONNECT, CURLE_COULDNT_RESOLVE_HOST, CURLE_COULDNT_RESOLVE_PROXY:
-                return .failure(.transport(.connect(String(cString: curl_easy_strerror(code)))))
-            default:
-                return .failure(.transport(.other(String(cString: curl_easy_strerror(code)))))
-            }
-        }
+        guard code == CURLE_OK else { return .failure(Self.error(code, overflowed: sink.overflowed, limit: options.maxResponseBytes)) }
         var status = 0
         _ = unrip_curl_getinfo_long(h, CURLINFO_RESPONSE_CODE, &status)
         let retryAfter = unrip_curl_retry_after(h)
         return .success(HTTPResponse(status: status, body: sink.bytes, retryAfterSeconds: retryAfter >= 0 ? Int(min(retryAfter, 86_400)) : nil))
+    }
+
+    /// Timeouts, no redirects, any encoding, the headers, and the body and abort callbacks.
+    private static func setOptions(
+        _ h: UnsafeMutableRawPointer, options: CurlHTTP.Options, headers: UnsafeMutablePointer<curl_slist>?,
+        sink: UnsafeMutableRawPointer, abort: UnsafeMutableRawPointer
+    ) {
+        _ = unrip_curl_setopt_long(h, CURLOPT_NOSIGNAL, 1)
+        _ = unrip_curl_setopt_long(h, CURLOPT_TIMEOUT_MS, Int(options.timeout.milliseconds))
+        _ = unrip_curl_setopt_long(h, CURLOPT_CONNECTTIMEOUT_MS, Int(options.connectTimeout.milliseconds))
+        _ = unrip_curl_setopt_long(h, CURLOPT_FOLLOWLOCATION, 0)
+        _ = unrip_curl_setopt_ptr(h, CURLOPT_ACCEPT_ENCODING, "")
+        _ = unrip_curl_setopt_ptr(h, CURLOPT_HTTPHEADER, headers)
+        _ = unrip_curl_setopt_write(h, writeBody)
+        _ = unrip_curl_setopt_ptr(h, CURLOPT_WRITEDATA, sink)
+        _ = unrip_curl_setopt_long(h, CURLOPT_NOPROGRESS, 0)
+        _ = unrip_curl_setopt_ptr(h, CURLOPT_XFERINFOFUNCTION, unsafeBitCast(checkAbort, to: UnsafeRawPointer.self))
+        _ = unrip_curl_setopt_ptr(h, CURLOPT_XFERINFODATA, abort)
+    }
+
+    /// Appends a chunk of the reply to the `BodySink`; 0 (curl aborts) past its limit.
+    private static let writeBody: @convention(c) (UnsafeMutablePointer<CChar>?, Int, Int, UnsafeMutableRawPointer?) -> Int = { ptr, size, count, user in
+        guard let user else { return 0 }
+        let sink = Unmanaged<BodySink>.fromOpaque(user).takeUnretainedValue()
+        let n = size * count
+        if sink.bytes.count + n > sink.limit {
+            sink.overflowed = true
+            return 0
+        }
+        if n > 0, let ptr {
+            ptr.withMemoryRebound(to: UInt8.self, capacity: n) { sink.bytes.append(contentsOf: UnsafeBufferPointer(start: $0, count: n)) }
+        }
+        return n
+    }
+
+    /// Non-zero (curl aborts) once the task waiting for the reply was cancelled.
+    private static let checkAbort: @convention(c) (UnsafeMutableRawPointer?, Int64, Int64, Int64, Int64) -> Int32 = { user, _, _, _, _ in
+        guard let user else { return 0 }
+        return Unmanaged<AbortFlag>.fromOpaque(user).takeUnretainedValue().flag.load(ordering: .relaxed) ? 1 : 0
+    }
+
+    private static func error(_ code: CURLcode, overflowed: Bool, limit: Int) -> JSONRPCError {
+        if overflowed { return .malformed("reply larger than \(limit) bytes") }
+        switch code {
+        case CURLE_OPERATION_TIMEDOUT: return .transport(.timeout)
+        case CURLE_ABORTED_BY_CALLBACK: return .cancelled
+        case CURLE_COULDNT_CONNECT, CURLE_COULDNT_RESOLVE_HOST, CURLE_COULDNT_RESOLVE_PROXY:
+            return .transport(.connect(String(cString: curl_easy_strerror(code))))
+        default:
+            return .transport(.other(String(cString: curl_easy_strerror(code))))
+        }
     }
 }
 

@@ -107,92 +107,101 @@ public final class OutboxRelay: PluginService {
         await producer.close()
     }
 
-    private func relay(with producer: KafkaProducer, wake: ChangeSignal, listener: NotificationListener?) async throws {
-        // Batches sent and not yet all acknowledged, oldest first (`close()` purges them on exit).
+    /// What the relay carries from one turn to the next.
+    private struct Turns {
+        /// Batches sent and not yet all acknowledged, oldest first (`close()` purges them on exit).
         var inFlight: [Flight] = []
-        // Keys with a row that failed: their later rows are not marked published until the
-        // relay has re-read the outbox from the oldest unpublished row.
+        /// Keys with a row that failed: their later rows are not marked published until the
+        /// relay has re-read the outbox from the oldest unpublished row.
         var blocked: Set<String> = []
         var failure: String?
-        var floor = OutboxFloor(now: clock.now())
+        var floor: OutboxFloor
         var drain: Drain?
-        // When the backlog gauges were last recorded.
+        /// When the backlog gauges were last recorded.
         var backlogRecordedAt: Date?
+
+        var waiting: Int { inFlight.reduce(0) { $0 + $1.rows.count } }
+    }
+
+    private func relay(with producer: KafkaProducer, wake: ChangeSignal, listener: NotificationListener?) async throws {
+        var turns = Turns(floor: OutboxFloor(now: clock.now()))
         Counter(label: "unrip_outbox_published_total").increment(by: 0)
         while !Task.isCancelled {
             let generation = wake.generation
             stats.withLock { $0.listening = listener?.isListening ?? false }
-
-            // Acknowledged batches, oldest first.
-            var acked: [Int64] = []
-            while let first = inFlight.first, let results = first.results.withLock({ $0 }) {
-                inFlight.removeFirst()
-                let (ids, error) = Self.publishable(first.rows, results, blocked: &blocked)
-                acked += ids
-                failure = failure ?? error
-            }
-            if !acked.isEmpty {
-                try await store.markPublished(acked)
-                Counter(label: "unrip_outbox_published_total").increment(by: acked.count)
-            }
-            await recordBacklog(every: 1, last: &backlogRecordedAt)
-            let waiting = inFlight.reduce(0) { $0 + $1.rows.count }
-            stats.withLock {
-                $0.inFlight = waiting
-                $0.published += acked.count
-                if !acked.isEmpty { $0.lastPublishedAt = clock.now() }
-                if let failure { $0.lastError = failure }
-            }
-
+            try await settleAcknowledged(&turns)
             if Task.isShuttingDownGracefully {
-                let current = drain ?? Drain(started: clock.now(), rows: waiting)
-                drain = current
-                if current.finished(waiting: waiting, timeout: settings.shutdownTimeout, now: clock.now(), logger: logger) { return }
+                let current = turns.drain ?? Drain(started: clock.now(), rows: turns.waiting)
+                turns.drain = current
+                if current.finished(waiting: turns.waiting, timeout: settings.shutdownTimeout, now: clock.now(), logger: logger) { return }
                 await wake.wait(after: generation, atMost: settings.idleInterval, clock: clock)
                 continue
             }
-
-            if let error = failure {
+            if let error = turns.failure {
                 // Let what is in flight finish, then go again from the oldest unpublished row.
-                if inFlight.isEmpty {
+                if turns.inFlight.isEmpty {
                     logger.warning("outbox publication failed; retrying", metadata: ["error": "\(error)"])
                     try await clock.sleep(for: settings.retryBackoff)
-                    blocked = []
-                    failure = nil
-                    floor.reset()
+                    (turns.blocked, turns.failure) = ([], nil)
+                    turns.floor.reset()
                 } else {
                     await wake.wait(after: generation)
                 }
                 continue
             }
-
-            if inFlight.count < settings.maxInFlight {
-                let inFlightIDs = inFlight.flatMap { $0.rows.map(\.id) }
-                let rows = try await read(floor: &floor, inFlight: inFlightIDs)
-                // A read that returns after the shutdown began may hold rows committed after it:
-                // they are not taken, and go out after the next start. (One that returned before
-                // read a snapshot taken before, so it holds none.)
-                if Task.isShuttingDownGracefully { continue }
-                if !rows.isEmpty {
-                    let flight = Flight(rows: rows)
-                    let messages = rows.map { KafkaOutgoingMessage(topic: $0.topic, key: $0.key, value: Array($0.payload.utf8)) }
-                    // Enqueued here, in order: batches reach the producer as they were read.
-                    producer.enqueue(messages) { results in
-                        flight.results.withLock { $0 = results }
-                        wake.signal()
-                    }
-                    inFlight.append(flight)
-                    let batches = inFlight.count
-                    stats.withLock {
-                        $0.inFlight += rows.count
-                        $0.peakBatchesInFlight = max($0.peakBatchesInFlight, batches)
-                    }
-                    continue
-                }
-            }
+            if turns.inFlight.count < settings.maxInFlight, try await sendNext(&turns, producer: producer, wake: wake) { continue }
             // Until a batch is acknowledged, a row commits, or the idle interval passes.
             await wake.wait(after: generation, atMost: settings.idleInterval, clock: clock)
         }
+    }
+
+    /// Marks the rows of acknowledged batches published, oldest batch first, and records the
+    /// first failure.
+    private func settleAcknowledged(_ turns: inout Turns) async throws {
+        var acked: [Int64] = []
+        while let first = turns.inFlight.first, let results = first.results.withLock({ $0 }) {
+            turns.inFlight.removeFirst()
+            let (ids, error) = Self.publishable(first.rows, results, blocked: &turns.blocked)
+            acked += ids
+            turns.failure = turns.failure ?? error
+        }
+        if !acked.isEmpty {
+            try await store.markPublished(acked)
+            Counter(label: "unrip_outbox_published_total").increment(by: acked.count)
+        }
+        await recordBacklog(every: 1, last: &turns.backlogRecordedAt)
+        let (waiting, failure) = (turns.waiting, turns.failure)
+        stats.withLock {
+            $0.inFlight = waiting
+            $0.published += acked.count
+            if !acked.isEmpty { $0.lastPublishedAt = clock.now() }
+            if let failure { $0.lastError = failure }
+        }
+    }
+
+    /// Reads the next unpublished rows and hands them to the producer as one batch. True when
+    /// the relay should go again at once (a batch went out, or the shutdown began meanwhile).
+    private func sendNext(_ turns: inout Turns, producer: KafkaProducer, wake: ChangeSignal) async throws -> Bool {
+        let rows = try await read(floor: &turns.floor, inFlight: turns.inFlight.flatMap { $0.rows.map(\.id) })
+        // A read that returns after the shutdown began may hold rows committed after it: they
+        // are not taken, and go out after the next start. (One that returned before read a
+        // snapshot taken before, so it holds none.)
+        if Task.isShuttingDownGracefully { return true }
+        guard !rows.isEmpty else { return false }
+        let flight = Flight(rows: rows)
+        let messages = rows.map { KafkaOutgoingMessage(topic: $0.topic, key: $0.key, value: Array($0.payload.utf8)) }
+        // Enqueued here, in order: batches reach the producer as they were read.
+        producer.enqueue(messages) { results in
+            flight.results.withLock { $0 = results }
+            wake.signal()
+        }
+        turns.inFlight.append(flight)
+        let batches = turns.inFlight.count
+        stats.withLock {
+            $0.inFlight += rows.count
+            $0.peakBatchesInFlight = max($0.peakBatchesInFlight, batches)
+        }
+        return true
     }
 
     /// One read of unpublished rows from where `floor` says, but for those in flight.

@@ -19,6 +19,7 @@ public final class NotificationListener: Sendable {
     private let logger: Logger
     private let running = Atomic<Bool>(true)
     private let connected = Atomic<Bool>(false)
+    private let received = Mutex((count: 0, lastPayload: ""))
     private let finished = DispatchSemaphore(value: 0)
 
     public init(url: String, channel: String, signal: ChangeSignal = ChangeSignal(), logger: Logger) {
@@ -36,6 +37,10 @@ public final class NotificationListener: Sendable {
 
     /// Whether the LISTEN connection is up (otherwise waiters fall back to polling).
     public var isListening: Bool { connected.load(ordering: .relaxed) }
+
+    /// Notifications received since start, and the payload of the last (PostgreSQL delivers
+    /// them in commit order).
+    public var notificationsReceived: (count: Int, lastPayload: String) { received.withLock { $0 } }
 
     /// Stops the thread (blocking for up to 250 ms: call off the cooperative pool).
     public func stop() {
@@ -80,7 +85,9 @@ public final class NotificationListener: Sendable {
             guard PQconsumeInput(conn.conn) == 1 else { return }
             var any = false
             while let note = PQnotifies(conn.conn) {
+                let payload = note.pointee.extra.map { String(cString: $0) } ?? ""
                 PQfreemem(note)
+                received.withLock { $0 = ($0.count + 1, payload) }
                 any = true
             }
             if any { signal.signal() }

@@ -91,60 +91,15 @@ public final class ReconcilerService: PluginService {
     public func reconcileOnce() async {
         await refreshHandlesIfDue()
         await refreshMinimumsIfDue()
-        var bridgeOK = true
         var unknown: [String: Int] = [:]
+        var bridgeOK = true
         for account in configuration.accounts {
             for (chain, bridgeChain) in configuration.chains.sorted(by: { $0.key < $1.key }) {
-                do {
-                    let page = try await bridge.allRecentDeposits(account: account, chain: bridgeChain, pageSize: configuration.pageSize, maxPages: configuration.maxPages)
-                    let rows = page.deposits.map { d in
-                        CreditRepository.DepositRow(
-                            chain: d.chain, accountID: d.accountID, depositID: d.depositID, txHash: d.txHash,
-                            nearTxHash: d.mintTxHash, address: d.address, asset: configuration.asset(ofToken: d.nearTokenID, bridgeChain: d.chain),
-                            amount: d.amount.description, status: d.statusText, raw: d.raw)
-                    }
-                    for d in page.deposits where d.status == nil { unknown[d.statusText, default: 0] += 1 }
-                    let refusedRows = Mutex(0)
-                    let changed = try await credits.upsertDeposits(rows) { row, error in
-                        refusedRows.withLock { $0 += 1 }
-                        self.logger.warning("bridge deposit refused by PostgreSQL; skipped", metadata: ["deposit": "\(Excerpt.of(row.depositID))", "error": "\(error)"])
-                    }
-                    let refused = refusedRows.withLock { $0 }
-                    stats.withLock {
-                        $0.depositsSeen += rows.count
-                        $0.depositsChanged += changed
-                        $0.malformed += page.malformed.count + refused
-                    }
-                    for reason in page.malformed { logger.warning("bridge sent a malformed deposit; skipped", metadata: ["chain": "\(chain)", "reason": "\(reason)"]) }
-                } catch {
-                    bridgeOK = false
-                    Counter(label: "unrip_bridge_errors_total").increment()
-                    stats.withLock {
-                        $0.errors += 1
-                        $0.lastError = "recent_deposits \(account) \(bridgeChain): \(error)"
-                    }
-                    logger.warning("bridge poll failed", metadata: ["account": "\(account)", "chain": "\(bridgeChain)", "error": "\(error)"])
-                }
+                if !(await pollDeposits(account: account, chain: chain, bridgeChain: bridgeChain, unknown: &unknown)) { bridgeOK = false }
             }
         }
         if let verifier {
-            let tokens = configuration.allTokenIDs
-            for account in configuration.accounts {
-                do {
-                    let b = try await verifier.balances(account: account, tokenIDs: tokens)
-                    let recorded = try await credits.recordSnapshot(
-                        id: "near:\(b.blockHeight):\(account)", account: account, at: clock.now(),
-                        balances: b.balances.mapValues(\.description))
-                    if recorded { stats.withLock { $0.snapshotsRecorded += 1 } }
-                } catch {
-                    bridgeOK = false
-                    stats.withLock {
-                        $0.errors += 1
-                        $0.lastError = "mt_batch_balance_of \(account): \(error)"
-                    }
-                    logger.warning("verifier read failed", metadata: ["account": "\(account)", "error": "\(error)"])
-                }
-            }
+            for account in configuration.accounts where !(await readBalances(verifier, account: account)) { bridgeOK = false }
         }
         stats.withLock { $0.unknownStatuses = unknown }
         for (status, n) in unknown.sorted(by: { $0.key < $1.key }) {
@@ -155,16 +110,69 @@ public final class ReconcilerService: PluginService {
             try await decideAll()
         } catch {
             bridgeOK = false
-            stats.withLock {
-                $0.errors += 1
-                $0.lastError = "reconcile: \(error)"
-            }
+            recordError("reconcile: \(error)")
         }
         let now = clock.now()
         stats.withLock {
             $0.polls += 1
             $0.lastPollAt = now
             $0.consecutiveErrors = bridgeOK ? 0 : $0.consecutiveErrors + 1
+        }
+    }
+
+    /// Stores one account's recent bridge deposits on one chain; counts unknown statuses into
+    /// `unknown`. False when the bridge could not be read.
+    private func pollDeposits(account: String, chain: String, bridgeChain: String, unknown: inout [String: Int]) async -> Bool {
+        do {
+            let page = try await bridge.allRecentDeposits(account: account, chain: bridgeChain, pageSize: configuration.pageSize, maxPages: configuration.maxPages)
+            let rows = page.deposits.map { d in
+                CreditRepository.DepositRow(
+                    chain: d.chain, accountID: d.accountID, depositID: d.depositID, txHash: d.txHash,
+                    nearTxHash: d.mintTxHash, address: d.address, asset: configuration.asset(ofToken: d.nearTokenID, bridgeChain: d.chain),
+                    amount: d.amount.description, status: d.statusText, raw: d.raw)
+            }
+            for d in page.deposits where d.status == nil { unknown[d.statusText, default: 0] += 1 }
+            let refusedRows = Mutex(0)
+            let changed = try await credits.upsertDeposits(rows) { row, error in
+                refusedRows.withLock { $0 += 1 }
+                self.logger.warning("bridge deposit refused by PostgreSQL; skipped", metadata: ["deposit": "\(Excerpt.of(row.depositID))", "error": "\(error)"])
+            }
+            let refused = refusedRows.withLock { $0 }
+            stats.withLock {
+                $0.depositsSeen += rows.count
+                $0.depositsChanged += changed
+                $0.malformed += page.malformed.count + refused
+            }
+            for reason in page.malformed { logger.warning("bridge sent a malformed deposit; skipped", metadata: ["chain": "\(chain)", "reason": "\(reason)"]) }
+            return true
+        } catch {
+            Counter(label: "unrip_bridge_errors_total").increment()
+            recordError("recent_deposits \(account) \(bridgeChain): \(error)")
+            logger.warning("bridge poll failed", metadata: ["account": "\(account)", "chain": "\(bridgeChain)", "error": "\(error)"])
+            return false
+        }
+    }
+
+    /// Records one account's verifier balances as a snapshot. False when they could not be read.
+    private func readBalances(_ verifier: NEARVerifierClient, account: String) async -> Bool {
+        do {
+            let b = try await verifier.balances(account: account, tokenIDs: configuration.allTokenIDs)
+            let recorded = try await credits.recordSnapshot(
+                id: "near:\(b.blockHeight):\(account)", account: account, at: clock.now(),
+                balances: b.balances.mapValues(\.description))
+            if recorded { stats.withLock { $0.snapshotsRecorded += 1 } }
+            return true
+        } catch {
+            recordError("mt_batch_balance_of \(account): \(error)")
+            logger.warning("verifier read failed", metadata: ["account": "\(account)", "error": "\(error)"])
+            return false
+        }
+    }
+
+    private func recordError(_ text: String) {
+        stats.withLock {
+            $0.errors += 1
+            $0.lastError = text
         }
     }
 

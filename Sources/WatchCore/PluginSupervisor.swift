@@ -55,6 +55,8 @@ public final class PluginSupervisor: Service, ManagedPlugin {
         var lastFailureAt: Date?
         /// A graceful shutdown began.
         var draining = false
+        /// An instance's `run()` is executing (false once it returned, whatever the status says).
+        var instanceRunning = false
     }
 
     /// Two failures this close together make a restart loop, unhealthy even while a fresh
@@ -86,6 +88,8 @@ public final class PluginSupervisor: Service, ManagedPlugin {
     public var status: PluginStatus { current.withLock { $0.status } }
     public var lease: JSONValue { pluginLease?.state() ?? .null }
     public var isPaused: Bool { current.withLock { $0.paused } }
+    /// Whether an instance is running now: false while paused, standing by or between restarts.
+    public var isInstanceRunning: Bool { current.withLock { $0.instanceRunning } }
 
     public func pause() {
         let changed = current.withLock { s -> Bool in
@@ -114,7 +118,7 @@ public final class PluginSupervisor: Service, ManagedPlugin {
         let inner = await instance?.state() ?? .null
         return [
             "name": .string(name), "kind": .string(kind), "status": .string(s.status.rawValue),
-            "paused": .bool(s.paused), "restarts": .int(Int64(s.restarts)), "last_error": .optional(s.lastError),
+            "paused": .bool(s.paused), "instance_running": .bool(s.instanceRunning), "restarts": .int(Int64(s.restarts)), "last_error": .optional(s.lastError),
             "failures_in_a_row": .int(Int64(s.failureStreak)),
             "role": .string(s.status == .standby ? "standby" : "active"),
             "lease": lease,
@@ -229,6 +233,8 @@ public final class PluginSupervisor: Service, ManagedPlugin {
         set(.running, instance: instance)
         return await withTaskGroup(of: Outcome?.self) { group in
             group.addTask {
+                self.current.withLock { $0.instanceRunning = true }
+                defer { self.current.withLock { $0.instanceRunning = false } }
                 do {
                     try await instance.run()
                     return Task.isCancelled ? nil : .finished

@@ -215,10 +215,12 @@ struct AlertLifecycleTests {
 
         plugin.pause()
         #expect(await waitUntil { plugin.status == .paused })
+        // Paused means the evaluator stopped: with no instance running, a trigger evaluates nothing.
+        #expect(!plugin.supervisor.isInstanceRunning)
         try await f.price("BTC/EUR", at: f.now.addingTimeInterval(-600))
         trigger.signal()
-        try await Task.sleep(for: .milliseconds(300))
         var state = await plugin.state()
+        #expect(state["instance_running"] == false)
         #expect(state["paused"] == true)
         #expect(state["status"] == "paused")
         #expect(state["active"] == .array([]))

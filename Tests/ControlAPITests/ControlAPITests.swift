@@ -61,10 +61,13 @@ import WatchTesting
                 #expect(r.status == .ok)
             }
             #expect(await waitUntil { h.prepared.supervisors[0].status == .paused })
-            // While paused, a deposit happens and is mined: nothing is ingested...
+            // Paused means the adapter stopped: no instance runs, so nothing can read the node...
+            try await client.execute(uri: "/plugins/testchain/state", method: .get) { r in
+                #expect(r.json["instance_running"] as? Bool == false, "\(r.text)")
+            }
+            // ...and a deposit made and mined meanwhile is not ingested...
             let tx = h.node.pay("abc123", amount: 2_500)
             h.node.mine(2)
-            try await Task.sleep(for: .milliseconds(150))
             try await client.execute(uri: "/funding/observations", method: .get) { r in
                 #expect((r.json["observations"] as? [Any])?.isEmpty == true)
             }

@@ -106,72 +106,12 @@ public struct BitcoinAdapter: ChainAdapter {
     func work() async throws {
         var backoff = Duration.milliseconds(250)
         let clock = context.clock
-        var lastMempoolResync: Date?
-        var lastBlockSync: Date?
-        func due(_ last: Date?, every interval: Duration) -> Bool {
-            last.map { clock.now().timeIntervalSince($0) >= Double(interval.components.seconds) + Double(interval.components.attoseconds) / 1e18 } ?? true
-        }
-        var needsMempoolResync = true
-        let fetchOnAdd = configuration.zmqRawTx == nil
+        var schedule = SyncSchedule()
         while !Task.isCancelled {
             let generation = wake.generation
             do {
-                if lastMempoolResync == nil { try await sync.start() }
-                // Blocks are re-checked on block events, and at least every poll interval.
-                var needsBlockSync = due(lastBlockSync, every: configuration.pollInterval)
-                // Transactions drained in one wake-up are committed in batches of at most
-                // maxReportsPerCommit reports, each one transaction in PostgreSQL.
-                var batch: [ChainReport] = []
-                let (items, dropped) = inbox.drain()
-                if dropped > 0 {  // the queue was full: what the dropped ones said comes from RPC
-                    needsMempoolResync = true
-                    needsBlockSync = true
-                }
-                for item in items {
-                    if batch.count >= Self.maxReportsPerCommit {  // a backlog goes out in bounded commits
-                        try await sync.submit(batch)
-                        batch = []
-                    }
-                    if item.lost > 0 {  // a lost message may have been a block notice, too
-                        needsMempoolResync = true
-                        needsBlockSync = true
-                    }
-                    if case .rawTx(let raw) = item.notification {
-                        batch += await sync.transactionReports(raw)
-                        continue
-                    }
-                    if item.needsOrdering {  // a removal or block event must follow the entries before it
-                        try await sync.submit(batch)
-                        batch = []
-                    }
-                    switch item.notification {
-                    case .rawTx: break
-                    case .rawBlock, .hashBlock: needsBlockSync = true
-                    case .hashTx: break
-                    case .sequence(let hash, let label, let mempoolSequence):
-                        let blockEvent = label == .blockConnected || label == .blockDisconnected
-                        if await sync.recordMempoolSequence(mempoolSequence, blockEvent: blockEvent) { needsMempoolResync = true }
-                        switch label {
-                        case .blockConnected, .blockDisconnected: needsBlockSync = true
-                        case .txAdded: batch += try await sync.addedReports(txid: hash, fetch: fetchOnAdd)
-                        case .txRemoved: await sync.handleRemoved(txid: hash)
-                        }
-                    }
-                }
-                try await sync.submit(batch)
-                if needsBlockSync {
-                    try await sync.syncBlocks()
-                    lastBlockSync = clock.now()
-                }
-                let interval = configuration.zmqTopics.isEmpty ? configuration.pollInterval : configuration.mempoolResyncInterval
-                if needsMempoolResync || due(lastMempoolResync, every: interval) {
-                    try await sync.resyncMempool()
-                    lastMempoolResync = clock.now()
-                    needsMempoolResync = false
-                }
-                try await sync.expireRemovals()
-                let rescanning = try await sync.rescanStep()
-                await sync.recordSuccess()
+                if schedule.lastMempoolResync == nil { try await sync.start() }
+                let rescanning = try await workOnce(&schedule)
                 backoff = .milliseconds(250)
                 if rescanning { continue }  // more history to scan: next turn at once
             } catch let error as BitcoinNetworkMismatch {
@@ -184,12 +124,91 @@ public struct BitcoinAdapter: ChainAdapter {
                 context.logger.warning("bitcoin sync failed; retrying", metadata: ["error": "\(error)", "backoff": "\(backoff)"])
                 try? await clock.sleep(for: backoff)
                 backoff = min(backoff * 2, .seconds(30))
-                needsMempoolResync = true
+                schedule.needsMempoolResync = true
                 continue
             }
             let wait = await sync.hasPendingRemovals ? min(configuration.pollInterval, configuration.replacementGrace) : configuration.pollInterval
             await wake.wait(after: generation, atMost: wait, clock: clock)
         }
+    }
+
+    /// When the worker last synced blocks and the mempool, and whether the mempool must be re-read.
+    struct SyncSchedule {
+        var lastMempoolResync: Date?
+        var lastBlockSync: Date?
+        var needsMempoolResync = true
+
+        func due(_ last: Date?, every interval: Duration, now: Date) -> Bool {
+            last.map { now.timeIntervalSince($0) >= interval.timeInterval } ?? true
+        }
+    }
+
+    /// One turn: the inbox, then blocks and the mempool when due, removals, a rescan step.
+    /// True while a rescan has more history to scan.
+    private func workOnce(_ schedule: inout SyncSchedule) async throws -> Bool {
+        let clock = context.clock
+        // Blocks are re-checked on block events, and at least every poll interval.
+        var needsBlockSync = schedule.due(schedule.lastBlockSync, every: configuration.pollInterval, now: clock.now())
+        if try await drainInbox(&schedule) { needsBlockSync = true }
+        if needsBlockSync {
+            try await sync.syncBlocks()
+            schedule.lastBlockSync = clock.now()
+        }
+        let interval = configuration.zmqTopics.isEmpty ? configuration.pollInterval : configuration.mempoolResyncInterval
+        if schedule.needsMempoolResync || schedule.due(schedule.lastMempoolResync, every: interval, now: clock.now()) {
+            try await sync.resyncMempool()
+            schedule.lastMempoolResync = clock.now()
+            schedule.needsMempoolResync = false
+        }
+        try await sync.expireRemovals()
+        let rescanning = try await sync.rescanStep()
+        await sync.recordSuccess()
+        return rescanning
+    }
+
+    /// Submits what the ZMQ inbox holds, in order. Transactions drained in one wake-up are
+    /// committed in batches of at most `maxReportsPerCommit` reports, each one transaction in
+    /// PostgreSQL. True when a block event (or a lost message) calls for a block sync.
+    private func drainInbox(_ schedule: inout SyncSchedule) async throws -> Bool {
+        var needsBlockSync = false
+        var batch: [ChainReport] = []
+        let (items, dropped) = inbox.drain()
+        if dropped > 0 {  // the queue was full: what the dropped ones said comes from RPC
+            schedule.needsMempoolResync = true
+            needsBlockSync = true
+        }
+        for item in items {
+            if batch.count >= Self.maxReportsPerCommit {  // a backlog goes out in bounded commits
+                try await sync.submit(batch)
+                batch = []
+            }
+            if item.lost > 0 {  // a lost message may have been a block notice, too
+                schedule.needsMempoolResync = true
+                needsBlockSync = true
+            }
+            if case .rawTx(let raw) = item.notification {
+                batch += await sync.transactionReports(raw)
+                continue
+            }
+            if item.needsOrdering {  // a removal or block event must follow the entries before it
+                try await sync.submit(batch)
+                batch = []
+            }
+            guard case .sequence(let hash, let label, let mempoolSequence) = item.notification else {
+                if case .rawBlock = item.notification { needsBlockSync = true }
+                if case .hashBlock = item.notification { needsBlockSync = true }
+                continue
+            }
+            let blockEvent = label == .blockConnected || label == .blockDisconnected
+            if await sync.recordMempoolSequence(mempoolSequence, blockEvent: blockEvent) { schedule.needsMempoolResync = true }
+            switch label {
+            case .blockConnected, .blockDisconnected: needsBlockSync = true
+            case .txAdded: batch += try await sync.addedReports(txid: hash, fetch: configuration.zmqRawTx == nil)
+            case .txRemoved: await sync.handleRemoved(txid: hash)
+            }
+        }
+        try await sync.submit(batch)
+        return needsBlockSync
     }
 }
 

@@ -231,7 +231,6 @@ let package = Package(
             dependencies: [
                 "ControlAPI", "WatchHost", "UnripAdapters", "WatchCore", "WatchTesting", "BitcoinTesting", "PostgresStore", "Alerting", "BitcoinPlugin",
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
-                .product(name: "Prometheus", package: "swift-prometheus"),
             ]
         ),
         .testTarget(
@@ -250,7 +249,6 @@ let package = Package(
             dependencies: [
                 "Alerting", "ControlAPI", "WatchCore", "WatchTesting", "PostgresStore",
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
-                .product(name: "Prometheus", package: "swift-prometheus"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ]
         ),

@@ -23,7 +23,7 @@ extension EVMAdapter {
         }
     }
 
-    var sectionName: String { configuration.name == EVMAdapter.kind ? "[gnosis]" : "[evm.\(configuration.name)]" }
+    var sectionName: String { configuration.section }
 
     /// Asks each endpoint not yet verified for its chain id, once; returns the refusals.
     @discardableResult

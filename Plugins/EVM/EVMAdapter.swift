@@ -13,7 +13,8 @@ import WatchCore
 /// range's last block); the last `reorgWindow` blocks are reported one by one with their parent
 /// hash, so the core sees every reorg it can still act on. Native xDAI is not watched.
 public struct EVMAdapter: ChainAdapter {
-    public static let kind = "gnosis"
+    /// The plugin kind; `[gnosis]` is its built-in instance, each `[evm.<name>]` another.
+    public static let kind = "evm"
     public static let nativeCoinNote =
         "not watched: only ERC-20 Transfer logs of the configured tokens are; native coin transfers (ETH, xDAI) emit no logs"
     public static let nativeXDAINote =
@@ -349,7 +350,8 @@ public struct EVMAdapter: ChainAdapter {
         if let run = line {
             let rate = run.blocksPerSecond
             context.logger.info(
-                "gnosis catch-up", metadata: [
+                "evm catch-up", metadata: [
+                    "chain": "\(configuration.name)",
                     "block": "\(run.height)", "target": "\(run.target)", "blocks_per_s": "\(Int(rate))",
                     "eta_s": "\(rate > 0 ? Int(Double(run.target - run.height) / rate) : -1)",
                 ])

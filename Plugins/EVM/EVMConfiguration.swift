@@ -14,6 +14,8 @@ public struct EVMToken: Sendable, Hashable {
 public struct EVMConfiguration: AdapterConfiguration {
     /// The plugin and chain name (`gnosis`, `base`).
     public var name: String
+    /// The config section it was read from, as written: `[gnosis]`, `[evm.base]`.
+    public var section: String
     /// The first of `rpcURLs`.
     public var rpcURL: String
     /// `rpc_urls` (or `rpc_url`): tried in order, failing over (docs/evm.md).
@@ -53,6 +55,7 @@ public struct EVMConfiguration: AdapterConfiguration {
     public init(section: ConfigSection) {
         name = section.pluginName
         let generic = section.family != nil
+        self.section = section.family.map { "[\($0).\(section.pluginName)]" } ?? "[\(section.pluginName)]"
         rpcURLs = Self.endpoints(section)
         rpcURL = rpcURLs.first ?? ""
         if generic, !section.has("chain_id") {

@@ -46,7 +46,7 @@ public struct EVMTransferScan: Sendable {
     }
 
     /// Validates, scans, and calls `emit` with each JSON line in block/log order.
-    public func run(logger: Logger = Logger(label: "gnosis-scan"), emit: (String) -> Void) async throws(Failure) -> Summary {
+    public func run(logger: Logger = Logger(label: "evm-scan"), emit: (String) -> Void) async throws(Failure) -> Summary {
         guard rpcURL.hasPrefix("http://") || rpcURL.hasPrefix("https://") else {
             throw Failure(description: "--rpc must be an http:// or https:// URL")
         }

@@ -1,3 +1,5 @@
+import WatchCore
+
 /// Keccak-256 as Ethereum uses it (the original Keccak padding 0x01, not SHA3-256's 0x06).
 /// Needed for EIP-55 address checksums and event topics.
 public enum Keccak256 {
@@ -70,40 +72,5 @@ public enum Keccak256 {
             }
             a[0] ^= roundConstants[round]
         }
-    }
-}
-
-/// Lower-case hex without prefix.
-enum Hex {
-    /// Bytes of even-length hex, with or without `0x`; nil on odd length or a non-hex digit.
-    static func decode(_ text: String) -> [UInt8]? {
-        let digits = Array(text.utf8.dropFirst(text.hasPrefix("0x") ? 2 : 0))
-        guard digits.count % 2 == 0 else { return nil }
-        var out: [UInt8] = []
-        out.reserveCapacity(digits.count / 2)
-        for i in stride(from: 0, to: digits.count, by: 2) {
-            guard let high = nibble(digits[i]), let low = nibble(digits[i + 1]) else { return nil }
-            out.append(high << 4 | low)
-        }
-        return out
-    }
-
-    private static func nibble(_ c: UInt8) -> UInt8? {
-        switch c {
-        case UInt8(ascii: "0")...UInt8(ascii: "9"): c - UInt8(ascii: "0")
-        case UInt8(ascii: "a")...UInt8(ascii: "f"): c - UInt8(ascii: "a") + 10
-        case UInt8(ascii: "A")...UInt8(ascii: "F"): c - UInt8(ascii: "A") + 10
-        default: nil
-        }
-    }
-
-    static func encode(_ bytes: some Sequence<UInt8>) -> String {
-        let digits = Array("0123456789abcdef".utf8)
-        var out: [UInt8] = []
-        for b in bytes {
-            out.append(digits[Int(b >> 4)])
-            out.append(digits[Int(b & 0x0F)])
-        }
-        return String(decoding: out, as: UTF8.self)
     }
 }

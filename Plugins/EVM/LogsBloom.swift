@@ -1,3 +1,4 @@
+import WatchCore
 /// A block's (or receipt's) `logsBloom`: 2048 bits, big-endian, into which every log's
 /// address and topics are added by Keccak-256: bits `(h[i] << 8 | h[i+1]) & 2047` for i = 0, 2, 4
 /// (Yellow Paper §4.3.1, the M3:2048 function). A bloom never says "absent" for what was added;
@@ -19,14 +20,14 @@ public struct LogsBloom: Sendable, Hashable {
         }
 
         /// An address or topic as `0x`-prefixed hex (as the node sends it, already validated).
-        public init(hex item: String) { self.init(Hex.decode(item) ?? []) }
+        public init(hex item: String) { self.init(Hex.decode(item, allowing0x: true) ?? []) }
     }
 
     public init() { bytes = Array(repeating: 0, count: Self.byteCount) }
 
     /// `0x` + 512 hex digits; nil for anything else.
     public init?(hex text: String) {
-        guard text.utf8.count == 2 + 2 * Self.byteCount, text.hasPrefix("0x"), let decoded = Hex.decode(text) else { return nil }
+        guard text.utf8.count == 2 + 2 * Self.byteCount, text.hasPrefix("0x"), let decoded = Hex.decode(text, allowing0x: true) else { return nil }
         bytes = decoded
     }
 

@@ -13,12 +13,23 @@ public struct AlertResolveAnswer: Sendable {
     }
 }
 
-extension ControlSurface {
+public struct AlertResolveRoute: ControlRoutes {
+    /// Resolves a latched alert: key, who, why. Nil when alerts are off (the route answers 404).
+    let resolveAlert: (@Sendable (String, String, String) async throws -> AlertResolveAnswer)?
+    /// Called after a resolution (wakes the alert evaluator).
+    let onFundingChange: @Sendable () -> Void
+
+    public init(resolve: (@Sendable (String, String, String) async throws -> AlertResolveAnswer)?, onResolved: @escaping @Sendable () -> Void) {
+        self.resolveAlert = resolve
+        self.onFundingChange = onResolved
+    }
+
     /// `POST /alerts/<key>/resolve` with `{"reason": "…", "by": "…"}` (bearer token): resolves a
     /// latched alert (`funding_double_spent`, `finality_violated`), recording who and why in
     /// `alert_events`. 400 bad body, 404 unknown key, 409 when the alert is not latched (it
     /// resolves by itself when its condition clears) or was already resolved.
-    func addAlertResolveRoute(to router: Router<BasicRequestContext>) {
+    public func routes() -> RouteCollection<BasicRequestContext> {
+        let router = RouteCollection(context: BasicRequestContext.self)
         router.post("/alerts/:key/resolve") { request, context -> Response in
             let key = context.parameters.get("key") ?? ""
             guard let resolve = self.resolveAlert else {
@@ -36,5 +47,6 @@ extension ControlSurface {
             if answer.status == .ok { self.onFundingChange() }
             return JSONResponse.ok(answer.body, status: answer.status)
         }
+        return router
     }
 }

@@ -4,8 +4,14 @@ import HummingbirdCore
 import PostgresStore
 import WatchCore
 
-extension ControlSurface {
-    func addFundingRoutes(to router: Router<BasicRequestContext>) {
+/// `GET /funding/handles`, `/funding/observations[/<id>]`, `/funding/latency`.
+public struct FundingRoutes: ControlRoutes {
+    let repository: FundingRepository
+
+    public init(repository: FundingRepository) { self.repository = repository }
+
+    public func routes() -> RouteCollection<BasicRequestContext> {
+        let router = RouteCollection(context: BasicRequestContext.self)
         router.getAndHead("/funding/handles") { _, _ -> Response in
             JSONResponse.ok(["handles": .array(try await self.repository.listHandles())])
         }
@@ -43,6 +49,7 @@ extension ControlSurface {
             fields["events"] = .array(events.map(\.json))
             return JSONResponse.ok(.object(fields))
         }
+        return router
     }
 
     static func observationFilter(_ query: FlatDictionary<Substring, Substring>) throws -> ObservationFilter {

@@ -1,12 +1,36 @@
+import Foundation
 import Hummingbird
 import PostgresStore
 import WatchCore
 
-extension ControlSurface {
+public struct HandleRoutes: ControlRoutes {
+    let repository: FundingRepository
+    /// The enabled chains handles may be added to, with each adapter's address check.
+    let handleChains: [HandleChain]
+    /// Decides the times recorded (a handle added or retired).
+    let clock: any WatchClock
+    /// How long a retired handle stays watched (`[bridge] retired_handle_watch_s`): a handle
+    /// added over HTTP may not take an address still watched under another asset.
+    let retiredHandleWatch: TimeInterval
+    /// Reloads the adapters' watch sets after a handle was added or retired.
+    let onHandlesChanged: @Sendable () async -> Void
+
+    public init(
+        repository: FundingRepository, chains: [HandleChain], clock: any WatchClock, retiredHandleWatch: TimeInterval,
+        onHandlesChanged: @escaping @Sendable () async -> Void
+    ) {
+        self.repository = repository
+        self.handleChains = chains
+        self.clock = clock
+        self.retiredHandleWatch = retiredHandleWatch
+        self.onHandlesChanged = onHandlesChanged
+    }
+
     /// `POST /funding/handles` `{"chain","asset","address","label"?,"rescan_from"?}` adds a handle
     /// (`source = api`) and the chain's adapter starts watching it; `POST /funding/handles/<id>/retire`
     /// retires one (still watched for `[bridge] retired_handle_watch_s`). Bearer token, like every POST.
-    func addHandleRoutes(to router: Router<BasicRequestContext>) {
+    public func routes() -> RouteCollection<BasicRequestContext> {
+        let router = RouteCollection(context: BasicRequestContext.self)
         router.post("/funding/handles") { request, _ -> Response in
             let body = try await collectBody(request, limit: 16 * 1024)
             let (handle, chain) = try self.handle(from: body)
@@ -42,6 +66,7 @@ extension ControlSurface {
             if outcome.retired { await self.onHandlesChanged() }
             return JSONResponse.ok(["id": .int(Int64(id)), "chain": .string(outcome.chain), "active": false, "retired": .bool(outcome.retired)])
         }
+        return router
     }
 
     /// The 409 of an address the chain already watches: what it is watched as, and the way out.

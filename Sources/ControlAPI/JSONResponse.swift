@@ -34,7 +34,7 @@ struct JSONErrorMiddleware<Context: RequestContext>: RouterMiddleware {
     }
 }
 
-extension Router {
+extension RouterMethods {
     /// `GET path`, and `HEAD path` answered the same way, headers only (RFC 9110 §9.3.2).
     @discardableResult
     func getAndHead(_ path: RouterPath, use handler: @escaping @Sendable (Request, Context) async throws -> Response) -> Self {

@@ -2,11 +2,15 @@ import Hummingbird
 import PostgresStore
 import WatchCore
 
-extension ControlSurface {
+public struct OutboxRoutes: ControlRoutes {
+    let store: OutboxStore
+
+    public init(store: OutboxStore) { self.store = store }
+
     /// `GET /outbox?after_id=&topic=&limit=`: the produced events as stored, published or not —
     /// how consumers read them when Kafka is off. `GET /outbox/backlog`: what awaits publication.
-    func addOutboxRoutes(to router: Router<BasicRequestContext>) {
-        let store = OutboxStore(pool: repository.pool)
+    public func routes() -> RouteCollection<BasicRequestContext> {
+        let router = RouteCollection(context: BasicRequestContext.self)
         router.getAndHead("/outbox") { request, _ -> Response in
             let q = request.uri.queryParameters
             let known: Set<Substring> = ["after_id", "topic", "limit"]
@@ -34,5 +38,6 @@ extension ControlSurface {
         router.getAndHead("/outbox/backlog") { _, _ -> Response in
             JSONResponse.ok(try await store.backlog().json)
         }
+        return router
     }
 }

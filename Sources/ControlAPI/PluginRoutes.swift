@@ -1,8 +1,19 @@
 import Hummingbird
 import WatchCore
 
-extension ControlSurface {
-    func addPluginRoutes(to router: Router<BasicRequestContext>) {
+/// `/plugins/<name>/healthz`, `/state`, `/pause`, `/resume`.
+public struct PluginRoutes: ControlRoutes {
+    let plugins: [any ManagedPlugin]
+    /// What is wrong with the database's schema now, or nil: every plugin's state says it.
+    let schemaProblem: @Sendable () -> String?
+
+    public init(plugins: [any ManagedPlugin], schemaProblem: @escaping @Sendable () -> String?) {
+        self.plugins = plugins
+        self.schemaProblem = schemaProblem
+    }
+
+    public func routes() -> RouteCollection<BasicRequestContext> {
+        let router = RouteCollection(context: BasicRequestContext.self)
         let plugins = router.group("/plugins/:name")
         plugins.get("/healthz") { _, context -> Response in
             let p = try self.requirePlugin(context)
@@ -33,11 +44,12 @@ extension ControlSurface {
             p.resume()
             return JSONResponse.ok(["plugin": .string(p.name), "paused": false])
         }
+        return router
     }
 
     func requirePlugin(_ context: BasicRequestContext) throws -> any ManagedPlugin {
         let name = context.parameters.get("name") ?? ""
-        guard let p = plugin(name) else {
+        guard let p = plugins.first(where: { $0.name == name }) else {
             let known = plugins.map(\.name).joined(separator: ", ")
             throw HTTPError(.notFound, message: "unknown plugin '\(name)'; enabled plugins: \(known.isEmpty ? "none" : known)")
         }

@@ -1,13 +1,36 @@
 import Hummingbird
 import WatchCore
 
-extension ControlSurface {
+public struct ReadinessRoutes: ControlRoutes {
+    let plugins: [any ManagedPlugin]
+    let checks: HealthChecks
+    /// The plugins that are chain adapters: each must run, not paused.
+    let chainAdapters: Set<String>
+    /// Other plugins that must be healthy (the input consumer: a stalled one leaves alerts blind).
+    let readinessPlugins: Set<String>
+    /// The chain watchdog's readings (syncing and lag reasons), and the chains it watches.
+    let watchdog: WatchdogBoard?
+    let watchdogChains: Set<String>
+
+    public init(
+        plugins: [any ManagedPlugin], checks: HealthChecks, chainAdapters: Set<String>, readinessPlugins: Set<String>,
+        watchdog: WatchdogBoard?, watchdogChains: Set<String>
+    ) {
+        self.plugins = plugins
+        self.checks = checks
+        self.chainAdapters = chainAdapters
+        self.readinessPlugins = readinessPlugins
+        self.watchdog = watchdog
+        self.watchdogChains = watchdogChains
+    }
+
     /// `GET /livez`: 200 while the process serves (no dependency checks). `GET /readyz`: 200 only
     /// when PostgreSQL answers within the health deadline and every chain adapter runs, not
     /// paused, its node not syncing and its cursor within `max_cursor_lag_blocks` of the tip
     /// (the watchdog's last reading); otherwise 503 with the reasons. A standby (another host
     /// holds the adapter's lease) is ready: it takes over when the lease expires.
-    func addReadinessRoutes(to router: Router<BasicRequestContext>) {
+    public func routes() -> RouteCollection<BasicRequestContext> {
+        let router = RouteCollection(context: BasicRequestContext.self)
         router.getAndHead("/livez") { _, _ -> Response in
             JSONResponse.ok(["status": "live"])
         }
@@ -18,16 +41,17 @@ extension ControlSurface {
             }
             return JSONResponse.ok(["status": "ready"])
         }
+        return router
     }
 
     func notReadyReasons() async -> [String] {
         var reasons: [String] = []
         do {
-            try await databaseAnswers()
+            try await checks.databaseAnswers()
         } catch {
             reasons.append("database: \(Excerpt.of("\(error)"))")
         }
-        if let problem = schemaProblem() { reasons.append("database schema: \(problem)") }
+        if let problem = checks.schemaProblem() { reasons.append("database schema: \(problem)") }
         for plugin in plugins where readinessPlugins.contains(plugin.name) && plugin.status != .standby {
             if case .unhealthy(let why) = await plugin.health() { reasons.append("\(plugin.name): \(why)") }
         }

@@ -3,11 +3,24 @@ import Hummingbird
 import PostgresStore
 import WatchCore
 
-extension ControlSurface {
+public struct StuckRoute: ControlRoutes {
+    let repository: FundingRepository
+    /// Decides the time of the mark.
+    let clock: any WatchClock
+    /// Called after a mark (wakes the alert evaluator).
+    let onFundingChange: @Sendable () -> Void
+
+    public init(repository: FundingRepository, clock: any WatchClock, onFundingChange: @escaping @Sendable () -> Void) {
+        self.repository = repository
+        self.clock = clock
+        self.onFundingChange = onFundingChange
+    }
+
     /// `POST /funding/observations/<id>/stuck` with `{"reason": "…"}` (bearer token, like every POST):
     /// marks the transfer `FAILED_OR_STUCK` with reason `manual: <text>`. 400 bad body, 404 unknown
     /// id, 409 when the state machine refuses (a credited transfer is final).
-    func addStuckRoute(to router: Router<BasicRequestContext>) {
+    public func routes() -> RouteCollection<BasicRequestContext> {
+        let router = RouteCollection(context: BasicRequestContext.self)
         router.post("/funding/observations/:id/stuck") { request, context -> Response in
             let text = context.parameters.get("id") ?? ""
             guard let id = RequestNumber.id(text) else {
@@ -30,5 +43,6 @@ extension ControlSurface {
                 return JSONResponse.ok(record.json)
             }
         }
+        return router
     }
 }

@@ -8,7 +8,8 @@ import WatchCore
 /// runs the registry it is given and links no plugin.
 public let registeredAdapters: [AdapterRegistration] = [
     .adapter(BitcoinAdapter.self),
-    .adapter(EVMAdapter.self),
+    // Gnosis: the EVM plugin with Gnosis defaults (chain id 100, EURe v2), as `[gnosis]`.
+    .adapter(EVMAdapter.self, named: "gnosis"),
     // Any EVM chain: each `[evm.<name>]` subtable is one plugin named `<name>`.
     .family(EVMAdapter.self, named: "evm"),
 ]

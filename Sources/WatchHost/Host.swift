@@ -73,20 +73,23 @@ public struct UnripHost: Sendable {
             surfacePlugins.append(alerts)
         }
 
-        var surface = ControlSurface(
-            plugins: surfacePlugins, repository: repository, metrics: metrics, controlToken: config.controlToken, hostState: hostState(pool: pool))
-        surface.onFundingChange = { trigger.signal() }
-        surface.handleChains = handleChains(tips: chains.tips)
-        surface.clock = clock
-        surface.retiredHandleWatch = retiredHandleWatch
-        surface.chainAdapters = Set(config.adapters.map(\.kind))
-        surface.readinessPlugins = config.kafkaBrokers.isEmpty ? [] : ["inputs"]
-        surface.onHandlesChanged = reloadHandles
-        surface.watchdog = board
-        surface.watchdogChains = Set(watched.map(\.name))
-        if config.alerts.enabled { surface.resolveAlert = alertResolver(pool: pool, wake: alertTransitions) }
         let schemaBoard = SchemaBoard()
-        surface.schemaProblem = { schemaBoard.problem }
+        let checks = HealthChecks(pool: pool, schemaProblem: { schemaBoard.problem })
+        let surface = ControlSurface(plugins: surfacePlugins, controlToken: config.controlToken, routes: [
+            HealthRoutes(plugins: surfacePlugins, checks: checks, hostState: hostState(pool: pool)),
+            ReadinessRoutes(
+                plugins: surfacePlugins, checks: checks, chainAdapters: Set(config.adapters.map(\.kind)),
+                readinessPlugins: config.kafkaBrokers.isEmpty ? [] : ["inputs"], watchdog: board, watchdogChains: Set(watched.map(\.name))),
+            PluginRoutes(plugins: surfacePlugins, schemaProblem: { schemaBoard.problem }),
+            FundingRoutes(repository: repository),
+            StuckRoute(repository: repository, clock: clock, onFundingChange: { trigger.signal() }),
+            HandleRoutes(
+                repository: repository, chains: handleChains(tips: chains.tips), clock: clock, retiredHandleWatch: retiredHandleWatch,
+                onHandlesChanged: reloadHandles),
+            OutboxRoutes(store: OutboxStore(pool: pool)),
+            AlertResolveRoute(resolve: config.alerts.enabled ? alertResolver(pool: pool, wake: alertTransitions) : nil, onResolved: { trigger.signal() }),
+            MetricsRoute(metrics: metrics),
+        ])
         let adapters = config.adapters
         let schemaWatch = SchemaWatch(runner: runner, pool: pool, board: schemaBoard, clock: clock, logger: logger) {
             for adapter in adapters { try await repository.syncHandles(chain: adapter.kind, adapter.handles) }

@@ -51,7 +51,7 @@ final class SoloPluginLocks: Sendable {
                 return g
             }
             guard held else {
-                holders.withLock { $0.remove(plugin) }
+                holders.withLock { _ = $0.remove(plugin) }
                 return (.heldElsewhere(await holder()), now)
             }
             holders.withLock { _ = $0.insert(plugin) }

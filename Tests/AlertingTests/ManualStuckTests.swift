@@ -3,7 +3,6 @@ import ControlAPI
 import Foundation
 import Hummingbird
 import HummingbirdTesting
-import Prometheus
 import Synchronization
 import Testing
 import WatchCore
@@ -25,10 +24,10 @@ struct ManualStuckTests {
         let creditedID = try #require(records.first { $0.txHash == credited }?.id)
 
         let changes = Mutex(0)
-        var surface = ControlSurface(
-            plugins: [], repository: f.repo, metrics: PrometheusCollectorRegistry(), controlToken: Self.token
-        ) { ["service": "test"] }
-        surface.onFundingChange = { changes.withLock { $0 += 1 } }
+        let surface = ControlSurface(plugins: [], controlToken: Self.token, routes: [
+            StuckRoute(repository: f.repo, clock: SystemClock()) { changes.withLock { $0 += 1 } },
+            FundingRoutes(repository: f.repo),
+        ])
         let app = Application(router: surface.router())
         let body = ByteBuffer(string: #"{"reason": "bridge ticket 42"}"#)
         try await app.test(.router) { client in

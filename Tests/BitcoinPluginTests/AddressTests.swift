@@ -1,4 +1,5 @@
 import Testing
+import WatchCore
 
 @testable import BitcoinPlugin
 

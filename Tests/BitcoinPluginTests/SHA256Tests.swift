@@ -1,6 +1,7 @@
 import CSHA256
 import Crypto
 import Testing
+import WatchCore
 import WatchTesting
 
 @testable import BitcoinPlugin

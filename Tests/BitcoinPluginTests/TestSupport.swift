@@ -1,6 +1,7 @@
 import Foundation
 import WatchTesting
 import Testing
+import WatchCore
 
 @testable import BitcoinPlugin
 

@@ -3,7 +3,6 @@ import Foundation
 import Hummingbird
 import HummingbirdTesting
 import PostgresStore
-import Prometheus
 import Testing
 import WatchCore
 import WatchTesting
@@ -41,9 +40,11 @@ import WatchTesting
     func healthAnswersWhileTheDatabaseIsFrozen() async throws {
         let listener = try SilentListener()
         let pool = PostgresPool(url: "postgresql://unrip@127.0.0.1:\(listener.port)/unrip", size: 2, maxAttempts: 1)
-        let surface = ControlSurface(
-            plugins: [], repository: FundingRepository(pool: pool), metrics: PrometheusCollectorRegistry(), controlToken: nil
-        ) { ["service": "test"] }
+        let checks = HealthChecks(pool: pool, schemaProblem: { nil })
+        let surface = ControlSurface(plugins: [], controlToken: nil, routes: [
+            HealthRoutes(plugins: [], checks: checks) { ["service": "test"] },
+            ReadinessRoutes(plugins: [], checks: checks, chainAdapters: [], readinessPlugins: [], watchdog: nil, watchdogChains: []),
+        ])
         let app = Application(router: surface.router())
         // The test itself is bounded: a hang fails it instead of hanging the suite.
         try await withDeadline(.seconds(60)) {

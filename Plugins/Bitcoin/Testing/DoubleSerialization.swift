@@ -1,3 +1,4 @@
+import WatchCore
 import WatchTesting
 import Crypto
 
@@ -23,16 +24,7 @@ enum DoubleSerialization {
 
     static func displayHex(_ internalOrder: [UInt8]) -> String { hex(internalOrder.reversed()) }
 
-    static func hex(_ bytes: some Collection<UInt8>) -> String {
-        let digits = Array("0123456789abcdef".utf8)
-        var out: [UInt8] = []
-        out.reserveCapacity(bytes.count * 2)
-        for b in bytes {
-            out.append(digits[Int(b >> 4)])
-            out.append(digits[Int(b & 0x0f)])
-        }
-        return String(decoding: out, as: UTF8.self)
-    }
+    static func hex(_ bytes: some Collection<UInt8>) -> String { Hex.encode(bytes) }
 
     /// Display hex (a txid or block hash as RPC prints it) to internal byte order; a bad digit reads as 0.
     static func internalBytes(displayHex: String) -> [UInt8] {

@@ -1,3 +1,5 @@
+import WatchCore
+
 /// One bitcoind ZMQ notification, parsed from its three frames (topic | body | 4-byte LE
 /// sequence), per bitcoind's doc/zmq.md and `SendZmqMessage`.
 public enum ZMQNotification: Sendable, Equatable {

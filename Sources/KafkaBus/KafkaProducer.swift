@@ -155,6 +155,8 @@ public final class KafkaProducer: Sendable {
                 }
                 guard let err = outcome else { break }
                 if err == RD_KAFKA_RESP_ERR__QUEUE_FULL {
+                    // On librdkafka's own producer thread (not a task): a 2 ms back-off while its
+                    // queue drains; it decides no timeout and a test clock has nothing to advance.
                     usleep(2000)
                     continue
                 }

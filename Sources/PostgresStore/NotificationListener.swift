@@ -63,6 +63,8 @@ public final class NotificationListener: Sendable {
                 connected.store(false, ordering: .relaxed)
                 logger.debug("cannot LISTEN; polling meanwhile", metadata: ["channel": "\(channel)", "error": "\(error)"])
                 signal.signal()
+                // The reconnect back-off of a dedicated thread blocked in libpq (not a task, so not
+                // on the injected clock): it only paces reconnects; waiters poll on their own clock.
                 var slept: UInt32 = 0
                 while slept < backoff, running.load(ordering: .acquiring) {
                     usleep(50_000)

@@ -8,6 +8,8 @@ import WatchCore
 /// runs the registry it is given and links no plugin.
 public let registeredAdapters: [AdapterRegistration] = [
     .adapter(BitcoinAdapter.self),
+    // Any Bitcoin-family chain: each `[utxo.<name>]` subtable is one plugin named `<name>`.
+    .family(BitcoinAdapter.self, named: "utxo"),
     // Gnosis: the EVM plugin with Gnosis defaults (chain id 100, EURe v2), as `[gnosis]`.
     .adapter(EVMAdapter.self, named: "gnosis"),
     // Any EVM chain: each `[evm.<name>]` subtable is one plugin named `<name>`.

@@ -64,7 +64,7 @@ struct AddressTests {
         let wrong = #expect(throws: AddressError.self) {
             try AddressCodec.decode("bc1qw508d6qejxtdg4y5r3zarvary0c5xw7kv8f3t4", network: .regtest)
         }
-        #expect(wrong?.reason == .wrongNetwork(addressNetwork: "mainnet", configured: .regtest))
+        #expect(wrong?.reason == .wrongNetwork(addressNetwork: "mainnet", configured: "regtest"))
         #expect(
             wrong?.description
                 == "address bc1qw508d6qejxtdg4y5r3zarvary0c5xw7kv8f3t4 is for mainnet but the configured network is regtest"
@@ -88,13 +88,13 @@ struct AddressTests {
         #expect(
             try AddressCodec.scriptPubKey(for: tb, network: .signet)
                 == AddressCodec.scriptPubKey(for: tb, network: .testnet))
-        #expect(Self.reason(tb, .regtest) == .wrongNetwork(addressNetwork: "testnet or signet", configured: .regtest))
+        #expect(Self.reason(tb, .regtest) == .wrongNetwork(addressNetwork: "testnet or signet", configured: "regtest"))
         // Base58 test prefixes are shared by testnet, signet and regtest.
         let m = "mrCDrCybB6J1vRfbwM5hemdJz73FwDBC8r"
         #expect(try AddressCodec.decode(m, network: .regtest).type == .p2pkh)
         #expect(
             Self.reason(m, .mainnet)
-                == .wrongNetwork(addressNetwork: "testnet, signet or regtest", configured: .mainnet))
+                == .wrongNetwork(addressNetwork: "testnet, signet or regtest", configured: "mainnet"))
         #expect(Self.reason("", .mainnet) == .empty)
     }
 

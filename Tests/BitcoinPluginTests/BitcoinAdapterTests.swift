@@ -263,7 +263,7 @@ import WatchTesting
         await #expect {
             try await adapter.run()
         } throws: { error in
-            "\(error)".contains("bitcoind reports chain 'main' but [bitcoin] network = \"regtest\"")
+            "\(error)".contains("the node reports chain 'main' but [bitcoin] network = \"regtest\"")
         }
     }
 

@@ -52,7 +52,7 @@ public struct BitcoinAdapter: ChainAdapter {
 
     public func health() async -> PluginHealth {
         let failures = await sync.consecutiveFailures
-        if failures >= 3 { return .unhealthy("bitcoind unreachable or failing: \(await sync.lastError ?? "unknown")") }
+        if failures >= 3 { return .unhealthy("node unreachable or failing: \(await sync.lastError ?? "unknown")") }
         return .healthy
     }
 
@@ -87,12 +87,12 @@ public struct BitcoinAdapter: ChainAdapter {
                     let (notification, sequence) = try ZMQNotification.parse(frames: frames)
                     let lost = gaps.record(topic: notification.topic, sequence: sequence)
                     if lost > 0 {
-                        Counter(label: "unrip_bitcoin_zmq_lost_messages_total", dimensions: [("topic", notification.topic)]).increment(by: Int(lost))
+                        Counter(label: "unrip_bitcoin_zmq_lost_messages_total", dimensions: [("chain", configuration.name), ("topic", notification.topic)]).increment(by: Int(lost))
                         context.logger.warning("ZMQ messages lost; repairing from RPC", metadata: ["topic": "\(notification.topic)", "lost": "\(lost)"])
                     }
                     inbox.push(notification, lost: lost)
                 } catch {
-                    Counter(label: "unrip_bitcoin_zmq_malformed_total").increment()
+                    Counter(label: "unrip_bitcoin_zmq_malformed_total", dimensions: [("chain", configuration.name)]).increment()
                     inbox.malformed(reason: "\(error)")
                 }
             }
@@ -121,7 +121,7 @@ public struct BitcoinAdapter: ChainAdapter {
             } catch {
                 if Task.isCancelled { return }
                 await sync.recordFailure(error)
-                context.logger.warning("bitcoin sync failed; retrying", metadata: ["error": "\(error)", "backoff": "\(backoff)"])
+                context.logger.warning("utxo sync failed; retrying", metadata: ["chain": "\(configuration.name)", "error": "\(error)", "backoff": "\(backoff)"])
                 try? await clock.sleep(for: backoff)
                 backoff = min(backoff * 2, .seconds(30))
                 schedule.needsMempoolResync = true

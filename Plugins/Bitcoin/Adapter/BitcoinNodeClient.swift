@@ -27,23 +27,13 @@ public struct BitcoinChainInfo: Sendable, Equatable {
     }
 }
 
-extension BitcoinNetwork {
-    /// The `chain` names `getblockchaininfo` reports for this network.
-    var rpcChainNames: Set<String> {
-        switch self {
-        case .mainnet: ["main"]
-        case .testnet: ["test", "testnet4"]
-        case .signet: ["signet"]
-        case .regtest: ["regtest"]
-        }
-    }
-}
-
 /// The node is on another network than the config says: refused at start.
 public struct BitcoinNetworkMismatch: Error, CustomStringConvertible {
-    public let configured: BitcoinNetwork
+    public let configured: String
+    /// `[bitcoin]`, `[utxo.litecoin]`.
+    public let section: String
     public let nodeChain: String
     public var description: String {
-        "bitcoind reports chain '\(nodeChain)' but [bitcoin] network = \"\(configured.rawValue)\": point rpc_url at a \(configured.rawValue) node or fix the network"
+        "the node reports chain '\(nodeChain)' but \(section) network = \"\(configured)\": point rpc_url at a \(configured) node or fix the network"
     }
 }

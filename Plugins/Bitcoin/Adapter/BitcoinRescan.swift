@@ -15,10 +15,10 @@ struct BitcoinRescan: Sendable {
     var found = 0
     var startedAt: Date
 
-    init?(handles all: [FundingHandle], network: BitcoinNetwork, at now: Date) {
+    init?(handles all: [FundingHandle], format: AddressFormat, at now: Date) {
         let pending = all.filter { $0.rescanFrom != nil }
         guard let from = pending.compactMap(\.rescanFrom).min() else { return nil }
-        var watch = WatchScriptSet(network: network, capacity: pending.count)
+        var watch = WatchScriptSet(format: format, capacity: pending.count)
         for (i, handle) in pending.enumerated() { _ = try? watch.insert(address: handle.address, tag: UInt32(i)) }
         handles = pending
         self.watch = watch

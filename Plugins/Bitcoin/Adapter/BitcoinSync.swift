@@ -49,7 +49,7 @@ actor BitcoinSync {
         pipeline = context.pipeline
         logger = context.logger
         clock = context.clock
-        var watch = WatchScriptSet(network: configuration.bitcoinNetwork, capacity: context.handles.count)
+        var watch = WatchScriptSet(format: configuration.format, capacity: context.handles.count)
         var assets: [String: String] = [:]
         for (i, handle) in context.handles.enumerated() {
             // Addresses were validated with the config; a failure here is skipped, not fatal.
@@ -58,7 +58,7 @@ actor BitcoinSync {
         }
         self.watch = watch
         self.assets = assets
-        rescan = BitcoinRescan(handles: context.handles, network: configuration.bitcoinNetwork, at: context.clock.now())
+        rescan = BitcoinRescan(handles: context.handles, format: configuration.format, at: context.clock.now())
         onRescanFinished = context.onRescanFinished
         signals = context.signals
     }
@@ -82,8 +82,8 @@ actor BitcoinSync {
     func start() async throws {
         let info = try await node.chainInfo()
         nodeChain = info.chain
-        guard configuration.bitcoinNetwork.rpcChainNames.contains(info.chain) else {
-            throw BitcoinNetworkMismatch(configured: configuration.bitcoinNetwork, nodeChain: info.chain)
+        guard configuration.nodeChains.contains(info.chain) else {
+            throw BitcoinNetworkMismatch(configured: configuration.network, section: configuration.section, nodeChain: info.chain)
         }
         nodeTip = info.blocks
         if info.initialBlockDownload {

@@ -4,16 +4,18 @@ public struct DecodedAddress: Hashable, Sendable {
     public var scriptPubKey: [UInt8]
 }
 
-/// Converts between address strings and scriptPubKeys (Base58Check, bech32, bech32m).
+/// Converts between address strings and scriptPubKeys (Base58Check, bech32, bech32m), for
+/// any network of a Bitcoin-family chain (`AddressFormat`).
 public enum AddressCodec {
-    /// Decodes `address` for `network`, enforcing BIP173/BIP350 and Base58Check rules.
-    ///
-    /// testnet, signet and regtest share Base58 versions; testnet and signet share `tb`.
-    public static func decode(_ address: String, network: BitcoinNetwork) throws(AddressError) -> DecodedAddress {
+    /// Decodes `address` for `format`, enforcing BIP173/BIP350 and Base58Check rules. An
+    /// address of another network or chain among `known` is refused naming it.
+    public static func decode(
+        _ address: String, format: AddressFormat, known: [AddressFormat] = UTXOChainParameters.knownFormats
+    ) throws(AddressError) -> DecodedAddress {
         if address.isEmpty { throw AddressError(address: address, reason: .empty) }
         let lower = address.lowercased()
-        if let sep = lower.lastIndex(of: "1"), ["bc", "tb", "bcrt"].contains(String(lower[..<sep])) {
-            return try decodeSegwit(address, network: network)
+        if let sep = lower.lastIndex(of: "1"), case let hrp = String(lower[..<sep]), ([format] + known).contains(where: { $0.bech32HRP == hrp }) {
+            return try decodeSegwit(address, format: format, known: known)
         }
         guard let payload = Base58.decodeCheck(address) else {
             if case .success(let decoded) = Bech32.decode(address) {
@@ -26,51 +28,56 @@ public enum AddressCodec {
         }
         let version = payload[0]
         let hash = payload[1...]
-        let type: AddressType
-        let isMainnet: Bool
-        switch version {
-        case BitcoinNetwork.mainnet.p2pkhVersion: (type, isMainnet) = (.p2pkh, true)
-        case BitcoinNetwork.mainnet.p2shVersion: (type, isMainnet) = (.p2sh, true)
-        case BitcoinNetwork.testnet.p2pkhVersion: (type, isMainnet) = (.p2pkh, false)
-        case BitcoinNetwork.testnet.p2shVersion: (type, isMainnet) = (.p2sh, false)
-        default: throw AddressError(address: address, reason: .unknownVersionByte(version))
-        }
-        if isMainnet != (network == .mainnet) {
-            let owner = isMainnet ? "mainnet" : "testnet, signet or regtest"
-            throw AddressError(address: address, reason: .wrongNetwork(addressNetwork: owner, configured: network))
+        guard let type = format.base58Type(version) else {
+            let wrong = format.wrongNetwork(known, where: { $0.base58Type(version) != nil })
+            throw AddressError(address: address, reason: wrong ?? .unknownVersionByte(version))
         }
         let script: [UInt8] =
             type == .p2pkh ? [0x76, 0xa9, 0x14] + hash + [0x88, 0xac] : [0xa9, 0x14] + hash + [0x87]
         return DecodedAddress(type: type, scriptPubKey: script)
     }
 
-    /// The scriptPubKey that pays to `address` on `network`.
-    public static func scriptPubKey(for address: String, network: BitcoinNetwork) throws(AddressError) -> [UInt8] {
-        try decode(address, network: network).scriptPubKey
+    /// Decodes `address` for a Bitcoin `network`.
+    public static func decode(_ address: String, network: BitcoinNetwork) throws(AddressError) -> DecodedAddress {
+        try decode(address, format: network.format)
     }
 
-    /// The address of a scriptPubKey on `network`, or `nil` if the script has no address form.
+    /// The scriptPubKey that pays to `address` on `format`.
+    public static func scriptPubKey(for address: String, format: AddressFormat) throws(AddressError) -> [UInt8] {
+        try decode(address, format: format).scriptPubKey
+    }
+
+    /// The scriptPubKey that pays to `address` on a Bitcoin `network`.
+    public static func scriptPubKey(for address: String, network: BitcoinNetwork) throws(AddressError) -> [UInt8] {
+        try decode(address, format: network.format).scriptPubKey
+    }
+
+    /// The address of a scriptPubKey on `format`, or `nil` if the script has no address form.
     /// Segwit addresses are returned in lowercase.
-    public static func address(forScript script: UnsafeRawBufferPointer, network: BitcoinNetwork) -> String? {
+    public static func address(forScript script: UnsafeRawBufferPointer, format: AddressFormat) -> String? {
         guard let type = AddressType.classify(script) else { return nil }
         switch type {
         case .p2pkh:
-            return Base58.encodeCheck([network.p2pkhVersion] + script[3..<23])
+            return Base58.encodeCheck([format.p2pkhVersion] + script[3..<23])
         case .p2sh:
-            return Base58.encodeCheck([network.p2shVersion] + script[2..<22])
+            return Base58.encodeCheck([format.p2shVersion] + script[2..<22])
         case .p2wpkh, .p2wsh, .p2tr, .witness:
             let version: UInt8 = script[0] == 0 ? 0 : script[0] - 0x50
-            return Bech32.encodeSegwit(hrp: network.bech32HRP, version: version, program: Array(script[2...]))
+            return Bech32.encodeSegwit(hrp: format.bech32HRP, version: version, program: Array(script[2...]))
         }
     }
 
-    /// The address of a scriptPubKey on `network`, or `nil` if the script has no address form.
-    public static func address(forScript script: [UInt8], network: BitcoinNetwork) -> String? {
-        script.withUnsafeBytes { address(forScript: $0, network: network) }
+    /// The address of a scriptPubKey on `format`, or `nil` if the script has no address form.
+    public static func address(forScript script: [UInt8], format: AddressFormat) -> String? {
+        script.withUnsafeBytes { address(forScript: $0, format: format) }
     }
 
-    private static func decodeSegwit(_ address: String, network: BitcoinNetwork) throws(AddressError) -> DecodedAddress
-    {
+    /// The address of a scriptPubKey on a Bitcoin `network`.
+    public static func address(forScript script: [UInt8], network: BitcoinNetwork) -> String? {
+        address(forScript: script, format: network.format)
+    }
+
+    private static func decodeSegwit(_ address: String, format: AddressFormat, known: [AddressFormat]) throws(AddressError) -> DecodedAddress {
         func fail(_ reason: AddressError.Reason) -> AddressError { AddressError(address: address, reason: reason) }
         let decoded: Bech32.Decoded
         switch Bech32.decode(address) {
@@ -91,14 +98,8 @@ public enum AddressCodec {
         guard decoded.variant == expected else {
             throw fail(.wrongChecksumVariant(version: version, used: decoded.variant))
         }
-        if decoded.hrp != network.bech32HRP {
-            let owner =
-                switch decoded.hrp {
-                case "bc": "mainnet"
-                case "tb": "testnet or signet"
-                default: "regtest"
-                }
-            throw fail(.wrongNetwork(addressNetwork: owner, configured: network))
+        if decoded.hrp != format.bech32HRP {
+            throw fail(format.wrongNetwork(known, where: { $0.bech32HRP == decoded.hrp }) ?? .unknownHRP(decoded.hrp))
         }
         let script = [version == 0 ? 0 : 0x50 + version, UInt8(program.count)] + program
         guard let type = script.withUnsafeBytes({ AddressType.classify($0) }) else {

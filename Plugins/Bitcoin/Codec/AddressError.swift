@@ -9,11 +9,11 @@ public struct AddressError: Error, Equatable, Sendable, CustomStringConvertible 
         case invalidBase58Checksum
         /// Base58Check payload is not 1 version byte + 20 bytes.
         case invalidBase58Length(Int)
-        /// Base58 version byte is not a Bitcoin P2PKH/P2SH version.
+        /// Base58 version byte is not a P2PKH/P2SH version of any known chain.
         case unknownVersionByte(UInt8)
         /// The address belongs to another network (`addressNetwork` names it).
-        case wrongNetwork(addressNetwork: String, configured: BitcoinNetwork)
-        /// Bech32 human-readable part is not a Bitcoin one.
+        case wrongNetwork(addressNetwork: String, configured: String)
+        /// Bech32 human-readable part is not one of any known chain.
         case unknownHRP(String)
         /// The bech32 string is malformed.
         case bech32(Bech32.DecodingError)
@@ -51,10 +51,10 @@ public struct AddressError: Error, Equatable, Sendable, CustomStringConvertible 
         case .invalidBase58Length(let n):
             return "\(a) decodes to \(n) bytes; a Base58Check address has 21 (version + 20-byte hash)"
         case .unknownVersionByte(let v):
-            return "\(a) has version byte 0x\(String(v, radix: 16)), which is not a Bitcoin P2PKH/P2SH version"
+            return "\(a) has version byte 0x\(String(v, radix: 16)), which is not a P2PKH/P2SH version of this chain"
         case .wrongNetwork(let network, let configured):
-            return "\(a) is for \(network) but the configured network is \(configured.rawValue)"
-        case .unknownHRP(let hrp): return "\(a) has prefix '\(hrp)', which is not a Bitcoin network prefix"
+            return "\(a) is for \(network) but the configured network is \(configured)"
+        case .unknownHRP(let hrp): return "\(a) has prefix '\(hrp)', which is not a prefix of this chain"
         case .bech32(let error): return "\(a) is not valid bech32/bech32m (\(error))"
         case .mixedCase: return "\(a) mixes upper and lower case"
         case .tooLong(let n): return "\(a) is \(n) characters long; the maximum is 90"

@@ -26,4 +26,7 @@ public enum BitcoinNetwork: String, Sendable, CaseIterable, Codable {
         case .regtest: "bcrt"
         }
     }
+
+    /// Its address format, from `UTXOChainParameters.bitcoin`.
+    public var format: AddressFormat { UTXOChainParameters.bitcoin.network(rawValue)!.format }
 }

@@ -20,6 +20,8 @@ public enum BitcoinParseError: Error, Equatable, Sendable, CustomStringConvertib
     case tooManyTransactions(count: UInt64, maximum: Int)
     /// The block declares no transactions at all.
     case noTransactions
+    /// Litecoin MWEB data at `offset` that Litecoin Core would not have written (`what` says how).
+    case invalidMWEB(String, offset: Int)
 
     public var description: String {
         switch self {
@@ -41,6 +43,8 @@ public enum BitcoinParseError: Error, Equatable, Sendable, CustomStringConvertib
             "block declares \(count) transactions but its size allows at most \(maximum)"
         case .noTransactions:
             "block declares zero transactions"
+        case .invalidMWEB(let what, let offset):
+            "invalid MWEB data at offset \(offset): \(what)"
         }
     }
 }

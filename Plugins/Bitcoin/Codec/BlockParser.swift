@@ -40,7 +40,18 @@ public enum BlockParser {
         return Int(count)
     }
 
-    /// Parses a whole block; the data must end exactly after the last transaction.
+    /// The end of a block's transactions: nothing may follow, except Litecoin's MWEB block
+    /// after a HogEx (the last of two or more transactions). That data is not read: it has no
+    /// length of its own and nothing in it pays an ordinary output (the HogEx carries the
+    /// peg-outs), so it is skipped as a whole.
+    static func checkEnd(_ reader: ByteReader, transactions: Int, lastIsHogEx: Bool) throws(BitcoinParseError) {
+        if reader.remaining != 0, !(lastIsHogEx && transactions >= 2) {
+            throw BitcoinParseError.trailingBytes(count: reader.remaining)
+        }
+    }
+
+    /// Parses a whole block; the data must end exactly after the last transaction (or its
+    /// MWEB block, after a HogEx).
     ///
     /// - Parameter verifyMerkleRoot: recompute the merkle root from the txids and throw
     ///   `.merkleRootMismatch` when it differs from the header's.
@@ -65,7 +76,7 @@ public enum BlockParser {
         for _ in 0..<count {
             transactions.append(try TransactionParser.parse(from: &reader))
         }
-        if reader.remaining != 0 { throw BitcoinParseError.trailingBytes(count: reader.remaining) }
+        try checkEnd(reader, transactions: count, lastIsHogEx: transactions.last?.isHogEx ?? false)
         if verifyMerkleRoot {
             var txids = transactions.map(\.txid)
             let computed = MerkleTree.root(&txids)

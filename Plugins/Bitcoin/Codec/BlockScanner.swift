@@ -35,15 +35,17 @@ public enum BlockScanner {
         var visitor = ScanningVisitor(watch: watch, collectSpends: collectSpentOutpoints)
         var matches: [OutputMatch] = []
         var spenders: [Hash256] = []
+        var lastIsHogEx = false
         for _ in 0..<count {
             let spendsBefore = visitor.spends.count
             let layout = try TransactionWalker.walk(&reader, visitor: &visitor)
+            lastIsHogEx = layout.mweb == .hogEx
             let txid = layout.txid(base: reader.base)
             if verifyMerkleRoot { txids.append(txid) }
             if !visitor.pending.isEmpty { visitor.flush(txid: txid, into: &matches) }
             if collectSpentOutpoints { spenders += repeatElement(txid, count: visitor.spends.count - spendsBefore) }
         }
-        if reader.remaining != 0 { throw BitcoinParseError.trailingBytes(count: reader.remaining) }
+        try BlockParser.checkEnd(reader, transactions: count, lastIsHogEx: lastIsHogEx)
         if verifyMerkleRoot {
             let computed = MerkleTree.root(&txids)
             if computed != header.merkleRoot {
@@ -139,7 +141,7 @@ struct ScanningVisitor: TransactionVisitor {
         for p in pending {
             let address =
                 AddressCodec.address(
-                    forScript: UnsafeRawBufferPointer(start: p.script, count: p.scriptLength), network: watch.network)
+                    forScript: UnsafeRawBufferPointer(start: p.script, count: p.scriptLength), format: watch.format)
                 ?? ""
             matches.append(OutputMatch(txid: txid, vout: p.vout, valueSats: p.value, address: address, tag: p.tag))
         }

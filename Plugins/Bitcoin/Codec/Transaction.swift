@@ -58,6 +58,11 @@ public struct ParsedTransaction: Hashable, Sendable {
     public var isCoinbase: Bool
     /// True when the serialization carries BIP144 witness data.
     public var hasWitness: Bool
+    /// Litecoin: the block's integrating transaction (flag 0x08, no MWEB body), whose outputs
+    /// after the first are peg-outs from MWEB to ordinary addresses.
+    public var isHogEx = false
+    /// Litecoin: carries a loose MWEB transaction (only ever unconfirmed).
+    public var hasMWEBTransaction = false
     /// Byte range of the whole transaction within the parsed buffer.
     public var byteRange: Range<Int>
 
@@ -118,8 +123,11 @@ public enum TransactionParser {
         let txid = layout.txid(base: reader.base)
         let wtxid = layout.wtxid(base: reader.base, txid: txid)
         let isCoinbase = visitor.inputs.count == 1 && visitor.inputs[0].isNull
-        return ParsedTransaction(
+        var tx = ParsedTransaction(
             txid: txid, wtxid: wtxid, inputs: visitor.inputs, outputs: visitor.outputs,
             isCoinbase: isCoinbase, hasWitness: layout.hasWitness, byteRange: layout.range)
+        tx.isHogEx = layout.mweb == .hogEx
+        tx.hasMWEBTransaction = layout.mweb == .transaction
+        return tx
     }
 }

@@ -17,21 +17,33 @@ protocol TransactionVisitor {
 
 /// Byte layout of one transaction inside a buffer, enough to hash it without copying.
 struct TransactionLayout {
+    /// What a Litecoin transaction carries after its witnesses (flag 0x08).
+    enum MWEBPart: Equatable { case none, hogEx, transaction }
+
     /// The whole serialization (witness form when `hasWitness`).
     var range: Range<Int>
-    /// Offset of the first byte after the version (and after marker+flag in witness form):
+    /// Offset of the first byte after the version (and after marker+flag in extended form):
     /// the input count.
     var ioStart: Int
     /// Offset just past the last output.
     var ioEnd: Int
+    /// Offset just past the witnesses (where MWEB data starts; `ioEnd` without witness).
+    var witnessEnd: Int
     /// True when the serialization carries witness data (BIP144 marker and flag).
     var hasWitness: Bool
+    /// Litecoin: a HogEx (the block's integrating transaction) or a loose MWEB transaction.
+    var mweb: MWEBPart = .none
     var inputCount: Int
     var outputCount: Int
 
+    /// The marker and flag bytes are present (witness, MWEB or both).
+    var isExtended: Bool { hasWitness || mweb != .none }
+
     /// txid: SHA256d of version | inputs+outputs | locktime, hashed piecewise without copying.
+    /// (A Litecoin MWEB-only transaction, no inputs nor outputs, is named by its first kernel's
+    /// id instead, which this does not compute: it pays no ordinary output.)
     func txid(base: UnsafeRawPointer) -> Hash256 {
-        if !hasWitness {
+        if !isExtended {
             return Hash256.sha256d(UnsafeRawBufferPointer(start: base + range.lowerBound, count: range.count))
         }
         let bytes = base.assumingMemoryBound(to: UInt8.self)
@@ -43,14 +55,26 @@ struct TransactionLayout {
         return Hash256.receiving { csha256d_final(&context, $0) }
     }
 
-    /// wtxid: SHA256d of the full serialization (equals txid without witness).
+    /// wtxid: SHA256d of the witness serialization, MWEB data left out (equals txid without witness).
     func wtxid(base: UnsafeRawPointer, txid: Hash256) -> Hash256 {
         guard hasWitness else { return txid }
-        return Hash256.sha256d(UnsafeRawBufferPointer(start: base + range.lowerBound, count: range.count))
+        guard mweb != .none else {
+            return Hash256.sha256d(UnsafeRawBufferPointer(start: base + range.lowerBound, count: range.count))
+        }
+        let bytes = base.assumingMemoryBound(to: UInt8.self)
+        var context = csha256_ctx()
+        csha256_init(&context)
+        csha256_update(&context, bytes + range.lowerBound, 4)
+        let marker: [UInt8] = [0x00, 0x01]
+        csha256_update(&context, marker, 2)
+        csha256_update(&context, bytes + ioStart, witnessEnd - ioStart)
+        csha256_update(&context, bytes + range.upperBound - 4, 4)
+        return Hash256.receiving { csha256d_final(&context, $0) }
     }
 }
 
-/// Reads one transaction following Bitcoin Core's `UnserializeTransaction` (BIP144).
+/// Reads one transaction following Bitcoin Core's `UnserializeTransaction` (BIP144), with
+/// Litecoin Core's MWEB flag (0x08) after the witnesses.
 enum TransactionWalker {
     /// Smallest possible serialized input (32+4 outpoint, 1 script length, 4 sequence).
     static let minInputSize = 41
@@ -89,32 +113,59 @@ enum TransactionWalker {
             try readOutputs(&reader, count: outputCount, visitor: &visitor)
         }
         ioEnd = reader.offset
-        var hasWitness = false
-        if flags & 1 != 0 {
+        let hasWitness = flags & 1 != 0
+        if hasWitness {
             flags ^= 1
-            var anyWitness = false
-            for _ in 0..<inputCount {
-                let items = try reader.readSize()
-                if items != 0 { anyWitness = true }
-                for _ in 0..<items {
-                    _ = try reader.skipVarBytes()
-                }
-            }
-            if !anyWitness { throw BitcoinParseError.superfluousWitness(offset: start) }
-            hasWitness = true
+            try skipWitnesses(&reader, inputs: inputCount, txStart: start)
+        }
+        let witnessEnd = reader.offset
+        var mweb = TransactionLayout.MWEBPart.none
+        if flags & 8 != 0 {
+            flags ^= 8
+            mweb = try readMWEBPart(&reader, outputs: outputCount)
         }
         if flags != 0 {
             throw BitcoinParseError.unknownOptionalData(flag: flags, offset: start)
         }
         try reader.skip(4)  // locktime
-        if !hasWitness {
+        if !hasWitness && mweb == .none {
             // Legacy form (including Core's "empty vin, flag 0" reading): hash it whole.
             ioStart = start + 4
             ioEnd = reader.offset - 4
         }
         return TransactionLayout(
-            range: start..<reader.offset, ioStart: ioStart, ioEnd: ioEnd,
-            hasWitness: hasWitness, inputCount: inputCount, outputCount: outputCount)
+            range: start..<reader.offset, ioStart: ioStart, ioEnd: ioEnd, witnessEnd: witnessEnd,
+            hasWitness: hasWitness, mweb: mweb, inputCount: inputCount, outputCount: outputCount)
+    }
+
+    /// BIP144 witnesses, one stack per input; all empty is refused (Core: superfluous witness).
+    @inline(__always)
+    private static func skipWitnesses(_ reader: inout ByteReader, inputs: Int, txStart: Int) throws(BitcoinParseError) {
+        var anyWitness = false
+        for _ in 0..<inputs {
+            let items = try reader.readSize()
+            if items != 0 { anyWitness = true }
+            for _ in 0..<items {
+                _ = try reader.skipVarBytes()
+            }
+        }
+        if !anyWitness { throw BitcoinParseError.superfluousWitness(offset: txStart) }
+    }
+
+    /// Litecoin's MWEB part (flag 0x08): a tag byte, 0 for a HogEx (which pays at least one
+    /// output), 1 for a loose MWEB transaction, which is walked past.
+    private static func readMWEBPart(_ reader: inout ByteReader, outputs: Int) throws(BitcoinParseError) -> TransactionLayout.MWEBPart {
+        let at = reader.offset
+        switch try reader.readUInt8() {
+        case 0:
+            guard outputs > 0 else { throw BitcoinParseError.invalidMWEB("a HogEx without outputs", offset: at) }
+            return .hogEx
+        case 1:
+            try MWEBSkipper.skipTransaction(&reader)
+            return .transaction
+        case let tag:
+            throw BitcoinParseError.invalidMWEB("MWEB tag \(tag), expected 0 (HogEx) or 1 (MWEB transaction)", offset: at)
+        }
     }
 
     @inline(__always)

@@ -4,17 +4,20 @@
 /// Only scripts of at most 42 bytes with an address form can be watched; no address
 /// produces anything longer.
 public struct WatchScriptSet: Sendable {
-    /// The network whose address encoding is used for matches.
-    public let network: BitcoinNetwork
+    /// The address encoding used for matches.
+    public let format: AddressFormat
     private var tags: [ScriptKey: UInt32] = [:]
     /// Prefilter: one bit per `filterHash` bucket, about 8 bits per watched script, so most
     /// unwatched outputs are rejected with one memory read and no hashing.
     private var filter: [UInt64]
     private var filterShift: UInt64
 
+    /// An empty set for a Bitcoin `network`.
+    public init(network: BitcoinNetwork, capacity: Int = 0) { self.init(format: network.format, capacity: capacity) }
+
     /// Creates an empty set, optionally reserving room for `capacity` scripts.
-    public init(network: BitcoinNetwork, capacity: Int = 0) {
-        self.network = network
+    public init(format: AddressFormat, capacity: Int = 0) {
+        self.format = format
         (filter, filterShift) = WatchScriptSet.emptyFilter(for: capacity)
         if capacity > 0 { tags.reserveCapacity(capacity) }
     }
@@ -55,7 +58,7 @@ public struct WatchScriptSet: Sendable {
     /// Watches the scriptPubKey of `address`; returns its script. A repeated script keeps its first tag.
     @discardableResult
     public mutating func insert(address: String, tag: UInt32) throws(AddressError) -> [UInt8] {
-        let script = try AddressCodec.scriptPubKey(for: address, network: network)
+        let script = try AddressCodec.scriptPubKey(for: address, format: format)
         // Decoded scripts are at most 42 bytes.
         if let key = ScriptKey(script), tags[key] == nil {
             tags[key] = tag

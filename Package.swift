@@ -105,7 +105,7 @@ let package = Package(
         .target(
             name: "BitcoinTesting",
             dependencies: [
-                "WatchCore", "WatchTesting", "CZMQ",
+                "WatchCore", "WatchTesting", "CZMQ", "JSONRPCClient",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "Logging", package: "swift-log"),

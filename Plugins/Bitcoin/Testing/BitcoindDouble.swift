@@ -148,6 +148,27 @@ public final class BitcoindDouble: Sendable {
         publish(all)
     }
 
+    /// `invalidateblock`: the block `hash` and every block above it leave the chain, their
+    /// transactions back in the mempool (what bitcoind and litecoind do); `mine` then builds the
+    /// new branch (with new coinbases, so the invalidated block never returns).
+    public func invalidate(_ hash: String) {
+        var all: [BitcoindChain.Note] = []
+        state.withLock { s in
+            guard let index = s.blocks.firstIndex(where: { $0.hash == hash }), index > 0 else { return }
+            var dropped: [DoubleTransaction] = []
+            while s.blocks.count > index {
+                let (block, notes) = s.disconnectTip()
+                all += notes
+                dropped = Array(block.transactions.dropFirst()) + dropped
+            }
+            for tx in dropped { all += s.accept(tx) }
+        }
+        publish(all)
+    }
+
+    /// The mempool's transaction `txid`, if there.
+    public func mempoolTransaction(_ txid: String) -> DoubleTransaction? { state.withLock { s in s.mempool.first { $0.txid == txid } } }
+
     /// RBF: `replacement` (spending the same inputs) replaces `txid` in the mempool.
     public func replace(_ txid: String, with replacement: DoubleTransaction) {
         let notes = state.withLock { s in s.remove(txid) + s.accept(replacement) }

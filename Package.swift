@@ -178,7 +178,7 @@ let package = Package(
         .executableTarget(
             name: "unrip-bench",
             dependencies: [
-                "BitcoinPlugin", "CSHA256",
+                "BitcoinPlugin", "CSHA256", "WatchCore",
                 .product(name: "Crypto", package: "swift-crypto"),
             ]
         ),

@@ -1,4 +1,5 @@
-// unrip-bench: throughput of the Bitcoin block scanner against the SHA-256d floor.
+// unrip-bench: throughput of the Bitcoin block scanner against the SHA-256d floor, and of a
+// Litecoin MWEB block against the same floor.
 //
 // Usage: unrip-bench [path/to/block413567.raw] [iterations]
 //
@@ -9,6 +10,7 @@ import BitcoinPlugin
 import CSHA256
 import Crypto
 import Foundation
+import WatchCore
 
 let path =
     CommandLine.arguments.count > 1
@@ -135,6 +137,40 @@ let scan1M = try measure {
     matches1M = result.matches.count
 }
 
+// (d) A Litecoin MWEB block from a real litecoind (two peg-outs in its HogEx, the MWEB block
+// after it), against the same floor over its bytes. It is small (a regtest block), so each
+// timed run scans it `mwebRounds` times.
+let mwebPath = "Tests/BitcoinPluginTests/Fixtures/litecoin/hogex-block.hex"
+guard let mwebHex = try? String(contentsOfFile: mwebPath, encoding: .utf8),
+    let mwebBlock = Hex.decode(mwebHex.trimmingCharacters(in: .whitespacesAndNewlines))
+else {
+    FileHandle.standardError.write("cannot read \(mwebPath)\n".data(using: .utf8)!)
+    exit(1)
+}
+let mwebRounds = 2_000
+var mwebWatch = WatchScriptSet(format: UTXOChainParameters.litecoin.network("regtest")!.format)
+for address in ["rltc1qcyuvjl4ndk009fj8nqkpln0twk4qj6jd2a6t8m", "mrtDmFwhJ75eidViRGnfiUkEU3g8S5Vsy7"] {
+    _ = try mwebWatch.insert(address: address, tag: 0)
+}
+let mwebFloor = measure {
+    for _ in 0..<mwebRounds {
+        if floorIsCrypto {
+            var hasher = SHA256()
+            mwebBlock.withUnsafeBytes { hasher.update(bufferPointer: $0) }
+            sink ^= SHA256.hash(data: Array(hasher.finalize())).withUnsafeBytes { $0[0] }
+        } else {
+            var digest = [UInt8](repeating: 0, count: 32)
+            mwebBlock.withUnsafeBufferPointer { csha256d($0.baseAddress, $0.count, &digest) }
+            sink ^= digest[0]
+        }
+    }
+}
+var mwebMatches = 0
+let mwebScan = try measure {
+    for _ in 0..<mwebRounds { mwebMatches = try BlockScanner.scan(block: mwebBlock, watching: mwebWatch).matches.count }
+}
+let ratioMWEB = mwebScan.median / mwebFloor.median
+
 let mb = Double(block.count) / 1_000_000
 let txCount = Double(parsed.transactions.count)
 func row(_ name: String, _ t: Timing) -> String {
@@ -167,6 +203,10 @@ print(String(format: "scan/floor, without merkle check = %.2f", ratioNoMerkle))
 print(String(format: "1M-watched/10-watched            = %.2f  (target ≤ 1.20: %@)", ratio1M, verdict(ratio1M <= 1.2)))
 print(
     String(
+        format: "MWEB block (litecoind regtest, %d bytes, ×%d per run): scan %.3f ms, floor %.3f ms; scan/floor = %.2f  (target ≤ 2.00: %@); peg-outs found: %d",
+        mwebBlock.count, mwebRounds, mwebScan.median, mwebFloor.median, ratioMWEB, verdict(ratioMWEB <= 2.0), mwebMatches))
+print(
+    String(
         format: "1M watch set: built in %.0f ms, RSS %.0f MB → %.0f MB (+%.0f MB); matches: 10-set %d, 1M-set %d",
         buildMs, rssBefore, rssAfter, rssAfter - rssBefore, matches10, matches1M))
 
@@ -188,4 +228,5 @@ print(
         + String(
             format: "\"build_1m_ms\":%.0f,\"rss_before_mb\":%.0f,\"rss_after_mb\":%.0f,\"rss_1m_delta_mb\":%.0f,",
             buildMs, rssBefore, rssAfter, rssAfter - rssBefore)
-        + "\"matches_10\":\(matches10),\"matches_1m\":\(matches1M),\"sink\":\(sink)}")
+        + String(format: "\"mweb_block_bytes\":%d,\"mweb_rounds\":%d,\"mweb_scan_ms_median\":%.3f,\"mweb_floor_ms_median\":%.3f,\"ratio_mweb_scan_floor\":%.3f,", mwebBlock.count, mwebRounds, mwebScan.median, mwebFloor.median, ratioMWEB)
+        + "\"matches_10\":\(matches10),\"matches_1m\":\(matches1M),\"mweb_matches\":\(mwebMatches),\"sink\":\(sink)}")

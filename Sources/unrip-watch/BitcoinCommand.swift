@@ -11,8 +11,11 @@ struct BitcoinCommand: ParsableCommand {
             commandName: "scan-block",
             abstract: "Print one JSON line {txid, vout, value_sats, address} per output paying a watched address.")
 
-        @Option(help: "mainnet, testnet, signet or regtest.")
+        @Option(help: "mainnet, testnet, signet or regtest (litecoin: mainnet, testnet or regtest).")
         var network: String = "mainnet"
+
+        @Option(help: "The chain's parameter set: bitcoin or litecoin (its address formats; MWEB blocks parse either way).")
+        var chain: String = "bitcoin"
 
         @Option(name: .customLong("watch"), help: "An address to watch (repeatable).")
         var watch: [String] = []
@@ -22,7 +25,7 @@ struct BitcoinCommand: ParsableCommand {
 
         func run() throws {
             do {
-                for line in try ScanBlockTool.run(network: network, watch: watch, file: file) { print(line) }
+                for line in try ScanBlockTool.run(chain: chain, network: network, watch: watch, file: file) { print(line) }
             } catch {
                 FileHandle.standardError.write(Data("scan-block: \(error)\n".utf8))
                 throw ExitCode(1)

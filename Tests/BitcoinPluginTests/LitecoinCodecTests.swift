@@ -118,6 +118,17 @@ import WatchCore
         #expect(throws: BitcoinParseError.invalidMWEB("unknown kernel features 0x40", offset: 76)) { try TransactionParser.parse(loose) }
     }
 
+    /// `unrip-watch bitcoin scan-block --chain litecoin` on the peg-out block as the node printed it.
+    @Test func scanBlockReadsALitecoinBlock() throws {
+        let path = FileManager.default.temporaryDirectory.appendingPathComponent("ltc-\(UUID().uuidString).hex").path
+        try String(contentsOf: Self.url("hogex-block.hex"), encoding: .utf8).write(toFile: path, atomically: true, encoding: .utf8)
+        let lines = try ScanBlockTool.run(chain: "litecoin", network: "regtest", watch: ["rltc1qcyuvjl4ndk009fj8nqkpln0twk4qj6jd2a6t8m"], file: path)
+        let hogEx = try #require((try Self.json("hogex-block.json")["tx"] as? [[String: Any]])?.last?["txid"] as? String)
+        #expect(lines.count == 1 && lines[0].contains(hogEx) && lines[0].contains("500000000"), "\(lines)")
+        #expect(throws: ScanBlockTool.Failure.self) { try ScanBlockTool.run(chain: "litecoin", network: "signet", watch: ["rltc1qcyuvjl4ndk009fj8nqkpln0twk4qj6jd2a6t8m"], file: path) }
+        #expect(throws: ScanBlockTool.Failure.self) { try ScanBlockTool.run(chain: "dogecoin", network: "regtest", watch: ["x"], file: path) }
+    }
+
     /// Addresses litecoind handed out round-trip through the codec to the scriptPubKey it reported.
     @Test func walletAddressesRoundTrip() throws {
         let addresses = try Self.json("regtest-addresses.json")

@@ -129,3 +129,36 @@ stop_noida() {
     [ -n "${NOIDA_DIR:-}" ] && rm -rf "$NOIDA_DIR"
     return 0
 }
+
+# A real Litecoin Core node (Debian's litecoind, 0.21) in regtest, in a temp dir on free ports
+# below the ephemeral range, with a wallet `demo` holding mature coins (101 blocks mined).
+# Exports LTC_RPC_URL and LTC_COOKIE (cookie auth); ltc_cli runs litecoin-cli against it.
+# Stopped by stop_litecoind.
+start_litecoind() {
+    LTC_DIR=$(mktemp -d /tmp/unrip-ltc.XXXXXX)
+    local rpc p2p
+    rpc=$(free_port)
+    p2p=$(free_port)
+    while [ "$p2p" = "$rpc" ]; do p2p=$(free_port); done
+    LTC_ARGS=(-regtest "-datadir=$LTC_DIR" "-rpcport=$rpc")
+    litecoind "${LTC_ARGS[@]}" -server=1 -rest=1 -rpcbind=127.0.0.1 -rpcallowip=127.0.0.1 "-port=$p2p" -bind=127.0.0.1 \
+        -connect=0 -dnsseed=0 -discover=0 -fallbackfee=0.0002 -mempoolreplacement=1 -walletrbf=1 -printtoconsole=0 -daemon=1 >/dev/null \
+        || return 1
+    for _ in $(seq 1 300); do ltc_cli getblockchaininfo >/dev/null 2>&1 && break; sleep 0.1; done
+    ltc_cli getblockchaininfo >/dev/null || { tail -20 "$LTC_DIR/regtest/debug.log" >&2; return 1; }
+    ltc_cli createwallet demo >/dev/null
+    ltc_cli generatetoaddress 101 "$(ltc_cli getnewaddress)" >/dev/null
+    export LTC_RPC_URL="http://127.0.0.1:$rpc"
+    export LTC_COOKIE="$LTC_DIR/regtest/.cookie"
+    log "litecoind (regtest) running at $LTC_RPC_URL (data in $LTC_DIR)"
+}
+
+ltc_cli() { litecoin-cli "${LTC_ARGS[@]}" "$@"; }
+
+stop_litecoind() {
+    if [ -n "${LTC_DIR:-}" ] && [ -d "$LTC_DIR" ]; then
+        ltc_cli stop >/dev/null 2>&1 || true
+        for _ in $(seq 1 100); do [ -e "$LTC_DIR/regtest/litecoind.pid" ] || break; sleep 0.1; done
+        rm -rf "$LTC_DIR"
+    fi
+}

@@ -7,12 +7,15 @@ public enum ScanBlockTool {
         public let description: String
     }
 
-    public static func run(network: String, watch addresses: [String], file: String) throws -> [String] {
-        guard let net = BitcoinNetwork(rawValue: network) else {
-            throw Failure(description: "--network \(network): expected mainnet, testnet, signet or regtest")
+    public static func run(chain: String = "bitcoin", network: String, watch addresses: [String], file: String) throws -> [String] {
+        guard let parameters = UTXOChainParameters.builtIn.first(where: { $0.name == chain }) else {
+            throw Failure(description: "--chain \(chain): expected \(UTXOChainParameters.builtIn.map(\.name).joined(separator: " or "))")
+        }
+        guard let net = parameters.network(network) else {
+            throw Failure(description: "--network \(network): expected \(parameters.networks.map(\.name).joined(separator: ", ")) for \(chain)")
         }
         guard !addresses.isEmpty else { throw Failure(description: "give at least one --watch <address>") }
-        var watch = WatchScriptSet(network: net, capacity: addresses.count)
+        var watch = WatchScriptSet(format: net.format, capacity: addresses.count)
         for (i, address) in addresses.enumerated() {
             do {
                 _ = try watch.insert(address: address, tag: UInt32(i))

@@ -138,6 +138,7 @@ public struct EVMConfiguration: AdapterConfiguration {
             let text = h.string("address", required: true) ?? ""
             let asset = h.string("asset", default: tokens.first?.asset ?? "EURe") ?? "EURe"
             let label = h.string("label", default: "") ?? ""
+            let account = HandleAccount.read(h)
             h.finish()
             guard !text.isEmpty else { continue }
             do {
@@ -147,7 +148,7 @@ public struct EVMConfiguration: AdapterConfiguration {
                 if !tokens.contains(where: { $0.asset == asset }) {
                     h.problem("asset", "\"\(asset)\"", "no token with asset \"\(asset)\" in tokens; use one of \(Set(tokens.map(\.asset)).sorted())")
                 }
-                handles.append(FundingHandle(chain: name, network: network, asset: asset, address: text, label: label))
+                handles.append(FundingHandle(chain: name, network: network, asset: asset, address: text, label: label, account: account))
             } catch {
                 h.problem("address", "\"\(text)\"", "\(error)")
             }

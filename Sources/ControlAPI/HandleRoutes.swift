@@ -82,11 +82,11 @@ public struct HandleRoutes: ControlRoutes {
     /// The body of `POST /funding/handles`, checked field by field; a 400 names the field.
     func handle(from body: ByteBuffer) throws -> ((value: FundingHandle, rescanFrom: Int?), HandleChain) {
         guard let fields = (try? JSONValue.parse(Array(buffer: body)))?.objectValue else {
-            throw HTTPError(.badRequest, message: "expected a JSON object {\"chain\", \"asset\", \"address\", \"label\"?, \"rescan_from\"?}")
+            throw HTTPError(.badRequest, message: "expected a JSON object {\"chain\", \"asset\", \"address\", \"label\"?, \"rescan_from\"?, \"account\"?}")
         }
-        let known: Set<String> = ["chain", "asset", "address", "label", "rescan_from"]
+        let known: Set<String> = ["chain", "asset", "address", "label", "rescan_from", "account"]
         if let unknown = fields.keys.sorted().first(where: { !known.contains($0) }) {
-            throw HTTPError(.badRequest, message: "unknown field \(quoted(unknown)); use chain, asset, address, label, rescan_from")
+            throw HTTPError(.badRequest, message: "unknown field \(quoted(unknown)); use chain, asset, address, label, rescan_from, account")
         }
         func text(_ key: String, required: Bool) throws -> String? {
             guard let value = fields[key], value != .null else {
@@ -115,6 +115,10 @@ public struct HandleRoutes: ControlRoutes {
             throw HTTPError(.badRequest, message: "field address: \(quoted(written)) is not a \(chain.chain) \(chain.network) address: \(error)")
         }
         let label = try text("label", required: false) ?? ""
+        let account = try text("account", required: false)
+        if let account, !HandleAccount.isValid(account) {
+            throw HTTPError(.badRequest, message: "field account: \(quoted(account)) is not a NEAR account id (lower case, e.g. mm.near): the intents account credited for this handle's deposits")
+        }
         var rescanFrom: Int?
         if let value = fields["rescan_from"], value != .null {
             guard let n = value.int64Value, n >= 0, n <= 1_000_000_000 else {
@@ -122,6 +126,7 @@ public struct HandleRoutes: ControlRoutes {
             }
             rescanFrom = Int(n)
         }
-        return ((FundingHandle(chain: chain.chain, network: chain.network, asset: asset, address: address, label: label, source: "api"), rescanFrom), chain)
+        let handle = FundingHandle(chain: chain.chain, network: chain.network, asset: asset, address: address, label: label, source: "api", account: account)
+        return ((handle, rescanFrom), chain)
     }
 }

@@ -19,6 +19,8 @@ extension CreditRepository {
         public var depositID: String?
         public var depositStatus: String?
         public var nearTxHash: String?
+        /// The intents account of the observation's handle, when it names one.
+        public var account: String? = nil
     }
 
     /// Open observations of `chains` (not credited; replaced and evicted ones are closed),
@@ -29,7 +31,8 @@ extension CreditRepository {
                 """
                 SELECT o.id, o.chain, o.address, o.asset, o.amount::text AS amount, o.tx_hash, o.state, o.reason,
                     EXTRACT(EPOCH FROM o.first_seen_at)::float8 AS first_seen, EXTRACT(EPOCH FROM o.state_since)::float8 AS since,
-                    o.bridge_deposit_id, d.status AS deposit_status, COALESCE(d.near_tx_hash, o.near_tx_hash) AS near_tx_hash
+                    o.bridge_deposit_id, d.status AS deposit_status, COALESCE(d.near_tx_hash, o.near_tx_hash) AS near_tx_hash,
+                    \(Self.handleAccount("o")) AS account_id
                 FROM funding_observations o
                 LEFT JOIN bridge_deposits d ON d.deposit_id = o.bridge_deposit_id
                 WHERE o.chain = ANY($1::text[]) AND o.state <> 'CREDITED'
@@ -42,7 +45,7 @@ extension CreditRepository {
                     id: id, chain: row["chain"] ?? "", address: row["address"] ?? "", asset: row["asset"] ?? "",
                     amount: row["amount"] ?? "0", txHash: row["tx_hash"] ?? "", firstSeenAt: Self.epoch(row["first_seen"]),
                     state: state, reason: row["reason"], stateSince: Self.epoch(row["since"]), depositID: row["bridge_deposit_id"],
-                    depositStatus: row["deposit_status"], nearTxHash: row["near_tx_hash"])
+                    depositStatus: row["deposit_status"], nearTxHash: row["near_tx_hash"], account: row["account_id"])
             }
         }
     }
@@ -96,6 +99,19 @@ extension CreditRepository {
         public var rise: String
         /// What observations of the chains and assets routed to this token already took.
         public var used: String
+        /// The account whose balance rose.
+        public var account: String? = nil
+    }
+
+    /// The intents account of an observation's handle (alias `o`): its handle of the same chain
+    /// and address that names one, the active one first. EVM addresses match in any case.
+    static func handleAccount(_ o: String) -> String {
+        """
+        (SELECT h.account_id FROM funding_handles h
+         WHERE h.chain = \(o).chain AND h.account_id IS NOT NULL
+           AND (h.address = \(o).address OR (\(o).address LIKE '0x%' AND lower(h.address) = lower(\(o).address)))
+         ORDER BY h.active DESC, h.id DESC LIMIT 1)
+        """
     }
 
     /// Which verifier token one asset of one chain is credited as.
@@ -124,11 +140,11 @@ extension CreditRepository {
                 WITH routes AS (
                     SELECT * FROM unnest($1::text[], $2::text[], $3::text[]) AS r(chain, asset, token)),
                 deltas AS (
-                    SELECT s.snapshot_id, s.occurred_at, t.token,
+                    SELECT s.snapshot_id, s.occurred_at, s.account_id, t.token,
                         (s.balances->>t.token)::numeric - LAG((s.balances->>t.token)::numeric)
                             OVER (PARTITION BY s.account_id, t.token ORDER BY s.occurred_at, s.id) AS delta
                     FROM credit_snapshots s JOIN (SELECT DISTINCT token FROM routes) t ON s.balances ? t.token)
-                SELECT x.snapshot_id, x.token, EXTRACT(EPOCH FROM x.occurred_at)::float8 AS at, x.delta::text AS rise,
+                SELECT x.snapshot_id, x.account_id, x.token, EXTRACT(EPOCH FROM x.occurred_at)::float8 AS at, x.delta::text AS rise,
                     (SELECT COALESCE(sum(u.amount), 0) FROM funding_observations u JOIN routes r ON r.chain = u.chain AND r.asset = u.asset
                       WHERE u.verifier_snapshot_id = x.snapshot_id AND r.token = x.token)::text AS used
                 FROM deltas x WHERE x.delta > 0 AND x.occurred_at >= $4::timestamptz
@@ -137,7 +153,7 @@ extension CreditRepository {
             ).map { row in
                 BalanceRise(
                     snapshotID: row["snapshot_id"] ?? "", token: row["token"] ?? "", at: Self.epoch(row["at"]),
-                    rise: row["rise"] ?? "0", used: row["used"] ?? "0")
+                    rise: row["rise"] ?? "0", used: row["used"] ?? "0", account: row["account_id"])
             }
         }
     }

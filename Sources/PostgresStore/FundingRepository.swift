@@ -28,6 +28,9 @@ public struct FundingRepository: ChainStateStore {
         to_char(updated_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"') AS updated_at
         """
 
+    /// `columns` and the intents account of the observation's handle (for what a person reads).
+    static let columnsWithAccount = columns + ", " + CreditRepository.handleAccount("funding_observations") + " AS account_id"
+
     // MARK: - Handles
 
     /// Records the configured handles of `chain` as active, and marks config handles no longer listed inactive.
@@ -36,11 +39,11 @@ public struct FundingRepository: ChainStateStore {
             for h in handles {
                 try conn.query(
                     """
-                    INSERT INTO funding_handles (chain, network, asset, address, label, source, active)
-                    VALUES ($1, $2, $3, $4, $5, $6, TRUE)
+                    INSERT INTO funding_handles (chain, network, asset, address, label, source, active, account_id)
+                    VALUES ($1, $2, $3, $4, $5, $6, TRUE, $7)
                     ON CONFLICT (chain, network, address, asset)
-                    DO UPDATE SET label = EXCLUDED.label, source = EXCLUDED.source, active = TRUE, updated_at = now()
-                    """, [h.chain, h.network, h.asset, h.address, h.label, h.source])
+                    DO UPDATE SET label = EXCLUDED.label, source = EXCLUDED.source, active = TRUE, account_id = EXCLUDED.account_id, updated_at = now()
+                    """, [h.chain, h.network, h.asset, h.address, h.label, h.source, h.account])
             }
             let keep = handles.map { "\($0.network)|\($0.address)|\($0.asset)" }
             try conn.query(
@@ -91,7 +94,7 @@ public struct FundingRepository: ChainStateStore {
         try await pool.withConnection { conn in
             try conn.query(
                 """
-                SELECT \(Self.columns) FROM funding_observations
+                SELECT \(Self.columnsWithAccount) FROM funding_observations
                 WHERE ($1::text IS NULL OR chain = $1) AND ($2::text IS NULL OR address = $2)
                   AND ($3::text IS NULL OR state = $3)
                 ORDER BY updated_at DESC, id DESC LIMIT $4
@@ -102,7 +105,7 @@ public struct FundingRepository: ChainStateStore {
 
     public func observation(id: Int) async throws -> ObservationRecord? {
         try await pool.withConnection { conn in
-            try conn.query("SELECT \(Self.columns) FROM funding_observations WHERE id = $1", [String(id)])
+            try conn.query("SELECT \(Self.columnsWithAccount) FROM funding_observations WHERE id = $1", [String(id)])
                 .first.map(ObservationRecord.init(row:))
         }
     }
@@ -110,7 +113,7 @@ public struct FundingRepository: ChainStateStore {
     public func observation(_ key: TransferKey) async throws -> ObservationRecord? {
         try await pool.withConnection { conn in
             try conn.query(
-                "SELECT \(Self.columns) FROM funding_observations WHERE chain = $1 AND tx_hash = $2 AND output_index = $3",
+                "SELECT \(Self.columnsWithAccount) FROM funding_observations WHERE chain = $1 AND tx_hash = $2 AND output_index = $3",
                 [key.chain, key.txHash, String(key.outputIndex)]
             ).first.map(ObservationRecord.init(row:))
         }

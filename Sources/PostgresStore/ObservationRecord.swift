@@ -29,6 +29,8 @@ public struct ObservationRecord: Sendable, Equatable {
     public var confirmedAt: String?
     public var creditedAt: String?
     public var updatedAt: String
+    /// The intents account of the observation's handle (read with `FundingRepository.columnsWithAccount`).
+    public var account: String? = nil
 
     /// The row `ObservationBatch` just inserted for `o` under `id`, as it was written.
     init(id: Int, inserted o: ChainObservation) {
@@ -77,6 +79,7 @@ public struct ObservationRecord: Sendable, Equatable {
         blockHeight = row.int("block_height")
         blockHash = row["block_hash"]
         bridgeDepositId = row["bridge_deposit_id"]
+        account = row["account_id"]
         nearTxHash = row["near_tx_hash"]
         verifierSnapshotId = row["verifier_snapshot_id"]
         creditMatch = row["credit_match"]
@@ -92,7 +95,7 @@ public struct ObservationRecord: Sendable, Equatable {
         [
             "id": .int(Int64(id)), "chain": .string(chain), "network": .string(network), "asset": .string(asset),
             "address": .string(address), "tx_hash": .string(txHash), "output_index": .int(Int64(outputIndex)),
-            "amount": .string(amount), "state": .string(state), "reason": .optional(reason),
+            "amount": .string(amount), "state": .string(state), "reason": .optional(reason), "account": .optional(account),
             "replaced_by": .optional(replacedBy), "superseded_by": .optional(supersededBy),
             "double_spent_by": .optional(doubleSpentBy), "confirmations": .int(Int64(confirmations)),
             "block_height": .optional(blockHeight), "block_hash": .optional(blockHash),

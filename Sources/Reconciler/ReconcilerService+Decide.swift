@@ -15,6 +15,8 @@ extension ReconcilerService {
         /// A link made this round (stored with the transition, or on its own).
         var newLink: CreditLink?
         var snapshotID: String?
+        /// The account whose verifier rise the snapshot credit came from.
+        var verifierAccount: String?
     }
 
     func decideAll() async throws {
@@ -45,6 +47,7 @@ extension ReconcilerService {
         }
         for a in try await verifierAllocations(open, evidence: evidence, since: oldest) {
             evidence[a.observationID, default: Evidence()].snapshotID = a.snapshotID
+            evidence[a.observationID]?.verifierAccount = a.account
         }
         let minimums = bookkeeping.withLock { $0.minimums }
         for o in open {
@@ -74,13 +77,13 @@ extension ReconcilerService {
             guard status != .credited, status != .completed, let amount = Amount(decimal: o.amount) else { return nil }
             // Allocated by verifier token, not asset name: USDC on two chains is two tokens.
             guard let token = configuration.token(chain: o.chain, asset: o.asset) else { return nil }
-            return AllocatableObservation(id: o.id, asset: token, amount: amount, firstSeenAt: o.firstSeenAt)
+            return AllocatableObservation(id: o.id, asset: token, amount: amount, firstSeenAt: o.firstSeenAt, account: o.account)
         }
         guard !pending.isEmpty else { return [] }
         let routes = configuration.tokenRoutes.map { CreditRepository.TokenRoute(chain: $0.chain, asset: $0.asset, token: $0.token) }
         let rises = try await credits.balanceRises(routes: routes, since: since).compactMap { r -> SnapshotRise? in
             guard let rise = Amount(decimal: r.rise), let used = Amount(decimal: r.used) else { return nil }
-            return SnapshotRise(snapshotID: r.snapshotID, asset: r.token, at: r.at, rise: rise, used: used)
+            return SnapshotRise(snapshotID: r.snapshotID, asset: r.token, at: r.at, rise: rise, used: used, account: r.account)
         }
         return VerifierAllocation.allocate(rises, to: pending)
     }
@@ -97,7 +100,8 @@ extension ReconcilerService {
         }
         var match = e.newLink?.match.rawValue
         if case .credited(.verifierSnapshot) = target { match = CreditMatch.verifierDelta.rawValue }
-        let details: JSONValue? = target.reason == .belowMinimumDeposit ? ["min_deposit_amount": .string(below?.description ?? "")] : nil
+        var details: JSONValue? = target.reason == .belowMinimumDeposit ? ["min_deposit_amount": .string(below?.description ?? "")] : nil
+        if case .credited(.verifierSnapshot) = target { details = Self.accountDetails(handle: o.account, verifier: e.verifierAccount) }
         let applied = try await credits.transition(
             observationID: o.id, to: target, kind: Self.kind(of: target), depositID: e.depositID, nearTxHash: e.nearTxHash,
             snapshotID: e.snapshotID, match: match, details: details, at: now)
@@ -128,5 +132,14 @@ extension ReconcilerService {
         case .failedOrStuck: "stuck"  // the reason is the event's `reason` (the schema's kind is [a-z_]+)
         default: "reconciled"
         }
+    }
+
+    /// Which account a verifier credit came from, and whether the handle named it: a handle
+    /// without an account is matched by any account's rise, and its credit says so.
+    static func accountDetails(handle: String?, verifier: String?) -> JSONValue {
+        [
+            "verifier_account": .optional(verifier), "handle_account": .optional(handle),
+            "account_match": .string(handle == nil ? "any: the handle names no account" : "same"),
+        ]
     }
 }

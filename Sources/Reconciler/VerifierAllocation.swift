@@ -11,9 +11,12 @@ public struct SnapshotRise: Sendable, Equatable {
     public var rise: Amount
     /// What observations credited in earlier rounds already took from this rise.
     public var used: Amount
+    /// The account whose balance rose.
+    public var account: String?
 
-    public init(snapshotID: String, asset: String, at: Date, rise: Amount, used: Amount = .zero) {
+    public init(snapshotID: String, asset: String, at: Date, rise: Amount, used: Amount = .zero, account: String? = nil) {
         self.snapshotID = snapshotID
+        self.account = account
         self.asset = asset
         self.at = at
         self.rise = rise
@@ -27,9 +30,12 @@ public struct AllocatableObservation: Sendable, Equatable {
     public var asset: String
     public var amount: Amount
     public var firstSeenAt: Date
+    /// The intents account its handle names; nil: any account's rise may credit it.
+    public var account: String?
 
-    public init(id: Int, asset: String, amount: Amount, firstSeenAt: Date) {
+    public init(id: Int, asset: String, amount: Amount, firstSeenAt: Date, account: String? = nil) {
         self.id = id
+        self.account = account
         self.asset = asset
         self.amount = amount
         self.firstSeenAt = firstSeenAt
@@ -37,15 +43,20 @@ public struct AllocatableObservation: Sendable, Equatable {
 }
 
 /// Allocates verifier balance rises to pending observations of the token, oldest first, each
-/// unit of a rise used once: two deposits of 1 BTC and one rise of 1 BTC credit one.
+/// unit of a rise used once: two deposits of 1 BTC and one rise of 1 BTC credit one. A rise of
+/// one account credits only deposits to that account's handles, and those of handles that name
+/// no account (matched as before accounts were known; the credit says so).
 public enum VerifierAllocation {
     public struct Allocation: Sendable, Equatable, Hashable {
         public var observationID: Int
         public var snapshotID: String
+        /// The account whose rise it was.
+        public var account: String?
 
-        public init(observationID: Int, snapshotID: String) {
+        public init(observationID: Int, snapshotID: String, account: String? = nil) {
             self.observationID = observationID
             self.snapshotID = snapshotID
+            self.account = account
         }
     }
 
@@ -57,9 +68,10 @@ public enum VerifierAllocation {
             var i = 0
             while i < waiting.count {
                 let o = waiting[i]
-                if o.asset == rise.asset, o.amount != .zero, o.firstSeenAt <= rise.at, let rest = left.subtractingReportingOverflow(o.amount) {
+                let sameAccount = o.account == nil || rise.account == nil || o.account == rise.account
+                if o.asset == rise.asset, sameAccount, o.amount != .zero, o.firstSeenAt <= rise.at, let rest = left.subtractingReportingOverflow(o.amount) {
                     left = rest
-                    out.append(Allocation(observationID: o.id, snapshotID: rise.snapshotID))
+                    out.append(Allocation(observationID: o.id, snapshotID: rise.snapshotID, account: rise.account))
                     waiting.remove(at: i)
                 } else {
                     i += 1

@@ -14,9 +14,17 @@ public struct FundingHandle: Sendable, Hashable, Codable {
     /// A block height the adapter scans history from for this handle only, until the scan is
     /// done (`POST /funding/handles` with `rescan_from`); nil for none.
     public var rescanFrom: Int?
+    /// The intents account credited for deposits to this handle (`account` in config and over
+    /// HTTP; a bridge-given handle's is the account it was asked for). Verifier rises of that
+    /// account credit its deposits; nil: any account's rise may (as before accounts were known).
+    public var account: String?
 
-    public init(chain: ChainName, network: String, asset: String, address: String, label: String = "", source: String = "config", rescanFrom: Int? = nil) {
+    public init(
+        chain: ChainName, network: String, asset: String, address: String, label: String = "", source: String = "config", rescanFrom: Int? = nil,
+        account: String? = nil
+    ) {
         self.rescanFrom = rescanFrom
+        self.account = account
         self.chain = chain
         self.network = network
         self.asset = asset
@@ -31,6 +39,7 @@ public struct FundingHandle: Sendable, Hashable, Codable {
             "label": .string(label), "source": .string(source),
         ]
         if let rescanFrom { fields["rescan_from"] = .int(Int64(rescanFrom)) }
+        if let account { fields["account_id"] = .string(account) }
         return .object(fields)
     }
 }

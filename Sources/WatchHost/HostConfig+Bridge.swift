@@ -8,6 +8,12 @@ extension HostConfig {
     static func joinBridge(_ bridge: inout ReconcilerConfiguration, adapters: [LoadedAdapter], problems: ConfigProblems) {
         for adapter in adapters {
             let name = adapter.kind
+            for handle in adapter.handles {
+                guard let account = handle.account, !bridge.accounts.contains(account) else { continue }
+                problems.add(ConfigProblem(
+                    key: "bridge.accounts", value: "\(bridge.accounts)",
+                    expected: "the \(name) handle \(handle.address) names account \(account), which the reconciler does not poll; add it to [bridge] accounts or fix the handle's account"))
+            }
             if let own = adapter.bridgeChain {
                 if bridge.chainsWritten, let written = bridge.chains[name], written != own {
                     problems.add(ConfigProblem(

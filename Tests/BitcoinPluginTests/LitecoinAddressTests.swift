@@ -9,8 +9,9 @@ import WatchCore
 /// mainnet and testnet: nothing to sync to make a wallet), round-trip through the codec to the
 /// scriptPubKey `getaddressinfo` reports; each is refused on the other networks, naming its own.
 @Suite(.serialized) struct LitecoinAddressTests {
-    @Test(arguments: ["main": "mainnet", "test": "testnet", "regtest": "regtest"].sorted { $0.key < $1.key })
-    func walletAddressesOfEachNetworkRoundTrip(_ chain: (node: String, network: String)) async throws {
+    @Test(arguments: [["main", "mainnet"], ["test", "testnet"], ["regtest", "regtest"]])
+    func walletAddressesOfEachNetworkRoundTrip(_ names: [String]) async throws {
+        let chain = (node: names[0], network: names[1])
         let node = try await LitecoindNode.start(chain: chain.node)
         let format = try #require(UTXOChainParameters.litecoin.network(chain.network)).format
         do {

@@ -167,6 +167,20 @@ import WatchTesting
                 #expect(handles.first?["address"] as? String == "abc123" && handles.first?["label"] as? String == "hot wallet")
                 #expect(handles.first?["pending_precredit"] as? String == "0")
             }
+            // A handle added over HTTP may name the intents account its deposits are credited to.
+            let added = ByteBuffer(string: #"{"chain":"testchain","asset":"TST","address":"def456","account":"mm.near"}"#)
+            try await client.execute(uri: "/funding/handles", method: .post, headers: auth(), body: added) { r in
+                #expect(r.status == .created, "\(r.text)")
+                #expect(r.json["account_id"] as? String == "mm.near")
+            }
+            let refused = ByteBuffer(string: #"{"chain":"testchain","asset":"TST","address":"ghi789","account":"Not An Account"}"#)
+            try await client.execute(uri: "/funding/handles", method: .post, headers: auth(), body: refused) { r in
+                #expect(r.status == .badRequest && r.text.contains("field account"), "\(r.text)")
+            }
+            try await client.execute(uri: "/funding/handles", method: .get) { r in
+                let handles = r.json["handles"] as? [[String: Any]] ?? []
+                #expect(handles.first { $0["address"] as? String == "def456" }?["account_id"] as? String == "mm.near", "\(r.text)")
+            }
         }
     }
 }

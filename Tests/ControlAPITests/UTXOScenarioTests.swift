@@ -124,6 +124,61 @@ import WatchTesting
         }
     }
 
+    /// Two UTXO instances side by side: `[bitcoin]` on the double (ZMQ) and `[utxo.litecoin]` on
+    /// the real node (polled), each its own plugin, cursor, state and routes; observations carry
+    /// their chain and asset.
+    @Test func bitcoinAndLitecoinRunSideBySide() async throws {
+        let node = try await LitecoindNode.start()
+        let double = try await BitcoindDouble.start()
+        let db = try await TestDatabase.create()
+        let bridge = try await POABridgeDouble.start()
+        do {
+            try await node.mine(101)
+            double.mine(1)
+            let ltc = LitecoindChain(node: node), btc = DoubleChain(double: double, zmq: true)
+            let ltcAddress = try await ltc.address("bech32"), btcAddress = try await btc.address("bech32")
+            let toml = ScenarioWorld.hostTOML(db: db, bridge: bridge, chains: [(btc, [btcAddress]), (ltc, [ltcAddress])])
+            let config = try HostConfig.parse(try parseTOML(toml), environment: [:], registry: registeredAdapters)
+            #expect(config.adapters.map(\.kind) == ["bitcoin", "litecoin"])
+            let prepared = try await UnripHost(config: config, logger: AdapterHarness.quietLogger("side-by-side")).prepare()
+            try await HostHarness.run(prepared) { client in
+                let btx = try await btc.pay(btcAddress, sats: 1_500_000)
+                let ltx = try await ltc.pay(ltcAddress, sats: 2_500_000)
+                _ = try await btc.mine(2)
+                _ = try await ltc.mine(2)
+                let rows = { () async -> [String: [String: String]] in
+                    (try? await db.pool.withConnection { conn in
+                        try conn.query("SELECT tx_hash, chain, asset, network, state, amount::text AS amount FROM funding_observations").reduce(into: [:]) { all, r in
+                            all[r["tx_hash"] ?? ""] = ["chain": r["chain"] ?? "", "asset": r["asset"] ?? "", "network": r["network"] ?? "", "state": r["state"] ?? "", "amount": r["amount"] ?? ""]
+                        }
+                    }) ?? [:]
+                }
+                #expect(await waitUntil(.seconds(30)) { let r = await rows(); return r[btx]?["state"] == "SEEN_CONFIRMED" && r[ltx]?["state"] == "SEEN_CONFIRMED" })
+                let found = await rows()
+                #expect(found[btx] == ["chain": "bitcoin", "asset": "BTC", "network": "regtest", "state": "SEEN_CONFIRMED", "amount": "1500000"])
+                #expect(found[ltx] == ["chain": "litecoin", "asset": "LTC", "network": "regtest", "state": "SEEN_CONFIRMED", "amount": "2500000"])
+                let ltcTip = try await ltc.tipHeight(), btcTip = try await btc.tipHeight()
+                try await client.execute(uri: "/plugins/litecoin/state", method: .get) { r in
+                    #expect(r.json["status"] as? String == "running")
+                    #expect((r.json["plugin"] as? [String: Any])?["cursor_height"] as? Int == ltcTip, "\(r.text)")
+                }
+                try await client.execute(uri: "/plugins/bitcoin/state", method: .get) { r in
+                    #expect((r.json["plugin"] as? [String: Any])?["cursor_height"] as? Int == btcTip, "\(r.text)")
+                }
+                try await client.execute(uri: "/funding/observations?chain=litecoin", method: .get) { r in
+                    let list = r.json["observations"] as? [[String: Any]] ?? []
+                    #expect(list.count == 1 && list.first?["tx_hash"] as? String == ltx && list.first?["asset"] as? String == "LTC")
+                }
+            }
+        } catch {
+            bridge.stop()
+            await node.remove()
+            throw error
+        }
+        bridge.stop()
+        await node.remove()
+    }
+
     /// Litecoin's MWEB, on the real node only (the double has none): the host watches through
     /// activation (blocks end with a HogEx and carry MWEB data), then a peg-out from MWEB to a
     /// watched address is a deposit when mined: its tx hash the HogEx's, its amount exact.
@@ -295,8 +350,15 @@ final class ScenarioWorld: Sendable {
         for type in UTXOScenarioTests.scriptTypes { handles.append(try await chain.address(type)) }
         let db = try await TestDatabase.create()
         let bridge = try await POABridgeDouble.start()
-        let list = handles.map { "{ address = \"\($0)\", label = \"mm\" }" }.joined(separator: ", ")
-        let toml = """
+        let toml = hostTOML(db: db, bridge: bridge, chains: [(chain, handles)])
+        let config = try HostConfig.parse(try parseTOML(toml), environment: [:], registry: registeredAdapters)
+        return ScenarioWorld(db: db, bridge: bridge, chain: chain, handles: handles, config: config)
+    }
+
+    /// A host's config: alerts at once, each chain's section with `handles`, the POA bridge with
+    /// each chain's token.
+    static func hostTOML(db: TestDatabase, bridge: POABridgeDouble, chains: [(any ScenarioChain, [String])]) -> String {
+        var toml = """
             [database]
             url = "\(db.url)"
             migrations_dir = "\(TestDatabase.migrationsDirectory)"
@@ -308,22 +370,30 @@ final class ScenarioWorld: Sendable {
             stale_price_max_age_s = 0
             stale_inventory_max_age_s = 0
             watchdog = false
-            \(chain.section)
-            confirmations = 2
-            reorg_grace_blocks = 3
-            poll_interval_ms = 100
-            replacement_grace_ms = 300
-            handles = [\(list)]
+
+            """
+        for (chain, handles) in chains {
+            let list = handles.map { "{ address = \"\($0)\", label = \"mm\" }" }.joined(separator: ", ")
+            toml += """
+                \(chain.section)
+                confirmations = 2
+                reorg_grace_blocks = 3
+                poll_interval_ms = 100
+                replacement_grace_ms = 300
+                handles = [\(list)]
+
+                """
+        }
+        toml += """
             [bridge]
             enabled = true
             rpc_url = "\(bridge.url)"
             accounts = ["mm.near"]
             poll_interval_ms = 100
-            [bridge.tokens.\(chain.plugin)]
-            \(chain.asset) = "\(chain.token)"
+
             """
-        let config = try HostConfig.parse(try parseTOML(toml), environment: [:], registry: registeredAdapters)
-        return ScenarioWorld(db: db, bridge: bridge, chain: chain, handles: handles, config: config)
+        for (chain, _) in chains { toml += "[bridge.tokens.\(chain.plugin)]\n\(chain.asset) = \"\(chain.token)\"\n" }
+        return toml
     }
 
     /// Runs a host until `body` returns, once its adapter reached the node's tip.

@@ -139,4 +139,32 @@ import WatchHost
             """)
         #expect(found.map(\.key).contains("bridge.tokens.litecoin.LTC"), "\(found)")
     }
+
+    /// A handle may name the intents account its deposits are credited to; it must be one the
+    /// reconciler polls, and a NEAR account id.
+    @Test func aHandlesAccountIsCheckedAgainstTheBridgesAccounts() throws {
+        let config = try load("""
+            [utxo.litecoin]
+            handles = [{ address = "ltc1qw508d6qejxtdg4y5r3zarvary0c5xw7kgmn4n9", account = "mm.near" }]
+            [bridge]
+            enabled = true
+            accounts = ["mm.near"]
+            [bridge.tokens.litecoin]
+            LTC = "nep141:ltc.omft.near"
+            """)
+        #expect(config.adapters.first?.handles.first?.account == "mm.near")
+        let found = try problems("""
+            [utxo.litecoin]
+            handles = [{ address = "ltc1qw508d6qejxtdg4y5r3zarvary0c5xw7kgmn4n9", account = "other.near" },
+                       { address = "\(Self.ltcRegtest)", account = "Not An Account" }]
+            [bridge]
+            enabled = true
+            accounts = ["mm.near"]
+            [bridge.tokens.litecoin]
+            LTC = "nep141:ltc.omft.near"
+            """)
+        let text = found.map(\.description)
+        #expect(text.contains { $0.contains("bridge.accounts") && $0.contains("other.near") }, "\(text)")
+        #expect(text.contains { $0.contains("utxo.litecoin.handles[1].account") }, "\(text)")
+    }
 }

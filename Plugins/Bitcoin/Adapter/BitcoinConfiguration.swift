@@ -110,13 +110,14 @@ public struct BitcoinConfiguration: AdapterConfiguration {
             let written = h.string("address", required: true) ?? ""
             let asset = h.string("asset", default: defaultAsset) ?? defaultAsset
             let label = h.string("label", default: "") ?? ""
+            let account = HandleAccount.read(h)
             h.finish()
             guard !written.isEmpty else { continue }
             do {
                 let script = try AddressCodec.scriptPubKey(for: written, format: format)
                 // Stored and matched in canonical form (bech32 lower case), whatever the case written.
                 let canonical = AddressCodec.address(forScript: script, format: format) ?? written
-                handles.append(FundingHandle(chain: chain, network: format.network, asset: asset, address: canonical, label: label))
+                handles.append(FundingHandle(chain: chain, network: format.network, asset: asset, address: canonical, label: label, account: account))
             } catch {
                 h.problem("address", "\"\(written)\"", "\(error)")
             }

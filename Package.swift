@@ -139,6 +139,7 @@ let package = Package(
             name: "Reconciler",
             dependencies: [
                 "WatchCore", "PostgresStore", "JSONRPCClient",
+                .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Metrics", package: "swift-metrics"),
             ]
@@ -198,6 +199,7 @@ let package = Package(
             name: "WatchTesting",
             dependencies: [
                 "WatchCore", "PostgresStore",
+                .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),

@@ -42,6 +42,13 @@ public func fuzz(_ data: UnsafePointer<UInt8>, _ size: Int) -> CInt {
         let scanned = try? BlockScanner.scan(
             block: buffer, watching: fuzzWatch, verifyMerkleRoot: false, collectSpentOutpoints: true)
         _ = try? BlockScanner.scan(block: buffer, watching: fuzzWatch, verifyMerkleRoot: true)
+        // Litecoin's MWEB reading: the same bytes with flag 0x08 and the MWEB block allowed.
+        if let mwebTx = try? TransactionParser.parse(buffer, mweb: true),
+            let mwebScanned = try? BlockScanner.scan(transaction: buffer, watching: fuzzWatch, mweb: true) {
+            precondition(mwebScanned.txid == mwebTx.txid, "txid mismatch (mweb)")
+        }
+        _ = try? BlockParser.parse(buffer, verifyMerkleRoot: false, mweb: true)
+        _ = try? BlockScanner.scan(block: buffer, watching: fuzzWatch, verifyMerkleRoot: false, collectSpentOutpoints: true, mweb: true)
         if let parsed, let scanned {
             precondition(parsed.transactions.count == scanned.transactionCount, "tx count mismatch")
         } else {

@@ -14,11 +14,15 @@ public struct HandleRoutes: ControlRoutes {
     let retiredHandleWatch: TimeInterval
     /// Reloads the adapters' watch sets after a handle was added or retired.
     let onHandlesChanged: @Sendable () async -> Void
+    /// The intents accounts the reconciler polls (`[bridge] accounts`): a handle's `account` must
+    /// be one of them. Nil without the bridge.
+    let accounts: [String]?
 
     public init(
         repository: FundingRepository, chains: [HandleChain], clock: any WatchClock, retiredHandleWatch: TimeInterval,
-        onHandlesChanged: @escaping @Sendable () async -> Void
+        accounts: [String]?, onHandlesChanged: @escaping @Sendable () async -> Void
     ) {
+        self.accounts = accounts
         self.repository = repository
         self.handleChains = chains
         self.clock = clock
@@ -118,6 +122,9 @@ public struct HandleRoutes: ControlRoutes {
         let account = try text("account", required: false)
         if let account, !HandleAccount.isValid(account) {
             throw HTTPError(.badRequest, message: "field account: \(quoted(account)) is not a NEAR account id (lower case, e.g. mm.near): the intents account credited for this handle's deposits")
+        }
+        if let account, let accounts, !accounts.contains(account) {
+            throw HTTPError(.badRequest, message: "field account: \(quoted(account)) is not one of the accounts the reconciler polls ([bridge] accounts: \(accounts.joined(separator: ", ")))")
         }
         var rescanFrom: Int?
         if let value = fields["rescan_from"], value != .null {

@@ -103,14 +103,13 @@ extension CreditRepository {
         public var account: String? = nil
     }
 
-    /// The intents account of an observation's handle (alias `o`): its handle of the same chain
-    /// and address that names one, the active one first. EVM addresses match in any case.
+    /// The intents account of an observation's handle (alias `o`): the handle it was booked
+    /// under, by its key (chain, network, address, asset: one index lookup). Adapters report the
+    /// handle's own spelling of the address.
     static func handleAccount(_ o: String) -> String {
         """
         (SELECT h.account_id FROM funding_handles h
-         WHERE h.chain = \(o).chain AND h.account_id IS NOT NULL
-           AND (h.address = \(o).address OR (\(o).address LIKE '0x%' AND lower(h.address) = lower(\(o).address)))
-         ORDER BY h.active DESC, h.id DESC LIMIT 1)
+         WHERE h.chain = \(o).chain AND h.network = \(o).network AND h.address = \(o).address AND h.asset = \(o).asset)
         """
     }
 

@@ -42,7 +42,7 @@ public struct FundingRepository: ChainStateStore {
                     INSERT INTO funding_handles (chain, network, asset, address, label, source, active, account_id)
                     VALUES ($1, $2, $3, $4, $5, $6, TRUE, $7)
                     ON CONFLICT (chain, network, address, asset)
-                    DO UPDATE SET label = EXCLUDED.label, source = EXCLUDED.source, active = TRUE, account_id = EXCLUDED.account_id, updated_at = now()
+                    DO UPDATE SET label = EXCLUDED.label, source = EXCLUDED.source, active = TRUE, account_id = COALESCE(EXCLUDED.account_id, funding_handles.account_id), updated_at = now()
                     """, [h.chain, h.network, h.asset, h.address, h.label, h.source, h.account])
             }
             let keep = handles.map { "\($0.network)|\($0.address)|\($0.asset)" }

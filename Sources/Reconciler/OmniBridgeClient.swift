@@ -92,7 +92,7 @@ public final class OmniBridgeClient: Sendable {
 
     /// `GET /api/v4/transfers/transfer/status` of output `vout` of BTC transaction `txHash`.
     public func status(txHash: String, vout: Int) async throws -> OmniTransferStatus {
-        let body = try await api.get("/api/v4/transfers/transfer/status?" + Self.utxoQuery(txHash, vout))
+        let body = try await api.get("/api/v4/transfers/transfer/status?" + (try Self.utxoQuery(txHash, vout)))
         guard let statuses = (try? JSONValue.parse(body))?["statuses"]?.arrayValue else {
             throw Failure(description: "transfer/status \(txHash):\(vout): expected {\"statuses\": […]}, got \(Excerpt.of(String(decoding: body, as: UTF8.self)))")
         }
@@ -102,7 +102,7 @@ public final class OmniBridgeClient: Sendable {
 
     /// `GET /api/v4/transfers/transfer` of output `vout` of `txHash`: nil while not indexed.
     public func transfer(txHash: String, vout: Int) async throws -> OmniTransfer? {
-        let body = try await api.get("/api/v4/transfers/transfer?" + Self.utxoQuery(txHash, vout))
+        let body = try await api.get("/api/v4/transfers/transfer?" + (try Self.utxoQuery(txHash, vout)))
         guard let transfers = (try? JSONValue.parse(body))?["transfers"]?.arrayValue else {
             throw Failure(description: "transfers/transfer \(txHash):\(vout): expected {\"transfers\": […]}, got \(Excerpt.of(String(decoding: body, as: UTF8.self)))")
         }
@@ -113,9 +113,12 @@ public final class OmniBridgeClient: Sendable {
             nearTxHash: t["finalised"]?["transaction_hash"]?.stringValue)
     }
 
-    /// `utxo_chain=Btc&utxo_tx_hash=…&utxo_vout=…`; the txid must be 64 hex digits.
-    static func utxoQuery(_ txHash: String, _ vout: Int) -> String {
-        "utxo_chain=Btc&utxo_tx_hash=\(txHash.filter(\.isHexDigit).prefix(64))&utxo_vout=\(max(0, vout))"
+    /// `utxo_chain=Btc&utxo_tx_hash=…&utxo_vout=…`; the txid must be 64 hex digits, the vout ≥ 0.
+    static func utxoQuery(_ txHash: String, _ vout: Int) throws -> String {
+        guard txHash.utf8.count == 64, txHash.allSatisfy(\.isHexDigit), vout >= 0 else {
+            throw Failure(description: "not a BTC output: \(Excerpt.of(txHash)):\(vout) (a txid is 64 hex digits)")
+        }
+        return "utxo_chain=Btc&utxo_tx_hash=\(txHash)&utxo_vout=\(vout)"
     }
 
     static func amount(_ value: JSONValue?) -> Amount? {

@@ -65,16 +65,19 @@ public enum VerifierAllocation {
         var out: [Allocation] = []
         for rise in rises.sorted(by: { ($0.at, $0.snapshotID) < ($1.at, $1.snapshotID) }) {
             guard var left = rise.rise.subtractingReportingOverflow(rise.used) else { continue }
-            var i = 0
-            while i < waiting.count {
-                let o = waiting[i]
-                let sameAccount = o.account == nil || rise.account == nil || o.account == rise.account
-                if o.asset == rise.asset, sameAccount, o.amount != .zero, o.firstSeenAt <= rise.at, let rest = left.subtractingReportingOverflow(o.amount) {
-                    left = rest
-                    out.append(Allocation(observationID: o.id, snapshotID: rise.snapshotID, account: rise.account))
-                    waiting.remove(at: i)
-                } else {
-                    i += 1
+            // The account's own deposits first; then those whose handle names no account.
+            for accountless in [false, true] {
+                var i = 0
+                while i < waiting.count {
+                    let o = waiting[i]
+                    let eligible = accountless ? o.account == nil : (o.account == nil ? rise.account == nil : o.account == rise.account)
+                    if eligible, o.asset == rise.asset, o.amount != .zero, o.firstSeenAt <= rise.at, let rest = left.subtractingReportingOverflow(o.amount) {
+                        left = rest
+                        out.append(Allocation(observationID: o.id, snapshotID: rise.snapshotID, account: rise.account))
+                        waiting.remove(at: i)
+                    } else {
+                        i += 1
+                    }
                 }
             }
         }

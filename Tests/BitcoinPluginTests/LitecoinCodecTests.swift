@@ -33,7 +33,7 @@ import WatchCore
     func blocksParseAsTheNodeReportsThem(_ name: String) throws {
         let bytes = try Self.blockBytes(name)
         let node = try Self.json(name + ".json")
-        let block = try BlockParser.parse(bytes, verifyMerkleRoot: true)
+        let block = try BlockParser.parse(bytes, verifyMerkleRoot: true, mweb: true)
         #expect(block.header.hash.displayHex == node["hash"] as? String)
         let txs = node["tx"] as? [[String: Any]] ?? []
         #expect(block.transactions.count == txs.count)
@@ -62,7 +62,7 @@ import WatchCore
         var watch = WatchScriptSet(format: Self.regtest)
         _ = try watch.insert(address: "rltc1qcyuvjl4ndk009fj8nqkpln0twk4qj6jd2a6t8m", tag: 1)
         _ = try watch.insert(address: "mrtDmFwhJ75eidViRGnfiUkEU3g8S5Vsy7", tag: 2)
-        let scan = try BlockScanner.scan(block: bytes, watching: watch)
+        let scan = try BlockScanner.scan(block: bytes, watching: watch, mweb: true)
         #expect(scan.matches.map(\.txid.displayHex) == [hogEx["txid"] as? String, hogEx["txid"] as? String])
         #expect(scan.matches.map(\.valueSats) == [500_000_000, 300_000_000])
         #expect(scan.matches.map(\.address) == ["rltc1qcyuvjl4ndk009fj8nqkpln0twk4qj6jd2a6t8m", "mrtDmFwhJ75eidViRGnfiUkEU3g8S5Vsy7"])
@@ -73,7 +73,7 @@ import WatchCore
     @Test(arguments: blocks.dropFirst())
     func theMWEBBlockAfterTheHogExIsWalkedToItsEnd(_ name: String) throws {
         let bytes = try Self.blockBytes(name)
-        let block = try BlockParser.parse(bytes, verifyMerkleRoot: false)
+        let block = try BlockParser.parse(bytes, verifyMerkleRoot: false, mweb: true)
         let end = try #require(block.transactions.last?.byteRange.upperBound)
         try bytes.withUnsafeBytes { buffer in
             var reader = ByteReader(buffer, offset: end)
@@ -82,14 +82,23 @@ import WatchCore
             #expect(reader.remaining == 0)
         }
         let plain = try Self.blockBytes("pre-activation-block")
-        #expect(throws: BitcoinParseError.trailingBytes(count: 1)) { try BlockParser.parse(plain + [0x01], verifyMerkleRoot: false) }
+        #expect(throws: BitcoinParseError.trailingBytes(count: 1)) { try BlockParser.parse(plain + [0x01], verifyMerkleRoot: false, mweb: true) }
+        // Anything after the MWEB block, or a bad presence byte, is refused; so is MWEB data on
+        // a chain without MWEB (Bitcoin refuses the 0x08 flag, as Bitcoin Core does).
+        #expect(throws: BitcoinParseError.trailingBytes(count: 1)) { try BlockParser.parse(bytes + [0x00], verifyMerkleRoot: false, mweb: true) }
+        var badPresence = bytes
+        badPresence[end] = 0x02
+        #expect(throws: BitcoinParseError.self) { try BlockParser.parse(badPresence, verifyMerkleRoot: false, mweb: true) }
+        #expect(throws: BitcoinParseError.unknownOptionalData(flag: 8, offset: try #require(block.transactions.last?.byteRange.lowerBound))) {
+            try BlockParser.parse(bytes, verifyMerkleRoot: false)
+        }
     }
 
     /// Unconfirmed MWEB transactions as the node serves them: the peg-in (flag 0x09) keeps its
     /// txid and wtxid; the peg-out (MWEB only) has no ordinary input or output to watch.
     @Test func looseMWEBTransactionsAreWalkedPast() throws {
         let pegIn = try Self.json("pegin-tx-mempool.json")
-        let parsed = try TransactionParser.parse(try #require(Hex.decode(pegIn["hex"] as? String ?? "")))
+        let parsed = try TransactionParser.parse(try #require(Hex.decode(pegIn["hex"] as? String ?? "")), mweb: true)
         #expect(parsed.hasMWEBTransaction && parsed.hasWitness)
         #expect(parsed.txid.displayHex == pegIn["txid"] as? String)
         #expect(parsed.wtxid.displayHex == pegIn["hash"] as? String)
@@ -98,7 +107,7 @@ import WatchCore
         #expect(parsed.outputs.count == canonical.count && !canonical.isEmpty)
 
         let pegOut = try Self.json("pegout-tx-mempool.json")
-        let mwebOnly = try TransactionParser.parse(try #require(Hex.decode(pegOut["hex"] as? String ?? "")))
+        let mwebOnly = try TransactionParser.parse(try #require(Hex.decode(pegOut["hex"] as? String ?? "")), mweb: true)
         #expect(mwebOnly.hasMWEBTransaction && mwebOnly.inputs.isEmpty && mwebOnly.outputs.isEmpty)
     }
 
@@ -109,13 +118,14 @@ import WatchCore
         let input = [UInt8](repeating: 0x11, count: 36) + [0x00] + [0xff, 0xff, 0xff, 0xff]
         let output: [UInt8] = [0x00, 0xe1, 0xf5, 0x05, 0, 0, 0, 0, 0x01, 0x51]
         func tx(outputs: [UInt8], tag: UInt8) -> [UInt8] { [2, 0, 0, 0, 0x00, 0x08, 0x01] + input + outputs + [tag, 0, 0, 0, 0] }
-        #expect(throws: BitcoinParseError.self) { try TransactionParser.parse(tx(outputs: [0x01] + output, tag: 2)) }
-        #expect(throws: BitcoinParseError.self) { try TransactionParser.parse(tx(outputs: [0x00], tag: 0)) }
-        #expect(try TransactionParser.parse(tx(outputs: [0x01] + output, tag: 0)).isHogEx)
+        #expect(throws: BitcoinParseError.self) { try TransactionParser.parse(tx(outputs: [0x01] + output, tag: 2), mweb: true) }
+        #expect(throws: BitcoinParseError.self) { try TransactionParser.parse(tx(outputs: [0x00], tag: 0), mweb: true) }
+        #expect(try TransactionParser.parse(tx(outputs: [0x01] + output, tag: 0), mweb: true).isHogEx)
+        #expect(throws: BitcoinParseError.unknownOptionalData(flag: 8, offset: 0)) { try TransactionParser.parse(tx(outputs: [0x01] + output, tag: 0)) }
         // A loose MWEB transaction with one kernel of unknown features (0x40).
         let body: [UInt8] = [UInt8](repeating: 0, count: 64) + [0x00, 0x00, 0x01, 0x40] + [UInt8](repeating: 0, count: 97)
         let loose = [2, 0, 0, 0, 0x00, 0x08, 0x00, 0x00, 0x01] + body + [0, 0, 0, 0]
-        #expect(throws: BitcoinParseError.invalidMWEB("unknown kernel features 0x40", offset: 76)) { try TransactionParser.parse(loose) }
+        #expect(throws: BitcoinParseError.invalidMWEB("unknown kernel features 0x40", offset: 76)) { try TransactionParser.parse(loose, mweb: true) }
     }
 
     /// `unrip-watch bitcoin scan-block --chain litecoin` on the peg-out block as the node printed it.

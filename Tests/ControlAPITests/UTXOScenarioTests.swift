@@ -338,14 +338,20 @@ final class ScenarioWorld: Sendable {
         let chain: any ScenarioChain
         switch backend {
         case .litecoind:
-            let node = try await LitecoindNode.start()
-            try await node.mine(101)  // a mature coinbase to pay from
-            chain = LitecoindChain(node: node)
+            chain = LitecoindChain(node: try await LitecoindNode.start())
         case .doubleZMQ, .doublePolling:
-            let double = try await BitcoindDouble.start()
-            double.mine(1)
-            chain = DoubleChain(double: double, zmq: backend == .doubleZMQ)
+            chain = DoubleChain(double: try await BitcoindDouble.start(), zmq: backend == .doubleZMQ)
         }
+        do {
+            return try await make(on: chain)
+        } catch {
+            await chain.close()
+            throw error
+        }
+    }
+
+    private static func make(on chain: any ScenarioChain) async throws -> ScenarioWorld {
+        try await chain.mine(chain is LitecoindChain ? 101 : 1)  // a mature coinbase to pay from
         var handles: [String] = []
         for type in UTXOScenarioTests.scriptTypes { handles.append(try await chain.address(type)) }
         let db = try await TestDatabase.create()

@@ -81,4 +81,18 @@ import WatchTesting
         #expect(details?["account_match"] == "any: the handle names no account", "\(String(describing: details))")
         #expect(details?["verifier_account"] == "a.near")
     }
+
+    /// An older deposit to a handle naming no account does not take the rise its own account's
+    /// deposit needs: a rise goes to the account's deposits first, then to account-less ones.
+    @Test func theAccountsOwnDepositsComeBeforeAccountlessOnes() {
+        let t0 = Date(timeIntervalSince1970: 1_800_000_000)
+        let accountless = AllocatableObservation(id: 1, asset: "t", amount: Amount(100), firstSeenAt: t0)
+        let ownA = AllocatableObservation(id: 2, asset: "t", amount: Amount(100), firstSeenAt: t0.addingTimeInterval(60), account: "a.near")
+        let rise = SnapshotRise(snapshotID: "a-1", asset: "t", at: t0.addingTimeInterval(600), rise: Amount(100), account: "a.near")
+        #expect(VerifierAllocation.allocate([rise], to: [accountless, ownA]) == [.init(observationID: 2, snapshotID: "a-1", account: "a.near")])
+        let bigger = SnapshotRise(snapshotID: "a-2", asset: "t", at: t0.addingTimeInterval(600), rise: Amount(200), account: "a.near")
+        #expect(Set(VerifierAllocation.allocate([bigger], to: [accountless, ownA]).map(\.observationID)) == [1, 2])
+        let otherAccount = SnapshotRise(snapshotID: "b-1", asset: "t", at: t0.addingTimeInterval(600), rise: Amount(100), account: "b.near")
+        #expect(VerifierAllocation.allocate([otherAccount], to: [ownA]) == [])
+    }
 }

@@ -68,5 +68,9 @@ import WatchTesting
         await #expect { try await client.depositAddress(.intents(account: "mm.near")) } throws: { "\($0)".contains("HTTP 503") }
         api.setDown(false)
         #expect(try await client.status(txHash: String(repeating: "cd", count: 32), vout: 0) == .notIndexed)
+        // A malformed txid is refused before any request (it would read as "not indexed" forever).
+        let before = api.requests("status")
+        await #expect(throws: OmniBridgeClient.Failure.self) { try await client.status(txHash: "abc", vout: 0) }
+        #expect(api.requests("status") == before)
     }
 }

@@ -54,7 +54,7 @@ extension BitcoinSync {
             let raw = try await node.rawBlock(hash: hash)
             let result: BlockScanResult
             do {
-                result = try BlockScanner.scan(block: raw, watching: scan.watch, verifyMerkleRoot: true, collectSpentOutpoints: false)
+                result = try BlockScanner.scan(block: raw, watching: scan.watch, verifyMerkleRoot: true, collectSpentOutpoints: false, mweb: configuration.chain.mweb)
             } catch {
                 count("parse_errors")
                 throw BitcoinAdapterError.badBlock(height: scan.next, reason: "\(error)")

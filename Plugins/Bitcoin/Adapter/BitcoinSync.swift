@@ -153,7 +153,7 @@ actor BitcoinSync {
     func connect(_ raw: [UInt8], height: Int, expectedHash: String?) async throws {
         let result: BlockScanResult
         do {
-            result = try BlockScanner.scan(block: raw, watching: watch, verifyMerkleRoot: true, collectSpentOutpoints: true)
+            result = try BlockScanner.scan(block: raw, watching: watch, verifyMerkleRoot: true, collectSpentOutpoints: true, mweb: configuration.chain.mweb)
         } catch {
             count("parse_errors")
             throw BitcoinAdapterError.badBlock(height: height, reason: "\(error)")
@@ -184,7 +184,7 @@ actor BitcoinSync {
 
     func sighting(_ m: OutputMatch) -> TransferSighting {
         TransferSighting(
-            txHash: m.txid.displayHex, outputIndex: Int(m.vout), address: m.address, asset: assets[m.address] ?? "BTC",
+            txHash: m.txid.displayHex, outputIndex: Int(m.vout), address: m.address, asset: assets[m.address] ?? configuration.asset,
             amount: Amount(UInt64(max(0, m.valueSats))))
     }
 
@@ -208,7 +208,7 @@ actor BitcoinSync {
     func transactionReports(_ raw: [UInt8]) -> [ChainReport] {
         let result: TransactionScanResult
         do {
-            result = try BlockScanner.scan(transaction: raw, watching: watch)
+            result = try BlockScanner.scan(transaction: raw, watching: watch, mweb: configuration.chain.mweb)
         } catch {
             count("parse_errors")
             lastError = "malformed transaction from bitcoind: \(error)"

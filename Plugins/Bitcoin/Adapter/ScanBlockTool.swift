@@ -34,7 +34,7 @@ public enum ScanBlockTool {
         }
         let result: BlockScanResult
         do {
-            result = try BlockScanner.scan(block: bytes, watching: watch)
+            result = try BlockScanner.scan(block: bytes, watching: watch, mweb: parameters.mweb)
         } catch {
             throw Failure(description: "\(file): not a valid block: \(error)")
         }

@@ -41,13 +41,18 @@ public enum BlockParser {
     }
 
     /// The end of a block's transactions: nothing may follow, except Litecoin's MWEB block
-    /// after a HogEx (the last of two or more transactions). That data is not read: it has no
-    /// length of its own and nothing in it pays an ordinary output (the HogEx carries the
-    /// peg-outs), so it is skipped as a whole.
-    static func checkEnd(_ reader: ByteReader, transactions: Int, lastIsHogEx: Bool) throws(BitcoinParseError) {
-        if reader.remaining != 0, !(lastIsHogEx && transactions >= 2) {
-            throw BitcoinParseError.trailingBytes(count: reader.remaining)
+    /// after a HogEx (the last of two or more transactions): its presence byte, then the MWEB
+    /// block walked field by field (it has no length of its own), to the last byte.
+    static func checkEnd(_ reader: inout ByteReader, transactions: Int, lastIsHogEx: Bool) throws(BitcoinParseError) {
+        if lastIsHogEx, transactions >= 2, reader.remaining > 0 {
+            let at = reader.offset
+            switch try reader.readUInt8() {
+            case 0: break
+            case 1: try MWEBSkipper.skipBlock(&reader)
+            case let tag: throw BitcoinParseError.invalidMWEB("MWEB block presence byte \(tag), expected 0 or 1", offset: at)
+            }
         }
+        if reader.remaining != 0 { throw BitcoinParseError.trailingBytes(count: reader.remaining) }
     }
 
     /// Parses a whole block; the data must end exactly after the last transaction (or its
@@ -55,10 +60,10 @@ public enum BlockParser {
     ///
     /// - Parameter verifyMerkleRoot: recompute the merkle root from the txids and throw
     ///   `.merkleRootMismatch` when it differs from the header's.
-    public static func parse(_ bytes: [UInt8], verifyMerkleRoot: Bool = true) throws(BitcoinParseError) -> ParsedBlock {
+    public static func parse(_ bytes: [UInt8], verifyMerkleRoot: Bool = true, mweb: Bool = false) throws(BitcoinParseError) -> ParsedBlock {
         let result = bytes.withUnsafeBytes { buffer in
             Result { () throws(BitcoinParseError) -> ParsedBlock in
-                try parse(buffer, verifyMerkleRoot: verifyMerkleRoot)
+                try parse(buffer, verifyMerkleRoot: verifyMerkleRoot, mweb: mweb)
             }
         }
         return try result.get()
@@ -66,7 +71,7 @@ public enum BlockParser {
 
     /// Parses a whole block from raw memory.
     public static func parse(
-        _ buffer: UnsafeRawBufferPointer, verifyMerkleRoot: Bool = true
+        _ buffer: UnsafeRawBufferPointer, verifyMerkleRoot: Bool = true, mweb: Bool = false
     ) throws(BitcoinParseError) -> ParsedBlock {
         var reader = ByteReader(buffer)
         let header = try readHeader(&reader)
@@ -74,9 +79,9 @@ public enum BlockParser {
         var transactions: [ParsedTransaction] = []
         transactions.reserveCapacity(count)
         for _ in 0..<count {
-            transactions.append(try TransactionParser.parse(from: &reader))
+            transactions.append(try TransactionParser.parse(from: &reader, mweb: mweb))
         }
-        try checkEnd(reader, transactions: count, lastIsHogEx: transactions.last?.isHogEx ?? false)
+        try checkEnd(&reader, transactions: count, lastIsHogEx: transactions.last?.isHogEx ?? false)
         if verifyMerkleRoot {
             var txids = transactions.map(\.txid)
             let computed = MerkleTree.root(&txids)

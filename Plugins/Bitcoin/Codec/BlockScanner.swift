@@ -10,13 +10,13 @@ public enum BlockScanner {
     ///   - collectSpentOutpoints: also return every outpoint spent in the block.
     public static func scan(
         block bytes: [UInt8], watching watch: WatchScriptSet, verifyMerkleRoot: Bool = true,
-        collectSpentOutpoints: Bool = false
+        collectSpentOutpoints: Bool = false, mweb: Bool = false
     ) throws(BitcoinParseError) -> BlockScanResult {
         let result = bytes.withUnsafeBytes { buffer in
             Result { () throws(BitcoinParseError) -> BlockScanResult in
                 try scan(
                     block: buffer, watching: watch, verifyMerkleRoot: verifyMerkleRoot,
-                    collectSpentOutpoints: collectSpentOutpoints)
+                    collectSpentOutpoints: collectSpentOutpoints, mweb: mweb)
             }
         }
         return try result.get()
@@ -25,7 +25,7 @@ public enum BlockScanner {
     /// Scans a raw block in memory the caller owns.
     public static func scan(
         block buffer: UnsafeRawBufferPointer, watching watch: WatchScriptSet, verifyMerkleRoot: Bool = true,
-        collectSpentOutpoints: Bool = false
+        collectSpentOutpoints: Bool = false, mweb: Bool = false
     ) throws(BitcoinParseError) -> BlockScanResult {
         var reader = ByteReader(buffer)
         let header = try BlockParser.readHeader(&reader)
@@ -38,14 +38,14 @@ public enum BlockScanner {
         var lastIsHogEx = false
         for _ in 0..<count {
             let spendsBefore = visitor.spends.count
-            let layout = try TransactionWalker.walk(&reader, visitor: &visitor)
+            let layout = try TransactionWalker.walk(&reader, visitor: &visitor, mweb: mweb)
             lastIsHogEx = layout.mweb == .hogEx
             let txid = layout.txid(base: reader.base)
             if verifyMerkleRoot { txids.append(txid) }
             if !visitor.pending.isEmpty { visitor.flush(txid: txid, into: &matches) }
             if collectSpentOutpoints { spenders += repeatElement(txid, count: visitor.spends.count - spendsBefore) }
         }
-        try BlockParser.checkEnd(reader, transactions: count, lastIsHogEx: lastIsHogEx)
+        try BlockParser.checkEnd(&reader, transactions: count, lastIsHogEx: lastIsHogEx)
         if verifyMerkleRoot {
             let computed = MerkleTree.root(&txids)
             if computed != header.merkleRoot {
@@ -59,11 +59,11 @@ public enum BlockScanner {
 
     /// Scans one raw transaction (e.g. ZMQ `rawtx`) that must fill `bytes` exactly.
     public static func scan(
-        transaction bytes: [UInt8], watching watch: WatchScriptSet
+        transaction bytes: [UInt8], watching watch: WatchScriptSet, mweb: Bool = false
     ) throws(BitcoinParseError) -> TransactionScanResult {
         let result = bytes.withUnsafeBytes { buffer in
             Result { () throws(BitcoinParseError) -> TransactionScanResult in
-                try scan(transaction: buffer, watching: watch)
+                try scan(transaction: buffer, watching: watch, mweb: mweb)
             }
         }
         return try result.get()
@@ -71,11 +71,11 @@ public enum BlockScanner {
 
     /// Scans one raw transaction in memory the caller owns.
     public static func scan(
-        transaction buffer: UnsafeRawBufferPointer, watching watch: WatchScriptSet
+        transaction buffer: UnsafeRawBufferPointer, watching watch: WatchScriptSet, mweb: Bool = false
     ) throws(BitcoinParseError) -> TransactionScanResult {
         var reader = ByteReader(buffer)
         var visitor = ScanningVisitor(watch: watch, collectSpends: true)
-        let layout = try TransactionWalker.walk(&reader, visitor: &visitor)
+        let layout = try TransactionWalker.walk(&reader, visitor: &visitor, mweb: mweb)
         if reader.remaining != 0 { throw BitcoinParseError.trailingBytes(count: reader.remaining) }
         let txid = layout.txid(base: reader.base)
         var matches: [OutputMatch] = []

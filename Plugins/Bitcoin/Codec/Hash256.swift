@@ -1,5 +1,7 @@
 import CSHA256
-import WatchCore
+#if canImport(WatchCore)
+    import WatchCore  // Hex (scripts/fuzz compiles the codec with Hex.swift beside it instead)
+#endif
 
 #if canImport(Crypto)
 import Crypto

@@ -101,25 +101,26 @@ public enum TransactionParser {
     /// Parses one transaction that must fill `bytes` exactly.
     ///
     /// - Throws: `BitcoinParseError` (e.g. `.trailingBytes` if anything follows it).
-    public static func parse(_ bytes: [UInt8]) throws(BitcoinParseError) -> ParsedTransaction {
+    /// With `mweb` (Litecoin), MWEB data after the witnesses (flag 0x08) is read.
+    public static func parse(_ bytes: [UInt8], mweb: Bool = false) throws(BitcoinParseError) -> ParsedTransaction {
         let result = bytes.withUnsafeBytes { buffer in
-            Result { () throws(BitcoinParseError) -> ParsedTransaction in try parse(buffer) }
+            Result { () throws(BitcoinParseError) -> ParsedTransaction in try parse(buffer, mweb: mweb) }
         }
         return try result.get()
     }
 
     /// Parses one transaction that must fill `buffer` exactly.
-    public static func parse(_ buffer: UnsafeRawBufferPointer) throws(BitcoinParseError) -> ParsedTransaction {
+    public static func parse(_ buffer: UnsafeRawBufferPointer, mweb: Bool = false) throws(BitcoinParseError) -> ParsedTransaction {
         var reader = ByteReader(buffer)
-        let tx = try parse(from: &reader)
+        let tx = try parse(from: &reader, mweb: mweb)
         if reader.remaining != 0 { throw BitcoinParseError.trailingBytes(count: reader.remaining) }
         return tx
     }
 
     /// Parses one transaction at the reader's position and advances past it.
-    static func parse(from reader: inout ByteReader) throws(BitcoinParseError) -> ParsedTransaction {
+    static func parse(from reader: inout ByteReader, mweb: Bool = false) throws(BitcoinParseError) -> ParsedTransaction {
         var visitor = CollectingVisitor()
-        let layout = try TransactionWalker.walk(&reader, visitor: &visitor)
+        let layout = try TransactionWalker.walk(&reader, visitor: &visitor, mweb: mweb)
         let txid = layout.txid(base: reader.base)
         let wtxid = layout.wtxid(base: reader.base, txid: txid)
         let isCoinbase = visitor.inputs.count == 1 && visitor.inputs[0].isNull

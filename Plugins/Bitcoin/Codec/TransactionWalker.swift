@@ -85,7 +85,7 @@ enum TransactionWalker {
 
     @inline(__always)
     static func walk<V: TransactionVisitor>(
-        _ reader: inout ByteReader, visitor: inout V
+        _ reader: inout ByteReader, visitor: inout V, mweb: Bool = false
     ) throws(BitcoinParseError) -> TransactionLayout {
         let start = reader.offset
         try reader.skip(4)  // version
@@ -119,23 +119,23 @@ enum TransactionWalker {
             try skipWitnesses(&reader, inputs: inputCount, txStart: start)
         }
         let witnessEnd = reader.offset
-        var mweb = TransactionLayout.MWEBPart.none
-        if flags & 8 != 0 {
+        var part = TransactionLayout.MWEBPart.none
+        if mweb, flags & 8 != 0 {
             flags ^= 8
-            mweb = try readMWEBPart(&reader, outputs: outputCount)
+            part = try readMWEBPart(&reader, outputs: outputCount)
         }
         if flags != 0 {
             throw BitcoinParseError.unknownOptionalData(flag: flags, offset: start)
         }
         try reader.skip(4)  // locktime
-        if !hasWitness && mweb == .none {
+        if !hasWitness && part == .none {
             // Legacy form (including Core's "empty vin, flag 0" reading): hash it whole.
             ioStart = start + 4
             ioEnd = reader.offset - 4
         }
         return TransactionLayout(
             range: start..<reader.offset, ioStart: ioStart, ioEnd: ioEnd, witnessEnd: witnessEnd,
-            hasWitness: hasWitness, mweb: mweb, inputCount: inputCount, outputCount: outputCount)
+            hasWitness: hasWitness, mweb: part, inputCount: inputCount, outputCount: outputCount)
     }
 
     /// BIP144 witnesses, one stack per input; all empty is refused (Core: superfluous witness).

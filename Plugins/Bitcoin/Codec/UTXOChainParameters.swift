@@ -20,6 +20,9 @@ public struct UTXOChainParameters: Sendable {
     public var bridgeChain: String
     /// In the order they are offered in errors.
     public var networks: [Network]
+    /// Litecoin's MWEB: blocks end with a HogEx and an MWEB block, and unconfirmed transactions
+    /// may carry MWEB data (flag 0x08). Elsewhere that flag is refused, as Bitcoin Core does.
+    public var mweb = false
 
     public func network(_ name: String) -> Network? { networks.first { $0.name == name } }
 
@@ -40,7 +43,7 @@ public struct UTXOChainParameters: Sendable {
             Network(format: .init(chain: "litecoin", network: "mainnet", bech32HRP: "ltc", p2pkhVersion: 48, p2shVersions: [50, 5]), rpcPort: 9332, nodeChains: ["main"]),
             Network(format: .init(chain: "litecoin", network: "testnet", bech32HRP: "tltc", p2pkhVersion: 111, p2shVersions: [58, 196]), rpcPort: 19332, nodeChains: ["test", "testnet4"]),
             Network(format: .init(chain: "litecoin", network: "regtest", bech32HRP: "rltc", p2pkhVersion: 111, p2shVersions: [58, 196]), rpcPort: 19443, nodeChains: ["regtest"]),
-        ])
+        ], mweb: true)
 
     /// The parameter sets `chain` may name.
     public static let builtIn = [bitcoin, litecoin]

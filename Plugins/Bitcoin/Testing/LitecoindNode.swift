@@ -49,8 +49,13 @@ public final class LitecoindNode: @unchecked Sendable {
         }
         let node = try LitecoindNode(binary: binary)
         node.chain = chain
-        try await node.launch()
-        _ = try await node.call("createwallet", ["w"])
+        do {
+            try await node.launch()
+            _ = try await node.call("createwallet", ["w"])
+        } catch {
+            await node.remove()
+            throw error
+        }
         return node
     }
 

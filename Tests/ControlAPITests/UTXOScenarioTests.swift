@@ -141,7 +141,15 @@ import WatchTesting
             let config = try HostConfig.parse(try parseTOML(toml), environment: [:], registry: registeredAdapters)
             #expect(config.adapters.map(\.kind) == ["bitcoin", "litecoin"])
             let prepared = try await UnripHost(config: config, logger: AdapterHarness.quietLogger("side-by-side")).prepare()
-            try await HostHarness.run(prepared) { client in
+            let tips = (btc: try await btc.tipHeight(), ltc: try await ltc.tipHeight())
+            // Paid once both adapters hold their cursor: a fresh cursor starts at the node's tip,
+            // so blocks mined before it would be history to it.
+            try await HostHarness.run(prepared, ready: { supervisors in
+                for (name, tip) in [("bitcoin", tips.btc), ("litecoin", tips.ltc)] {
+                    let adapter = try #require(supervisors.first { $0.name == name })
+                    #expect(await waitUntil(.seconds(30)) { (await adapter.state()["plugin"]?["cursor_height"]?.int64Value ?? -1) >= Int64(tip) }, "\(name)")
+                }
+            }) { client in
                 let btx = try await btc.pay(btcAddress, sats: 1_500_000)
                 let ltx = try await ltc.pay(ltcAddress, sats: 2_500_000)
                 _ = try await btc.mine(2)

@@ -4,12 +4,12 @@ import WatchCore
 /// `/plugins/<name>/healthz`, `/state`, `/pause`, `/resume`.
 public struct PluginRoutes: ControlRoutes {
     let plugins: [any ManagedPlugin]
-    /// What is wrong with the database's schema now, or nil: every plugin's state says it.
-    let schemaProblem: @Sendable () -> String?
+    /// Its schema problem (gone, behind, ahead), which every plugin's state says.
+    let checks: HealthChecks
 
-    public init(plugins: [any ManagedPlugin], schemaProblem: @escaping @Sendable () -> String?) {
+    public init(plugins: [any ManagedPlugin], checks: HealthChecks) {
         self.plugins = plugins
-        self.schemaProblem = schemaProblem
+        self.checks = checks
     }
 
     public func routes() -> RouteCollection<BasicRequestContext> {
@@ -28,7 +28,7 @@ public struct PluginRoutes: ControlRoutes {
         }
         plugins.get("/state") { _, context -> Response in
             var state = try await self.requirePlugin(context).state()
-            if let problem = self.schemaProblem(), case .object(var fields) = state {
+            if let problem = self.checks.schemaProblem(), case .object(var fields) = state {
                 fields["database_schema"] = .string(problem)  // it cannot store anything meanwhile
                 state = .object(fields)
             }

@@ -70,7 +70,7 @@ public enum VerifierAllocation {
                 var i = 0
                 while i < waiting.count {
                     let o = waiting[i]
-                    let eligible = accountless ? o.account == nil : (o.account == nil ? rise.account == nil : o.account == rise.account)
+                    let eligible = accountless ? o.account == nil : o.account == rise.account
                     if eligible, o.asset == rise.asset, o.amount != .zero, o.firstSeenAt <= rise.at, let rest = left.subtractingReportingOverflow(o.amount) {
                         left = rest
                         out.append(Allocation(observationID: o.id, snapshotID: rise.snapshotID, account: rise.account))

@@ -80,7 +80,7 @@ public struct UnripHost: Sendable {
             ReadinessRoutes(
                 plugins: surfacePlugins, checks: checks, chainAdapters: Set(config.adapters.map(\.kind)),
                 readinessPlugins: config.kafkaBrokers.isEmpty ? [] : ["inputs"], watchdog: board, watchdogChains: Set(watched.map(\.name))),
-            PluginRoutes(plugins: surfacePlugins, schemaProblem: { schemaBoard.problem }),
+            PluginRoutes(plugins: surfacePlugins, checks: checks),
             FundingRoutes(repository: repository),
             StuckRoute(repository: repository, clock: clock, onFundingChange: { trigger.signal() }),
             HandleRoutes(

@@ -4,7 +4,7 @@ import Reconciler
 import WatchCore
 
 extension HostConfig {
-    /// Validates a config table, with `UNRIP_<SECTION>_<KEY>` overrides from `environment`.
+    /// Validates a config table (each key's default is the property's own, in HostConfig.swift), with `UNRIP_<SECTION>_<KEY>` overrides from `environment`.
     /// Throws every problem at once.
     public static func parse(_ table: [String: ConfigValue], environment: [String: String], registry: [AdapterRegistration]) throws(ConfigErrors) -> HostConfig {
         let reader = HostSectionReader(table: table, environment: environment)
@@ -32,9 +32,9 @@ extension HostConfig {
     private mutating func readDatabase(_ database: ConfigSection) {
         databaseURL = database.string("url", required: true, secret: true) ?? ""
         database.recordEffective("url", .string(Redaction.url(databaseURL)))
-        databasePoolSize = database.int("pool_size", default: 4, range: 1...64)
+        databasePoolSize = database.int("pool_size", default: databasePoolSize, range: 1...64)
         migrationsDir = database.string("migrations_dir")
-        databaseStartupTimeoutSeconds = database.int("startup_timeout_s", default: 60, range: 0...86_400)
+        databaseStartupTimeoutSeconds = database.int("startup_timeout_s", default: databaseStartupTimeoutSeconds, range: 0...86_400)
     }
 
     private mutating func readHTTP(_ http: ConfigSection) {
@@ -44,9 +44,9 @@ extension HostConfig {
         } else {
             http.problem("listen", "\"\(listen)\"", "expected host:port, e.g. 127.0.0.1:8080 (port 0–65535)")
         }
-        httpMaxConnections = http.int("max_connections", default: 256, range: 1...100_000)
-        httpIdleTimeoutSeconds = http.int("idle_timeout_s", default: 30, range: 1...3_600)
-        httpReadHeaderTimeoutSeconds = http.int("read_header_timeout_s", default: 30, range: 1...3_600)
+        httpMaxConnections = http.int("max_connections", default: httpMaxConnections, range: 1...100_000)
+        httpIdleTimeoutSeconds = http.int("idle_timeout_s", default: httpIdleTimeoutSeconds, range: 1...3_600)
+        httpReadHeaderTimeoutSeconds = http.int("read_header_timeout_s", default: httpReadHeaderTimeoutSeconds, range: 1...3_600)
     }
 
     private mutating func readControl(_ control: ConfigSection) {
@@ -61,16 +61,16 @@ extension HostConfig {
             if value.isEmpty { kafka.problem(key, "\"\"", "expected a topic name") }
             return value
         }
-        topicObservations = topic("topic_observations", "unrip.funding.observations")
-        topicAlerts = topic("topic_alerts", "unrip.alerts")
-        kafkaClientID = kafka.string("client_id", default: "unrip-watch") ?? "unrip-watch"
-        kafkaGroupID = kafka.string("group_id", default: "unrip-watch") ?? "unrip-watch"
-        topicPrices = topic("topic_prices", "unrip.reference_prices")
-        topicInventory = topic("topic_inventory", "unrip.inventory_snapshots")
-        topicExecutionResults = topic("topic_execution_results", "unrip.execution_results")
-        kafkaShutdownTimeoutSeconds = kafka.int("shutdown_timeout_s", default: 10, range: 0...600)
-        kafkaInputIdleFetchPauseMs = kafka.int("input_idle_fetch_pause_ms", default: 0, range: 0...10_000)
-        kafkaInputStallAfterSeconds = kafka.int("input_stall_after_s", default: 60, range: 5...3600)
+        topicObservations = topic("topic_observations", topicObservations)
+        topicAlerts = topic("topic_alerts", topicAlerts)
+        kafkaClientID = kafka.string("client_id", default: kafkaClientID) ?? kafkaClientID
+        kafkaGroupID = kafka.string("group_id", default: kafkaGroupID) ?? kafkaGroupID
+        topicPrices = topic("topic_prices", topicPrices)
+        topicInventory = topic("topic_inventory", topicInventory)
+        topicExecutionResults = topic("topic_execution_results", topicExecutionResults)
+        kafkaShutdownTimeoutSeconds = kafka.int("shutdown_timeout_s", default: kafkaShutdownTimeoutSeconds, range: 0...600)
+        kafkaInputIdleFetchPauseMs = kafka.int("input_idle_fetch_pause_ms", default: kafkaInputIdleFetchPauseMs, range: 0...10_000)
+        kafkaInputStallAfterSeconds = kafka.int("input_stall_after_s", default: kafkaInputStallAfterSeconds, range: 5...3600)
         if let props = kafka.table("properties") {
             for key in props.keys {
                 guard let value = props.string(key, secret: Redact.isSecretKey(key)) else { continue }
@@ -85,7 +85,7 @@ extension HostConfig {
     }
 
     private mutating func readLog(_ log: ConfigSection) {
-        logLevel = log.string("level", default: "info") ?? "info"
+        logLevel = log.string("level", default: logLevel) ?? logLevel
         if !["trace", "debug", "info", "notice", "warning", "error", "critical"].contains(logLevel) {
             log.problem("level", "\"\(logLevel)\"", "expected one of trace, debug, info, notice, warning, error, critical")
         }

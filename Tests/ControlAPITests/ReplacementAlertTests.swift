@@ -105,13 +105,17 @@ import WatchTesting
     }
 
     /// One evaluation now, by the test (the host's evaluator runs too: both decide from the same rows).
-    static func evaluate(_ w: World) async throws {
+    static func evaluate(_ w: World) async throws { try await evaluate(pool: w.db.pool, topic: w.config.topicAlerts) }
+
+    static func evaluate(pool: PostgresPool, topic: String) async throws {
         let config = AlertsConfig(stalePriceMaxAgeSeconds: 0, staleInventoryMaxAgeSeconds: 0, forSeconds: 0)
-        _ = try await AlertStore(pool: w.db.pool, topic: w.config.topicAlerts).evaluate(now: Date(), config: config, health: nil)
+        _ = try await AlertStore(pool: pool, topic: topic).evaluate(now: Date(), config: config, health: nil)
     }
 
-    static func firing(_ w: World) async -> [String] {
-        (try? await w.db.pool.withConnection { conn in
+    static func firing(_ w: World) async -> [String] { await firing(pool: w.db.pool) }
+
+    static func firing(pool: PostgresPool) async -> [String] {
+        (try? await pool.withConnection { conn in
             try conn.query("SELECT alert_key FROM alert_state WHERE status = 'firing' ORDER BY alert_key").compactMap { $0["alert_key"] }
         }) ?? []
     }

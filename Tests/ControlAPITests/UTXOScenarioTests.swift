@@ -1,4 +1,3 @@
-import Alerting
 import BitcoinPlugin
 import BitcoinTesting
 import Foundation
@@ -141,15 +140,9 @@ import WatchTesting
             let config = try HostConfig.parse(try parseTOML(toml), environment: [:], registry: registeredAdapters)
             #expect(config.adapters.map(\.kind) == ["bitcoin", "litecoin"])
             let prepared = try await UnripHost(config: config, logger: AdapterHarness.quietLogger("side-by-side")).prepare()
-            let tips = (btc: try await btc.tipHeight(), ltc: try await ltc.tipHeight())
-            // Paid once both adapters hold their cursor: a fresh cursor starts at the node's tip,
-            // so blocks mined before it would be history to it.
-            try await HostHarness.run(prepared, ready: { supervisors in
-                for (name, tip) in [("bitcoin", tips.btc), ("litecoin", tips.ltc)] {
-                    let adapter = try #require(supervisors.first { $0.name == name })
-                    #expect(await waitUntil(.seconds(30)) { (await adapter.state()["plugin"]?["cursor_height"]?.int64Value ?? -1) >= Int64(tip) }, "\(name)")
-                }
-            }) { client in
+            let tips = [("bitcoin", try await btc.tipHeight()), ("litecoin", try await ltc.tipHeight())]
+            // Paid once both adapters hold their cursor.
+            try await HostHarness.run(prepared, ready: { try await ScenarioWorld.cursorsReached(tips, $0) }) { client in
                 let btx = try await btc.pay(btcAddress, sats: 1_500_000)
                 let ltx = try await ltc.pay(ltcAddress, sats: 2_500_000)
                 _ = try await btc.mine(2)
@@ -216,9 +209,10 @@ import WatchTesting
 
 /// A chain a scenario drives, whichever node serves it.
 protocol ScenarioChain: Sendable {
-    /// The plugin (and chain) name, its config section (without handles), its bridge id and token.
+    /// The plugin (and chain) name, its config section (2 confirmations, polled every 100 ms,
+    /// followed by `extra` lines), its bridge id and token.
     var plugin: String { get }
-    var section: String { get }
+    func section(extra: [String]) -> String
     var bridgeChain: String { get }
     var asset: String { get }
     var token: String { get }
@@ -239,15 +233,11 @@ struct LitecoindChain: ScenarioChain {
     var bridgeChain: String { "ltc:mainnet" }
     var asset: String { "LTC" }
     var token: String { "nep141:ltc.omft.near" }
-    var section: String {
-        """
-        [utxo.litecoin]
-        network = "regtest"
-        rpc_url = "\(node.rpcURL)"
-        rpc_user = "\(node.user)"
-        rpc_password = "\(node.password)"
-        rest = true
-        """
+    func section(extra: [String]) -> String {
+        ([
+            "[utxo.litecoin]", "network = \"regtest\"", "rpc_url = \"\(node.rpcURL)\"", "rpc_user = \"\(node.user)\"",
+            "rpc_password = \"\(node.password)\"", "rest = true", "confirmations = 2", "poll_interval_ms = 100",
+        ] + extra).joined(separator: "\n")
     }
     func address(_ type: String) async throws -> String { try await node.newAddress(type) }
     func pay(_ address: String, sats: Int64) async throws -> String { try await node.pay(address, sats: sats) }
@@ -266,19 +256,7 @@ struct DoubleChain: ScenarioChain {
     var bridgeChain: String { "btc:mainnet" }
     var asset: String { "BTC" }
     var token: String { "nep141:btc.omft.near" }
-    var section: String {
-        let endpoints = zmq ? ["sequence", "rawtx", "rawblock"].map { "zmq_\($0) = \"\(double.zmqEndpoints[$0]!)\"" }.joined(separator: "\n") : ""
-        return """
-            [bitcoin]
-            enabled = true
-            network = "regtest"
-            rpc_url = "\(double.rpcURL)"
-            rpc_user = "\(double.user)"
-            rpc_password = "\(double.password)"
-            rest = true
-            \(endpoints)
-            """
-    }
+    func section(extra: [String]) -> String { double.bitcoinSection(confirmations: 2, pollIntervalMs: 100, zmq: zmq, extra: extra) }
     /// The double has no wallet: an address of the type with a fresh hash.
     func address(_ type: String) async throws -> String {
         let hash = (0..<20).map { _ in UInt8.random(in: 0...255) }
@@ -388,15 +366,7 @@ final class ScenarioWorld: Sendable {
             """
         for (chain, handles) in chains {
             let list = handles.map { "{ address = \"\($0)\", label = \"mm\" }" }.joined(separator: ", ")
-            toml += """
-                \(chain.section)
-                confirmations = 2
-                reorg_grace_blocks = 3
-                poll_interval_ms = 100
-                replacement_grace_ms = 300
-                handles = [\(list)]
-
-                """
+            toml += chain.section(extra: ["reorg_grace_blocks = 3", "replacement_grace_ms = 300", "handles = [\(list)]"]) + "\n\n"
         }
         toml += """
             [bridge]
@@ -413,12 +383,17 @@ final class ScenarioWorld: Sendable {
     /// Runs a host until `body` returns, once its adapter reached the node's tip.
     func withHost<T: Sendable>(_ body: @Sendable () async throws -> T) async throws -> T {
         let prepared = try await UnripHost(config: config, logger: AdapterHarness.quietLogger("utxo-scenario")).prepare()
-        let plugin = chain.plugin, chain = self.chain
-        return try await HostHarness.run(prepared, ready: { supervisors in
-            let adapter = try #require(supervisors.first { $0.name == plugin })
-            let tip = try await chain.tipHeight()
-            #expect(await waitUntil(.seconds(30)) { (await adapter.state()["plugin"]?["cursor_height"]?.int64Value ?? -1) >= Int64(tip) })
-        }) { _ in try await body() }
+        let tip = (chain.plugin, try await chain.tipHeight())
+        return try await HostHarness.run(prepared, ready: { try await Self.cursorsReached([tip], $0) }) { _ in try await body() }
+    }
+
+    /// Waits until each plugin's cursor reached its node's tip height (a fresh cursor starts at
+    /// the tip: what is mined before it is history to the adapter).
+    static func cursorsReached(_ tips: [(plugin: String, height: Int)], _ supervisors: [PluginSupervisor]) async throws {
+        for (name, tip) in tips {
+            let adapter = try #require(supervisors.first { $0.name == name })
+            #expect(await waitUntil(.seconds(30)) { (await adapter.state()["plugin"]?["cursor_height"]?.int64Value ?? -1) >= Int64(tip) }, "\(name)")
+        }
     }
 
     struct Row: Sendable, CustomStringConvertible {
@@ -455,11 +430,8 @@ final class ScenarioWorld: Sendable {
 
     /// The alerts firing after one evaluation now (the host's evaluator decides from the same rows).
     func firingAlerts() async throws -> [String] {
-        let config = AlertsConfig(stalePriceMaxAgeSeconds: 0, staleInventoryMaxAgeSeconds: 0, forSeconds: 0)
-        _ = try await AlertStore(pool: db.pool, topic: self.config.topicAlerts).evaluate(now: Date(), config: config, health: nil)
-        return try await db.pool.withConnection { conn in
-            try conn.query("SELECT alert_key FROM alert_state WHERE status = 'firing' ORDER BY alert_key").compactMap { $0["alert_key"] }
-        }
+        try await ReplacementAlertTests.evaluate(pool: db.pool, topic: config.topicAlerts)
+        return await ReplacementAlertTests.firing(pool: db.pool)
     }
     func close() async {
         bridge.stop()

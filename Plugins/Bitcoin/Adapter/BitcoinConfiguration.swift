@@ -139,7 +139,7 @@ public struct BitcoinConfiguration: AdapterConfiguration {
             section.problem("chain", nil, "missing: the parameter set of [\(section.family ?? "utxo").\(section.pluginName)], one of \(names.joined(separator: ", ")) (docs/utxo.md)")
             return .bitcoin
         }
-        guard let found = UTXOChainParameters.builtIn.first(where: { $0.name == text }) else {
+        guard let found = UTXOChainParameters.named(text) else {
             section.problem("chain", "\"\(text)\"", "expected one of \(names.joined(separator: ", ")); another chain of the family is one of them with bech32_hrp, p2pkh_version and p2sh_version set (docs/utxo.md)")
             return .bitcoin
         }

@@ -8,7 +8,7 @@ public enum ScanBlockTool {
     }
 
     public static func run(chain: String = "bitcoin", network: String, watch addresses: [String], file: String) throws -> [String] {
-        guard let parameters = UTXOChainParameters.builtIn.first(where: { $0.name == chain }) else {
+        guard let parameters = UTXOChainParameters.named(chain) else {
             throw Failure(description: "--chain \(chain): expected \(UTXOChainParameters.builtIn.map(\.name).joined(separator: " or "))")
         }
         guard let net = parameters.network(network) else {

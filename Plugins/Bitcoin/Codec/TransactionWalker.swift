@@ -46,13 +46,7 @@ struct TransactionLayout {
         if !isExtended {
             return Hash256.sha256d(UnsafeRawBufferPointer(start: base + range.lowerBound, count: range.count))
         }
-        let bytes = base.assumingMemoryBound(to: UInt8.self)
-        var context = csha256_ctx()
-        csha256_init(&context)
-        csha256_update(&context, bytes + range.lowerBound, 4)
-        csha256_update(&context, bytes + ioStart, ioEnd - ioStart)
-        csha256_update(&context, bytes + range.upperBound - 4, 4)
-        return Hash256.receiving { csha256d_final(&context, $0) }
+        return hashWithLocktime(base: base, marker: [], through: ioEnd)
     }
 
     /// wtxid: SHA256d of the witness serialization, MWEB data left out (equals txid without witness).
@@ -61,13 +55,17 @@ struct TransactionLayout {
         guard mweb != .none else {
             return Hash256.sha256d(UnsafeRawBufferPointer(start: base + range.lowerBound, count: range.count))
         }
+        return hashWithLocktime(base: base, marker: [0x00, 0x01], through: witnessEnd)
+    }
+
+    /// SHA256d of version | `marker` | the bytes from the input count to `end` | locktime.
+    private func hashWithLocktime(base: UnsafeRawPointer, marker: [UInt8], through end: Int) -> Hash256 {
         let bytes = base.assumingMemoryBound(to: UInt8.self)
         var context = csha256_ctx()
         csha256_init(&context)
         csha256_update(&context, bytes + range.lowerBound, 4)
-        let marker: [UInt8] = [0x00, 0x01]
-        csha256_update(&context, marker, 2)
-        csha256_update(&context, bytes + ioStart, witnessEnd - ioStart)
+        if !marker.isEmpty { csha256_update(&context, marker, marker.count) }
+        csha256_update(&context, bytes + ioStart, end - ioStart)
         csha256_update(&context, bytes + range.upperBound - 4, 4)
         return Hash256.receiving { csha256d_final(&context, $0) }
     }

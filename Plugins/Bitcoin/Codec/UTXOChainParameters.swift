@@ -48,6 +48,9 @@ public struct UTXOChainParameters: Sendable {
     /// The parameter sets `chain` may name.
     public static let builtIn = [bitcoin, litecoin]
 
+    /// The built-in parameter set called `name`.
+    public static func named(_ name: String) -> UTXOChainParameters? { builtIn.first { $0.name == name } }
+
     /// Every built-in network's format: what an address of another chain or network is named by.
     public static let knownFormats = builtIn.flatMap { $0.networks.map(\.format) }
 }

@@ -20,7 +20,8 @@ public final class LitecoindNode: @unchecked Sendable {
     public let password = "ltc-\(UInt64.random(in: 0...UInt64.max))"
     private let lock = NSLock()
     private var process: ChildProcess?
-    private var rpc: JSONRPCClient
+    private let rpc: JSONRPCClient
+    private let chain: String
 
     /// `UNRIP_LITECOIND_BIN`, else `litecoind` on the PATH; nil when neither exists.
     public static var binaryPath: String? {
@@ -32,8 +33,9 @@ public final class LitecoindNode: @unchecked Sendable {
     /// Whether a litecoind can be run here (`./scripts/test` installs it and insists).
     public static var isAvailable: Bool { binaryPath != nil }
 
-    private init(binary: String) throws {
+    private init(binary: String, chain: String) throws {
         self.binary = binary
+        self.chain = chain
         dataDirectory = FileManager.default.temporaryDirectory.appendingPathComponent("unrip-litecoind-\(UUID().uuidString)").path
         try FileManager.default.createDirectory(atPath: dataDirectory, withIntermediateDirectories: true)
         rpcPort = try freePort()
@@ -47,8 +49,7 @@ public final class LitecoindNode: @unchecked Sendable {
         guard let binary = binaryPath else {
             throw Unavailable(description: "litecoind not found: install Debian's litecoind (./scripts/test does) or set UNRIP_LITECOIND_BIN")
         }
-        let node = try LitecoindNode(binary: binary)
-        node.chain = chain
+        let node = try LitecoindNode(binary: binary, chain: chain)
         do {
             try await node.launch()
             _ = try await node.call("createwallet", ["w"])
@@ -58,8 +59,6 @@ public final class LitecoindNode: @unchecked Sendable {
         }
         return node
     }
-
-    private var chain = "regtest"
 
     private var arguments: [String] {
         [
@@ -91,6 +90,8 @@ public final class LitecoindNode: @unchecked Sendable {
 
     /// A wallet RPC on wallet `name` (`/wallet/<name>`: needed once two wallets are loaded).
     public func call(wallet name: String, _ method: String, _ params: [JSONValue] = []) async throws -> JSONValue {
+        // A client per call, on purpose: a kept-alive connection holds litecoind's HTTP server
+        // open at `stop` for its whole rpcservertimeout (30 s).
         let client = JSONRPCClient(.init(url: "\(rpcURL)/wallet/\(name)", version: .v1, username: user, password: password, timeout: .seconds(60)))
         return try await client.call(method, params)
     }

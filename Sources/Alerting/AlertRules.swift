@@ -28,6 +28,10 @@ public struct AlertInputs: Sendable {
         public var reason: String?
         /// When the transfer entered its current state.
         public var enteredStateAt: Date
+        /// The bridge of the transfer's handle (`CreditBridge`).
+        public var bridge: String = CreditBridge.poa
+        /// What an operator can do to get the funds back, when the bridge has a refund path.
+        public var refund: String? = nil
     }
     public struct ExecutionFailure: Sendable {
         public var quoteID: String
@@ -155,10 +159,15 @@ public enum AlertRules {
             "output_index": .int(Int64(t.outputIndex)), "pending_precredit": .string(t.amount),
             "state": .string(t.state.rawValue), "entered_state_at": .string(Timestamp.string(t.enteredStateAt)),
         ]
+        details["bridge"] = .string(t.bridge)
         if t.state == .failedOrStuck {
-            reason = "transfer \(t.txHash):\(t.outputIndex) is FAILED_OR_STUCK: \(t.reason ?? "no reason")"
+            reason = "transfer \(t.txHash):\(t.outputIndex) is FAILED_OR_STUCK: \(t.reason ?? "no reason")" + (t.refund.map { " (\(t.bridge): \($0))" } ?? "")
             details["stuck_reason"] = .optional(t.reason)
+            if let refund = t.refund { details["refund"] = .string(refund) }
         } else {
+            // An Omni transfer may wait many blocks for the confirmations Omni requires: its
+            // reconciler rule (no Omni record within [bridge.omni] no_record_s once they are met) decides.
+            if t.bridge == CreditBridge.omni, t.state == .seenConfirmed { return nil }
             guard let budget = config.fundingBudgetSeconds[t.chain]?[t.state],
                 now.timeIntervalSince(t.enteredStateAt) > Double(budget)
             else { return nil }
@@ -167,7 +176,7 @@ public enum AlertRules {
         }
         return AlertCondition(
             rule: .fundingNotCredited, subject: "\(t.chain):\(t.txHash):\(t.outputIndex)",
-            labels: ["chain": t.chain, "state": t.state.rawValue, "handle": t.address], reason: reason,
+            labels: ["chain": t.chain, "state": t.state.rawValue, "handle": t.address, "bridge": t.bridge], reason: reason,
             details: .object(details))
     }
 

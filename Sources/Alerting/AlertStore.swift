@@ -100,7 +100,10 @@ public struct AlertStore: Sendable {
         }
         let columns = """
             o.id, o.chain, o.network, o.asset, o.address, o.tx_hash, o.output_index, o.amount::text AS amount,
-            o.state, o.reason, EXTRACT(EPOCH FROM o.state_since)::float8 AS entered_at
+            o.state, o.reason, EXTRACT(EPOCH FROM o.state_since)::float8 AS entered_at,
+            (SELECT h.bridge FROM funding_handles h WHERE h.chain = o.chain AND h.network = o.network AND h.address = o.address AND h.asset = o.asset) AS bridge,
+            CASE WHEN o.state = 'FAILED_OR_STUCK' THEN (SELECT e.details->>'refund' FROM funding_observation_events e
+                WHERE e.observation_id = o.id ORDER BY e.id DESC LIMIT 1) END AS refund
             """
         return try conn.query(
             """
@@ -116,7 +119,8 @@ public struct AlertStore: Sendable {
             return AlertInputs.Transfer(
                 id: r.int("id") ?? 0, chain: r["chain"] ?? "", network: r["network"] ?? "", asset: r["asset"] ?? "",
                 address: r["address"] ?? "", txHash: r["tx_hash"] ?? "", outputIndex: r.int("output_index") ?? 0,
-                amount: r["amount"] ?? "0", state: state, reason: r["reason"], enteredStateAt: entered)
+                amount: r["amount"] ?? "0", state: state, reason: r["reason"], enteredStateAt: entered, bridge: r["bridge"] ?? CreditBridge.poa,
+                refund: r["refund"])
         }
     }
 

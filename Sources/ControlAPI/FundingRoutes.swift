@@ -22,8 +22,12 @@ public struct FundingRoutes: ControlRoutes {
         }
         router.getAndHead("/funding/latency") { request, _ -> Response in
             let query = request.uri.queryParameters
-            for (key, _) in query where key != "chain" && key != "since" {
-                throw HTTPError(.badRequest, message: "unknown query parameter '\(key)'; use chain, since")
+            for (key, _) in query where key != "chain" && key != "since" && key != "bridge" {
+                throw HTTPError(.badRequest, message: "unknown query parameter '\(key)'; use chain, since, bridge")
+            }
+            let bridge = query["bridge"].flatMap { $0.isEmpty ? nil : String($0) }
+            if let bridge, !CreditBridge.all.contains(bridge) {
+                throw HTTPError(.badRequest, message: "bridge must be one of \(CreditBridge.all.joined(separator: ", ")); got \(quoted(bridge))")
             }
             var since: Date?
             if let text = query["since"], !text.isEmpty {
@@ -34,7 +38,7 @@ public struct FundingRoutes: ControlRoutes {
                 since = parsed
             }
             let chain = query["chain"].flatMap { $0.isEmpty ? nil : String($0) }
-            return JSONResponse.ok(try await self.repository.latency(chain: chain, since: since))
+            return JSONResponse.ok(try await self.repository.latency(chain: chain, since: since, bridge: bridge))
         }
         router.getAndHead("/funding/observations/:id") { _, context -> Response in
             let text = context.parameters.get("id") ?? ""

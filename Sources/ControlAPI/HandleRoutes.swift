@@ -17,12 +17,15 @@ public struct HandleRoutes: ControlRoutes {
     /// The intents accounts the reconciler polls (`[bridge] accounts`): a handle's `account` must
     /// be one of them. Nil without the bridge.
     let accounts: [String]?
+    /// The chain Omni's deposit addresses are watched on (`[bridge.omni] chain`); nil without Omni.
+    let omniChain: String?
 
     public init(
         repository: FundingRepository, chains: [HandleChain], clock: any WatchClock, retiredHandleWatch: TimeInterval,
-        accounts: [String]?, onHandlesChanged: @escaping @Sendable () async -> Void
+        accounts: [String]?, omniChain: String? = nil, onHandlesChanged: @escaping @Sendable () async -> Void
     ) {
         self.accounts = accounts
+        self.omniChain = omniChain
         self.repository = repository
         self.handleChains = chains
         self.clock = clock
@@ -86,11 +89,11 @@ public struct HandleRoutes: ControlRoutes {
     /// The body of `POST /funding/handles`, checked field by field; a 400 names the field.
     func handle(from body: ByteBuffer) throws -> ((value: FundingHandle, rescanFrom: Int?), HandleChain) {
         guard let fields = (try? JSONValue.parse(Array(buffer: body)))?.objectValue else {
-            throw HTTPError(.badRequest, message: "expected a JSON object {\"chain\", \"asset\", \"address\", \"label\"?, \"rescan_from\"?, \"account\"?}")
+            throw HTTPError(.badRequest, message: "expected a JSON object {\"chain\", \"asset\", \"address\", \"label\"?, \"rescan_from\"?, \"account\"?, \"bridge\"?, \"deposit_msg\"?}")
         }
-        let known: Set<String> = ["chain", "asset", "address", "label", "rescan_from", "account"]
+        let known: Set<String> = ["chain", "asset", "address", "label", "rescan_from", "account", "bridge", "deposit_msg"]
         if let unknown = fields.keys.sorted().first(where: { !known.contains($0) }) {
-            throw HTTPError(.badRequest, message: "unknown field \(quoted(unknown)); use chain, asset, address, label, rescan_from, account")
+            throw HTTPError(.badRequest, message: "unknown field \(quoted(unknown)); use chain, asset, address, label, rescan_from, account, bridge, deposit_msg")
         }
         func text(_ key: String, required: Bool) throws -> String? {
             guard let value = fields[key], value != .null else {
@@ -133,7 +136,30 @@ public struct HandleRoutes: ControlRoutes {
             }
             rescanFrom = Int(n)
         }
-        let handle = FundingHandle(chain: chain.chain, network: chain.network, asset: asset, address: address, label: label, source: "api", account: account)
+        let (bridge, message) = try bridgeFields(text("bridge", required: false), text("deposit_msg", required: false), chain: chain.chain, account: account)
+        let handle = FundingHandle(
+            chain: chain.chain, network: chain.network, asset: asset, address: address, label: label, source: "api", account: account,
+            bridge: bridge, depositMessage: message)
         return ((handle, rescanFrom), chain)
+    }
+
+    /// `bridge` (`poa`, the default, or `omni`) and an Omni handle's `deposit_msg`, checked.
+    func bridgeFields(_ bridge: String?, _ message: String?, chain: String, account: String?) throws -> (String?, String?) {
+        guard let bridge, bridge != CreditBridge.poa else {
+            if message != nil { throw HTTPError(.badRequest, message: "field deposit_msg: only an Omni handle carries one; add \"bridge\": \"omni\"") }
+            return (nil, nil)
+        }
+        guard bridge == CreditBridge.omni else {
+            throw HTTPError(.badRequest, message: "field bridge: \(quoted(bridge)) is not a bridge; use one of \(CreditBridge.all.joined(separator: ", "))")
+        }
+        guard let omniChain else { throw HTTPError(.badRequest, message: "field bridge: omni is not configured here (no [bridge.omni] section)") }
+        guard omniChain == chain else { throw HTTPError(.badRequest, message: "field bridge: Omni's deposit addresses are watched on \(omniChain), not \(chain)") }
+        if let message, (try? JSONValue.parse(Array(message.utf8)))?["recipient_id"]?.stringValue == nil {
+            throw HTTPError(.badRequest, message: "field deposit_msg: expected the exact DepositMsg JSON its address was derived from, e.g. {\"recipient_id\":\"intents.near\",…}")
+        }
+        guard account != nil || message != nil else {
+            throw HTTPError(.badRequest, message: "field account: an Omni handle needs the intents account its DepositMsg credits (or its exact deposit_msg)")
+        }
+        return (bridge, message)
     }
 }

@@ -21,6 +21,10 @@ extension CreditRepository {
         public var nearTxHash: String?
         /// The intents account of the observation's handle, when it names one.
         public var account: String? = nil
+        /// The bridge of the observation's handle (`CreditBridge`); nil: POA.
+        public var bridge: String? = nil
+        public var outputIndex: Int = 0
+        public var confirmations: Int = 0
     }
 
     /// Open observations of `chains` (not credited; replaced and evicted ones are closed),
@@ -32,7 +36,7 @@ extension CreditRepository {
                 SELECT o.id, o.chain, o.address, o.asset, o.amount::text AS amount, o.tx_hash, o.state, o.reason,
                     EXTRACT(EPOCH FROM o.first_seen_at)::float8 AS first_seen, EXTRACT(EPOCH FROM o.state_since)::float8 AS since,
                     o.bridge_deposit_id, d.status AS deposit_status, COALESCE(d.near_tx_hash, o.near_tx_hash) AS near_tx_hash,
-                    \(Self.handleAccount("o")) AS account_id
+                    \(Self.handleAccount("o")) AS account_id, \(Self.handleColumn("bridge", "o")) AS bridge, o.output_index, o.confirmations
                 FROM funding_observations o
                 LEFT JOIN bridge_deposits d ON d.deposit_id = o.bridge_deposit_id
                 WHERE o.chain = ANY($1::text[]) AND o.state <> 'CREDITED'
@@ -45,7 +49,8 @@ extension CreditRepository {
                     id: id, chain: row["chain"] ?? "", address: row["address"] ?? "", asset: row["asset"] ?? "",
                     amount: row["amount"] ?? "0", txHash: row["tx_hash"] ?? "", firstSeenAt: Self.epoch(row["first_seen"]),
                     state: state, reason: row["reason"], stateSince: Self.epoch(row["since"]), depositID: row["bridge_deposit_id"],
-                    depositStatus: row["deposit_status"], nearTxHash: row["near_tx_hash"], account: row["account_id"])
+                    depositStatus: row["deposit_status"], nearTxHash: row["near_tx_hash"], account: row["account_id"], bridge: row["bridge"],
+                    outputIndex: row.int("output_index") ?? 0, confirmations: row.int("confirmations") ?? 0)
             }
         }
     }
@@ -106,9 +111,12 @@ extension CreditRepository {
     /// The intents account of an observation's handle (alias `o`): the handle it was booked
     /// under, by its key (chain, network, address, asset: one index lookup). Adapters report the
     /// handle's own spelling of the address.
-    static func handleAccount(_ o: String) -> String {
+    static func handleAccount(_ o: String) -> String { handleColumn("account_id", o) }
+
+    /// One column of an observation's handle (alias `o`), by the handle's key.
+    static func handleColumn(_ column: String, _ o: String) -> String {
         """
-        (SELECT h.account_id FROM funding_handles h
+        (SELECT h.\(column) FROM funding_handles h
          WHERE h.chain = \(o).chain AND h.network = \(o).network AND h.address = \(o).address AND h.asset = \(o).asset)
         """
     }
@@ -144,8 +152,9 @@ extension CreditRepository {
                             OVER (PARTITION BY s.account_id, t.token ORDER BY s.occurred_at, s.id) AS delta
                     FROM credit_snapshots s JOIN (SELECT DISTINCT token FROM routes) t ON s.balances ? t.token)
                 SELECT x.snapshot_id, x.account_id, x.token, EXTRACT(EPOCH FROM x.occurred_at)::float8 AS at, x.delta::text AS rise,
-                    (SELECT COALESCE(sum(u.amount), 0) FROM funding_observations u JOIN routes r ON r.chain = u.chain AND r.asset = u.asset
-                      WHERE u.verifier_snapshot_id = x.snapshot_id AND r.token = x.token)::text AS used
+                    (SELECT COALESCE(sum(u.amount), 0) FROM funding_observations u
+                      WHERE u.verifier_snapshot_id = x.snapshot_id AND (u.verifier_token = x.token OR (u.verifier_token IS NULL
+                        AND EXISTS (SELECT 1 FROM routes r WHERE r.chain = u.chain AND r.asset = u.asset AND r.token = x.token))))::text AS used
                 FROM deltas x WHERE x.delta > 0 AND x.occurred_at >= $4::timestamptz
                 ORDER BY x.occurred_at, x.snapshot_id
                 """, params

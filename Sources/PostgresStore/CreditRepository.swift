@@ -96,7 +96,7 @@ public struct CreditRepository: Sendable {
     /// at this step, with its timeline event and outbox row, in one transaction. Returns false when
     /// the stored state makes the transition illegal (nothing is written then).
     @discardableResult
-    public func transition(observationID: Int, to target: FundingTarget, kind: String, depositID: String? = nil, nearTxHash: String? = nil, snapshotID: String? = nil, match: String? = nil, details: JSONValue? = nil, at: Date) async throws -> Bool {
+    public func transition(observationID: Int, to target: FundingTarget, kind: String, depositID: String? = nil, nearTxHash: String? = nil, snapshotID: String? = nil, match: String? = nil, details: JSONValue? = nil, verifierToken: String? = nil, at: Date) async throws -> Bool {
         let topic = observationsTopic
         return try await pool.transaction { conn in
             guard let row = try conn.query("SELECT state, address FROM funding_observations WHERE id = $1 FOR UPDATE", [String(observationID)]).first,
@@ -120,9 +120,9 @@ public struct CreditRepository: Sendable {
                     bridge_deposit_id = COALESCE($5, bridge_deposit_id), near_tx_hash = COALESCE($6, near_tx_hash),
                     verifier_snapshot_id = COALESCE($7, verifier_snapshot_id),
                     credited_at = CASE WHEN $2 = 'CREDITED' THEN $4::timestamptz ELSE credited_at END,
-                    credit_match = COALESCE(credit_match, $8)
+                    credit_match = COALESCE(credit_match, $8), verifier_token = CASE WHEN $7::text IS NULL THEN verifier_token ELSE $9 END
                 WHERE id = $1
-                """, [String(observationID), target.state.rawValue, reason, stamp, deposit, near, snapshot, match])
+                """, [String(observationID), target.state.rawValue, reason, stamp, deposit, near, snapshot, match, verifierToken])
             try FundingRepository.appendEvent(
                 conn: conn, observationID: observationID, kind: kind, state: target.state, previous: previous, reason: reason,
                 ids: (deposit, near, snapshot), at: stamp, topic: topic, match: match, details: details)

@@ -130,17 +130,19 @@ extension FundingRepository {
                     UPDATE funding_handles SET active = TRUE, retired_at = NULL, retire_reason = NULL,
                         label = COALESCE(NULLIF($2, ''), label), rescan_from = COALESCE($3::bigint, rescan_from),
                         rescan_done_at = CASE WHEN $3::bigint IS NULL THEN rescan_done_at END, updated_at = $4::timestamptz,
-                        account_id = COALESCE($5, account_id)
+                        account_id = COALESCE($5, account_id), bridge = COALESCE($6, bridge), deposit_msg = COALESCE($7, deposit_msg)
                     WHERE id = $1
-                    """, [String(id), handle.label, rescanFrom.map(String.init), stamp, handle.account])
+                    """, [String(id), handle.label, rescanFrom.map(String.init), stamp, handle.account, handle.bridge, handle.depositMessage])
                 return .reactivated(id: id)
             }
             guard let row = try conn.query(
                 """
-                INSERT INTO funding_handles (chain, network, asset, address, label, source, active, rescan_from, created_at, updated_at, account_id)
-                VALUES ($1, $2, $3, $4, $5, $6, TRUE, $7::bigint, $8::timestamptz, $8::timestamptz, $9)
+                INSERT INTO funding_handles (chain, network, asset, address, label, source, active, rescan_from, created_at, updated_at, account_id,
+                    bridge, deposit_msg)
+                VALUES ($1, $2, $3, $4, $5, $6, TRUE, $7::bigint, $8::timestamptz, $8::timestamptz, $9, $10, $11)
                 RETURNING id
-                """, [handle.chain, handle.network, handle.asset, handle.address, handle.label, handle.source, rescanFrom.map(String.init), stamp, handle.account]
+                """, [handle.chain, handle.network, handle.asset, handle.address, handle.label, handle.source, rescanFrom.map(String.init), stamp, handle.account,
+                       handle.bridge, handle.depositMessage]
             ).first, let id = row.int("id")
             else { throw PostgresError.unexpectedResult("INSERT … RETURNING gave no row for a handle") }
             return .added(id: id)

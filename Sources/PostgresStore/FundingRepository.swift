@@ -29,7 +29,12 @@ public struct FundingRepository: ChainStateStore {
         """
 
     /// `columns` and the intents account of the observation's handle (for what a person reads).
-    static let columnsWithAccount = columns + ", " + CreditRepository.handleAccount("funding_observations") + " AS account_id"
+    static let columnsWithAccount = columns + ", " + CreditRepository.handleAccount("funding_observations") + " AS account_id, "
+        + "COALESCE(" + CreditRepository.handleColumn("bridge", "funding_observations") + ", 'poa') AS handle_bridge, "
+        + "(SELECT d.status FROM bridge_deposits d WHERE d.deposit_id = funding_observations.bridge_deposit_id ORDER BY d.id LIMIT 1) AS bridge_status, "
+        + "(SELECT d.amount::text FROM bridge_deposits d WHERE d.deposit_id = funding_observations.bridge_deposit_id ORDER BY d.id LIMIT 1) AS bridge_amount, "
+        + "(SELECT COALESCE(d.raw->>'fee', d.raw->'utxo_meta'->>'protocol_fee') FROM bridge_deposits d "
+        + "WHERE d.deposit_id = funding_observations.bridge_deposit_id ORDER BY d.id LIMIT 1) AS bridge_fee"
 
     // MARK: - Handles
 
@@ -39,11 +44,12 @@ public struct FundingRepository: ChainStateStore {
             for h in handles {
                 try conn.query(
                     """
-                    INSERT INTO funding_handles (chain, network, asset, address, label, source, active, account_id)
-                    VALUES ($1, $2, $3, $4, $5, $6, TRUE, $7)
+                    INSERT INTO funding_handles (chain, network, asset, address, label, source, active, account_id, bridge, deposit_msg)
+                    VALUES ($1, $2, $3, $4, $5, $6, TRUE, $7, $8, $9)
                     ON CONFLICT (chain, network, address, asset)
-                    DO UPDATE SET label = EXCLUDED.label, source = EXCLUDED.source, active = TRUE, account_id = COALESCE(EXCLUDED.account_id, funding_handles.account_id), updated_at = now()
-                    """, [h.chain, h.network, h.asset, h.address, h.label, h.source, h.account])
+                    DO UPDATE SET label = EXCLUDED.label, source = EXCLUDED.source, active = TRUE, account_id = COALESCE(EXCLUDED.account_id, funding_handles.account_id),
+                        bridge = COALESCE(EXCLUDED.bridge, funding_handles.bridge), deposit_msg = COALESCE(EXCLUDED.deposit_msg, funding_handles.deposit_msg), updated_at = now()
+                    """, [h.chain, h.network, h.asset, h.address, h.label, h.source, h.account, h.bridge, h.depositMessage])
             }
             let keep = handles.map { "\($0.network)|\($0.address)|\($0.asset)" }
             try conn.query(
@@ -61,7 +67,7 @@ public struct FundingRepository: ChainStateStore {
             try conn.query(
                 """
                 SELECT h.id, h.chain, h.network, h.asset, h.address, h.label, h.source, h.active, h.account_id, h.retire_reason,
-                       h.replaced_address, h.rescan_from,
+                       h.replaced_address, h.rescan_from, COALESCE(h.bridge, 'poa') AS bridge, h.deposit_msg,
                        to_char(h.retired_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"') AS retired_at,
                        to_char(h.last_refreshed_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"') AS last_refreshed_at,
                        COALESCE(SUM(o.amount) FILTER (WHERE o.state IN ('SEEN_UNCONFIRMED','SEEN_CONFIRMED','CREDIT_PENDING')), 0)::text AS pending,
@@ -83,6 +89,7 @@ public struct FundingRepository: ChainStateStore {
                     "retired_at": .optional(row["retired_at"]), "retire_reason": .optional(row["retire_reason"]),
                     "last_refreshed_at": .optional(row["last_refreshed_at"]), "replaced_address": .optional(row["replaced_address"]),
                     "rescan_from": .optional(row.int("rescan_from")),
+                    "bridge": .string(row["bridge"] ?? CreditBridge.poa), "deposit_msg": .optional(row["deposit_msg"]),
                 ]
             }
         }

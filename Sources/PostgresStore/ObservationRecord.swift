@@ -31,6 +31,12 @@ public struct ObservationRecord: Sendable, Equatable {
     public var updatedAt: String
     /// The intents account of the observation's handle (read with `FundingRepository.columnsWithAccount`).
     public var account: String? = nil
+    /// The bridge of the observation's handle, and what its linked bridge record says: status,
+    /// the amount the bridge credits and its fee (read with `columnsWithAccount`).
+    public var bridge: String? = nil
+    public var bridgeStatus: String? = nil
+    public var bridgeAmount: String? = nil
+    public var bridgeFee: String? = nil
 
     /// The row `ObservationBatch` just inserted for `o` under `id`, as it was written.
     init(id: Int, inserted o: ChainObservation) {
@@ -80,6 +86,10 @@ public struct ObservationRecord: Sendable, Equatable {
         blockHash = row["block_hash"]
         bridgeDepositId = row["bridge_deposit_id"]
         account = row["account_id"]
+        bridge = row["handle_bridge"]
+        bridgeStatus = row["bridge_status"]
+        bridgeAmount = row["bridge_amount"]
+        bridgeFee = row["bridge_fee"]
         nearTxHash = row["near_tx_hash"]
         verifierSnapshotId = row["verifier_snapshot_id"]
         creditMatch = row["credit_match"]
@@ -103,6 +113,8 @@ public struct ObservationRecord: Sendable, Equatable {
             "verifier_snapshot_id": .optional(verifierSnapshotId), "match": .optional(creditMatch), "first_seen_at": .string(firstSeenAt),
             "confirmed_at": .optional(confirmedAt), "credited_at": .optional(creditedAt),
             "updated_at": .string(updatedAt), "pending_credit": .bool(state != "CREDITED" && state != "FAILED_OR_STUCK"),
+            "bridge": .optional(bridge), "bridge_status": .optional(bridgeStatus), "bridge_amount": .optional(bridgeAmount),
+            "bridge_fee": .optional(bridgeFee),
         ]
     }
 }

@@ -57,6 +57,8 @@ public struct OmniTransfer: Sendable, Equatable {
     public var recipient: String?
     /// The NEAR transaction that finalised it (`finalised.transaction_hash`), once there is one.
     public var nearTxHash: String?
+    /// The transfer as the API sent it (stored with the deposit row).
+    public var raw: JSONValue = .null
 }
 
 /// The Omni Bridge's HTTP API: deposit addresses and per-output transfer status. Replies are
@@ -69,6 +71,8 @@ public final class OmniBridgeClient: Sendable {
     private let api: JSONRPCClient
     private let poster: HTTPPostClient
     public let baseURL: String
+    /// The API's URL with any credentials hidden, for state and logs.
+    public var redactedURL: String { api.redactedURL }
 
     public init(baseURL: String, timeout: Duration = .seconds(15)) {
         var base = baseURL
@@ -110,7 +114,7 @@ public final class OmniBridgeClient: Sendable {
         return OmniTransfer(
             txHash: txHash, vout: vout, status: t["status"]?.stringValue.map(OmniStatus.init),
             amount: Self.amount(t["amount"]), fee: Self.amount(t["fee"]), recipient: t["recipient"]?.stringValue,
-            nearTxHash: t["finalised"]?["transaction_hash"]?.stringValue)
+            nearTxHash: t["finalised"]?["transaction_hash"]?.stringValue, raw: t)
     }
 
     /// `utxo_chain=Btc&utxo_tx_hash=…&utxo_vout=…`; the txid must be 64 hex digits, the vout ≥ 0.

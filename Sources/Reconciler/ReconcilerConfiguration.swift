@@ -35,6 +35,8 @@ public struct ReconcilerConfiguration: Sendable {
     public var notifyDeposit: Bool
     /// Chain → the asset its bridge-given handles receive (`bitcoin` → `BTC`).
     public var handleAssets: [String: String]
+    /// `[bridge.omni]`, when written and enabled: the Omni Bridge beside POA.
+    public var omni: OmniConfiguration?
 
     public init(section: ConfigSection) {
         rpcURL = section.string("rpc_url", default: "https://bridge.chaindefuser.com/rpc") ?? ""
@@ -81,6 +83,13 @@ public struct ReconcilerConfiguration: Sendable {
                 section.problem("handle_assets", nil, "no asset for chain \"\(chain)\" of [bridge.chains]; add handle_assets.\(chain) = \"…\" (the asset its deposit address receives)")
             }
         }
+        // `UNRIP_BRIDGE_OMNI_<KEY>` overrides its keys (the demo points api_url at its double).
+        if section.has("omni") {
+            let table = section.overridableTable("omni")
+            let read = OmniConfiguration(section: table, bridgeAccounts: accounts)
+            section.recordEffective("omni", .object(table.effective))
+            omni = read.enabled ? read : nil
+        }
     }
 
     /// The asset whose verifier token is `nearTokenID` on the chains the bridge calls
@@ -101,11 +110,24 @@ public struct ReconcilerConfiguration: Sendable {
 
     /// Every verifier token the reconciler reads balances of.
     public var allTokenIDs: [String] {
-        Array(Set(tokens.values).union(tokensByChain.values.flatMap(\.values))).sorted()
+        Array(Set(tokens.values).union(tokensByChain.values.flatMap(\.values)).union(omni.map { [$0.token] } ?? [])).sorted()
     }
 
     /// (chain, asset, token) for every chain of `chains`: what the verifier allocation joins on.
     public var tokenRoutes: [(chain: String, asset: String, token: String)] {
         chains.keys.sorted().flatMap { chain in tokenTable(chain: chain).sorted { $0.key < $1.key }.map { (chain, $0.key, $0.value) } }
+            + (omni.map { [($0.chain, $0.asset, $0.token)] } ?? [])
+    }
+
+    /// The chains whose observations the reconciler decides: POA's, and Omni's chain.
+    public var reconciledChains: [String] {
+        Array(Set(chains.keys).union(omni.map { [$0.chain] } ?? [])).sorted()
+    }
+
+    /// The verifier token an observation is credited as: its bridge's (Omni's nBTC for a
+    /// handle of `bridge = "omni"`), else POA's token of its asset on its chain.
+    public func token(chain: String, asset: String, bridge: String?) -> String? {
+        if bridge == CreditBridge.omni { return omni?.token }
+        return token(chain: chain, asset: asset)
     }
 }

@@ -23,8 +23,8 @@ extension ReconcilerService {
         let now = clock.now()
         // A link to a deposit whose status is unknown: stored raw, and nothing changes, so such an
         // observation takes no part in the round (its deposit is linked, not free, in any case).
-        let open = try await credits.openObservations(chains: Array(configuration.chains.keys)).filter {
-            $0.depositID == nil || $0.depositStatus.flatMap(BridgeEvidence.Status.init(rawValue:)) != nil
+        let open = try await credits.openObservations(chains: configuration.reconciledChains).filter {
+            ($0.bridge == nil || $0.bridge == CreditBridge.poa || source(of: $0) != nil) && ($0.depositID == nil || status(of: $0) != nil)
         }
         guard let oldest = open.map(\.firstSeenAt).min() else {
             stats.withLock { $0.unmatchedDeposits = 0 }
@@ -40,7 +40,7 @@ extension ReconcilerService {
         var evidence: [Int: Evidence] = [:]
         for o in open {
             if let id = o.depositID {
-                evidence[o.id] = Evidence(depositID: id, status: o.depositStatus.flatMap(BridgeEvidence.Status.init(rawValue:)), nearTxHash: o.nearTxHash)
+                evidence[o.id] = Evidence(depositID: id, status: status(of: o), nearTxHash: o.nearTxHash)
             } else if let link = links[o.id], let d = deposits[link.depositID] {
                 evidence[o.id] = Evidence(depositID: d.depositID, status: BridgeEvidence.Status(rawValue: d.status), nearTxHash: d.nearTxHash, newLink: link)
             }
@@ -51,11 +51,21 @@ extension ReconcilerService {
         }
         let minimums = bookkeeping.withLock { $0.minimums }
         for o in open {
-            try await decide(o, evidence[o.id] ?? Evidence(), minimum: configuration.token(chain: o.chain, asset: o.asset).flatMap { minimums[$0] }, now: now)
+            let minimum = source(of: o).map(\.minimum) ?? configuration.token(chain: o.chain, asset: o.asset).flatMap { minimums[$0] }
+            try await decide(o, evidence[o.id] ?? Evidence(), minimum: minimum, now: now)
         }
     }
 
+    /// How the linked deposit's stored status weighs, by the observation's bridge: POA's four
+    /// statuses (any other is unknown: nil, nothing changes), a credit source's own reading.
+    func status(of o: CreditRepository.OpenObservation) -> BridgeEvidence.Status? {
+        guard let text = o.depositStatus else { return nil }
+        if let source = source(of: o) { return source.evidence(status: text) }
+        return BridgeEvidence.Status(rawValue: text)
+    }
+
     func matchable(_ o: CreditRepository.OpenObservation) -> MatchableObservation? {
+        guard source(of: o) == nil else { return nil }  // another bridge's transfer: linked by its own source
         guard let chain = configuration.chains[o.chain], let amount = Amount(decimal: o.amount) else { return nil }
         return MatchableObservation(
             id: o.id, bridgeChain: chain, address: o.address, asset: o.asset, amount: amount, txHash: o.txHash,
@@ -76,7 +86,7 @@ extension ReconcilerService {
             let status = evidence[o.id]?.status
             guard status != .credited, status != .completed, let amount = Amount(decimal: o.amount) else { return nil }
             // Allocated by verifier token, not asset name: USDC on two chains is two tokens.
-            guard let token = configuration.token(chain: o.chain, asset: o.asset) else { return nil }
+            guard let token = configuration.token(chain: o.chain, asset: o.asset, bridge: o.bridge) else { return nil }
             return AllocatableObservation(id: o.id, asset: token, amount: amount, firstSeenAt: o.firstSeenAt, account: o.account)
         }
         guard !pending.isEmpty else { return [] }
@@ -91,10 +101,11 @@ extension ReconcilerService {
     func decide(_ o: CreditRepository.OpenObservation, _ e: Evidence, minimum: Amount?, now: Date) async throws {
         let bridgeEvidence = e.depositID.flatMap { id in e.status.map { BridgeEvidence(depositID: id, status: $0, nearTxHash: e.nearTxHash) } }
         let below = minimum.flatMap { min in Amount(decimal: o.amount).flatMap { $0 < min ? min : nil } }
+        let source = source(of: o)
         let input = ReconcileInput(
-            state: o.state, reason: o.reason, stateSince: o.stateSince, bridge: bridgeEvidence, verifierSnapshotID: e.snapshotID,
-            now: now, belowMinimum: below)
-        guard let target = ReconcileDecision.next(input, policy: configuration.policy) else {
+            state: o.state, reason: o.reason, stateSince: budgetStart(o, source: source, evidence: bridgeEvidence, now: now), bridge: bridgeEvidence,
+            verifierSnapshotID: e.snapshotID, now: now, belowMinimum: below)
+        guard let target = ReconcileDecision.next(input, policy: source?.policy ?? configuration.policy) else {
             if let link = e.newLink { try await storeLink(link, observationID: o.id, now: now) }
             return
         }
@@ -102,9 +113,13 @@ extension ReconcilerService {
         if case .credited(.verifierSnapshot) = target { match = CreditMatch.verifierDelta.rawValue }
         var details: JSONValue? = target.reason == .belowMinimumDeposit ? ["min_deposit_amount": .string(below?.description ?? "")] : nil
         if case .credited(.verifierSnapshot) = target { details = Self.accountDetails(handle: o.account, verifier: e.verifierAccount) }
+        if let source, case .object(let own) = details ?? [:] {
+            details = .object(own.merging(source.details(o, to: target)) { first, _ in first })
+        }
         let applied = try await credits.transition(
             observationID: o.id, to: target, kind: Self.kind(of: target), depositID: e.depositID, nearTxHash: e.nearTxHash,
-            snapshotID: e.snapshotID, match: match, details: details, at: now)
+            snapshotID: e.snapshotID, match: match, details: details,
+            verifierToken: e.snapshotID.flatMap { _ in configuration.token(chain: o.chain, asset: o.asset, bridge: o.bridge) }, at: now)
         if applied {
             stats.withLock {
                 $0.transitions[target.state.rawValue, default: 0] += 1
@@ -117,6 +132,14 @@ extension ReconcilerService {
         } else if let link = e.newLink {
             try await storeLink(link, observationID: o.id, now: now)
         }
+    }
+
+    /// When a confirmed transfer's no-record budget counts from: its state's start for POA; for
+    /// a credit source with no record yet, the moment the source says it may count (now while
+    /// it may not: short of the bridge's confirmations, or the bridge unreadable).
+    func budgetStart(_ o: CreditRepository.OpenObservation, source: (any CreditSource)?, evidence: BridgeEvidence?, now: Date) -> Date {
+        guard let source, evidence == nil, o.state == .seenConfirmed else { return o.stateSince }
+        return source.recordBudgetStart(o).map { max($0, o.stateSince) } ?? now
     }
 
     func storeLink(_ link: CreditLink, observationID: Int, now: Date) async throws {

@@ -23,6 +23,8 @@ public final class ReconcilerService: PluginService {
     let clock: any WatchClock
     let stats = Mutex(Stats())
     let bookkeeping = Mutex(Bookkeeping())
+    /// The bridges besides POA (`[bridge.omni]`), each its own credit source.
+    let sources: [any CreditSource]
 
     /// When each periodic bridge read last succeeded, the minimums it gave, and the backoff of
     /// failed notifications.
@@ -77,6 +79,17 @@ public final class ReconcilerService: PluginService {
         self.onHandlesChanged = onHandlesChanged
         self.logger = logger
         self.clock = clock
+        sources = configuration.omni.map { omni in
+            [OmniCreditSource(
+                configuration: omni, credits: credits, handles: FundingRepository(pool: credits.pool, observationsTopic: credits.observationsTopic, logger: logger),
+                target: handleChains.first { $0.chain == omni.chain }, logger: logger, clock: clock, onHandlesChanged: onHandlesChanged)]
+        } ?? []
+    }
+
+    /// The credit source of an observation's bridge; nil for POA.
+    func source(of o: CreditRepository.OpenObservation) -> (any CreditSource)? {
+        guard let bridge = o.bridge, bridge != CreditBridge.poa else { return nil }
+        return sources.first { $0.bridge == bridge }
     }
 
     public func run() async throws {
@@ -90,6 +103,7 @@ public final class ReconcilerService: PluginService {
     /// then decide every open observation.
     public func reconcileOnce() async {
         await refreshHandlesIfDue()
+        for source in sources { await source.refreshHandles() }
         await refreshMinimumsIfDue()
         var unknown: [String: Int] = [:]
         var bridgeOK = true
@@ -106,6 +120,7 @@ public final class ReconcilerService: PluginService {
             logger.warning("bridge sent deposits with an unknown status; stored raw, nothing changed", metadata: ["status": "\(Excerpt.of(status))", "count": "\(n)"])
         }
         await notifyDepositsIfEnabled()
+        await pollSources()
         do {
             try await decideAll()
         } catch {
@@ -153,6 +168,17 @@ public final class ReconcilerService: PluginService {
         }
     }
 
+    /// Lets each credit source read its bridge for the open observations of its handles.
+    private func pollSources() async {
+        guard !sources.isEmpty else { return }
+        do {
+            let open = try await credits.openObservations(chains: configuration.reconciledChains)
+            for source in sources { _ = await source.poll(open.filter { $0.bridge == source.bridge }) }
+        } catch {
+            recordError("reading open observations for the credit sources: \(error)")
+        }
+    }
+
     /// Records one account's verifier balances as a snapshot. False when they could not be read.
     private func readBalances(_ verifier: NEARVerifierClient, account: String) async -> Bool {
         do {
@@ -196,11 +222,26 @@ public final class ReconcilerService: PluginService {
                 "enabled": .bool(configuration.notifyDeposit), "notified": .int(Int64(s.notified)),
                 "errors": .int(Int64(s.notifyErrors)), "last_error": .optional(s.lastNotifyError),
             ],
+            "bridges": .object(bridgesState(s)),
         ]
+    }
+
+    /// Each bridge's own state: POA's health from its rounds, each credit source's own.
+    func bridgesState(_ s: Stats) -> [String: JSONValue] {
+        var out: [String: JSONValue] = [
+            CreditBridge.poa: [
+                "url": .string(bridge.redactedURL), "healthy": .bool(s.consecutiveErrors < 3), "consecutive_errors": .int(Int64(s.consecutiveErrors)),
+                "last_error": .optional(s.lastError), "token_routes": .int(Int64(configuration.tokenRoutes.count)),
+            ]
+        ]
+        for source in sources { out[source.bridge] = source.state() }
+        return out
     }
 
     public func health() async -> PluginHealth {
         let s = stats.withLock { $0 }
-        return s.consecutiveErrors >= 3 ? .unhealthy("bridge unreachable or failing: \(s.lastError ?? "?")") : .healthy
+        if s.consecutiveErrors >= 3 { return .unhealthy("bridge unreachable or failing: \(s.lastError ?? "?")") }
+        for source in sources { if case .unhealthy(let why) = source.health() { return .unhealthy(why) } }
+        return .healthy
     }
 }

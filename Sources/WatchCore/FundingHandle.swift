@@ -18,12 +18,18 @@ public struct FundingHandle: Sendable, Hashable, Codable {
     /// HTTP; a bridge-given handle's is the account it was asked for). Verifier rises of that
     /// account credit its deposits; nil: any account's rise may (as before accounts were known).
     public var account: String?
+    /// The bridge its deposits are credited through (`CreditBridge`); nil: POA.
+    public var bridge: String? = nil
+    /// An Omni handle's DepositMsg, exactly the bytes its address was derived from.
+    public var depositMessage: String? = nil
 
     public init(
         chain: ChainName, network: String, asset: String, address: String, label: String = "", source: String = "config", rescanFrom: Int? = nil,
-        account: String? = nil
+        account: String? = nil, bridge: String? = nil, depositMessage: String? = nil
     ) {
         self.rescanFrom = rescanFrom
+        self.bridge = bridge
+        self.depositMessage = depositMessage
         self.account = account
         self.chain = chain
         self.network = network
@@ -40,6 +46,8 @@ public struct FundingHandle: Sendable, Hashable, Codable {
         ]
         if let rescanFrom { fields["rescan_from"] = .int(Int64(rescanFrom)) }
         if let account { fields["account_id"] = .string(account) }
+        fields["bridge"] = .string(bridge ?? CreditBridge.poa)
+        if let depositMessage { fields["deposit_msg"] = .string(depositMessage) }
         return .object(fields)
     }
 }

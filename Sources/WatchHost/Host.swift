@@ -85,7 +85,7 @@ public struct UnripHost: Sendable {
             StuckRoute(repository: repository, clock: clock, onFundingChange: { trigger.signal() }),
             HandleRoutes(
                 repository: repository, chains: handleChains(tips: chains.tips), clock: clock, retiredHandleWatch: retiredHandleWatch,
-                accounts: config.reconciler?.accounts, onHandlesChanged: reloadHandles),
+                accounts: config.reconciler?.accounts, omniChain: config.reconciler?.omni?.chain, onHandlesChanged: reloadHandles),
             OutboxRoutes(store: OutboxStore(pool: pool)),
             AlertResolveRoute(resolve: config.alerts.enabled ? alertResolver(pool: pool, wake: alertTransitions) : nil, onResolved: { trigger.signal() }),
             MetricsRoute(metrics: metrics),

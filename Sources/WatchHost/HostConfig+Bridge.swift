@@ -6,6 +6,7 @@ extension HostConfig {
     /// `[bridge.chains]` entry, and a chain the reconciler could not link (no bridge chain id,
     /// or an asset without a verifier token) is refused, naming the key to add.
     static func joinBridge(_ bridge: inout ReconcilerConfiguration, adapters: [LoadedAdapter], problems: ConfigProblems) {
+        joinOmni(bridge, adapters: adapters, problems: problems)
         for adapter in adapters {
             let name = adapter.kind
             for handle in adapter.handles {
@@ -38,6 +39,38 @@ extension HostConfig {
                 problems.add(ConfigProblem(
                     key: "bridge.tokens.\(name).\(asset)", value: nil,
                     expected: "no verifier token for asset \(asset) on chain \(name), so its credits could not be recognised; add \(asset) = \"nep141:…\" to \(table)"))
+            }
+        }
+    }
+}
+
+extension HostConfig {
+    /// `[bridge.omni]` against the chains: its chain must be enabled, its accounts polled, and a
+    /// handle naming `bridge = "omni"` needs the section, on its chain.
+    static func joinOmni(_ bridge: ReconcilerConfiguration, adapters: [LoadedAdapter], problems: ConfigProblems) {
+        if let omni = bridge.omni {
+            if !adapters.contains(where: { $0.kind == omni.chain }) {
+                problems.add(ConfigProblem(
+                    key: "bridge.omni.chain", value: "\"\(omni.chain)\"",
+                    expected: "no enabled chain section of that name watches Omni's deposit addresses; name an enabled UTXO chain (enabled: \(adapters.map(\.kind).sorted().joined(separator: ", ")))"))
+            }
+            for account in omni.accounts where !bridge.accounts.contains(account) {
+                problems.add(ConfigProblem(
+                    key: "bridge.omni.accounts", value: "\"\(account)\"",
+                    expected: "an account the reconciler reads verifier balances of; add it to [bridge] accounts too (credit comes only from the verifier)"))
+            }
+        }
+        for adapter in adapters {
+            for handle in adapter.handles where handle.bridge == CreditBridge.omni {
+                if bridge.omni == nil {
+                    problems.add(ConfigProblem(
+                        key: "bridge.omni", value: nil,
+                        expected: "the \(adapter.kind) handle \(handle.address) names bridge = \"omni\"; add a [bridge.omni] section (enabled = true) so its transfers are followed"))
+                } else if let omni = bridge.omni, omni.chain != adapter.kind {
+                    problems.add(ConfigProblem(
+                        key: "bridge.omni.chain", value: "\"\(omni.chain)\"",
+                        expected: "the \(adapter.kind) handle \(handle.address) names bridge = \"omni\", but Omni's chain is \(omni.chain); set chain = \"\(adapter.kind)\" or drop the handle's bridge"))
+                }
             }
         }
     }

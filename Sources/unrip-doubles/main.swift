@@ -27,10 +27,19 @@ import WatchTesting
 //   POST /bridge/token    {"chain", "token", "min_deposit_amount", "decimals"?}  (a supported_tokens item)
 //   GET  /bridge/notifications  → {"notifications": [the notify_deposit params received]}
 //   POST /bridge/fault    {"fault": "none" | "timeout" | "error" | "http502"}
+//   POST /omni/transfer   {"txid", "vout", "amount", "status"?}  (the Omni indexer saw the output; no status: not indexed)
+//   POST /omni/status     {"txid", "vout", "status", "near_tx_hash"?}  (its next status)
+//   POST /omni/down       {"down": bool}
 // Runs until SIGTERM/SIGINT.
 
 let bitcoind = try await BitcoindDouble.start(chain: "regtest")
 let bridge = try await POABridgeDouble.start()
+// Omni derives a regtest P2WSH address from each message's derivation path (the real one is
+// MPC-derived from the same path), so the address is one the bitcoind double can pay.
+let omniFormat = AddressFormat(chain: "bitcoin", network: "regtest", bech32HRP: "bcrt", p2pkhVersion: 0x6f, p2shVersions: [0xc4])
+let omni = try await OmniAPIDouble.start(addressFor: { path in
+    AddressCodec.address(forScript: [0x00, 0x20] + (Hex.decode(path) ?? []), format: omniFormat) ?? "bcrt1qinvalid"
+})
 let evm = EVMNodeDouble(chain: EVMChainModel(chainId: 100, tip: 100))
 _ = try await evm.start()
 // Base (chain 8453) paying in a 6-decimal USDC, served by two endpoints of one chain.
@@ -192,6 +201,27 @@ router.post("/bridge/fault") { request, _ -> Response in
     return reply(["ok": true])
 }
 
+router.post("/omni/transfer") { request, _ -> Response in
+    let b = try await body(request)
+    guard let txid = b["txid"] as? String, let vout = b["vout"] as? Int, let amount = b["amount"] as? String else {
+        return reply(["error": "txid, vout and amount (a decimal string) are required"], .badRequest)
+    }
+    omni.addTransfer(txHash: txid, vout: vout, amount: amount, statuses: (b["status"] as? String).map { [$0] } ?? [])
+    return reply(["ok": true])
+}
+router.post("/omni/status") { request, _ -> Response in
+    let b = try await body(request)
+    guard let txid = b["txid"] as? String, let vout = b["vout"] as? Int, let status = b["status"] as? String else {
+        return reply(["error": "txid, vout and status are required"], .badRequest)
+    }
+    omni.advance(txHash: txid, vout: vout, to: status, nearTxHash: b["near_tx_hash"] as? String)
+    return reply(["ok": true])
+}
+router.post("/omni/down") { request, _ -> Response in
+    omni.setDown(try await body(request)["down"] as? Bool ?? true)
+    return reply(["ok": true])
+}
+
 let controlPort = try freePort()
 let endpoints: JSONValue = [
     "control": .string("http://127.0.0.1:\(controlPort)"),
@@ -202,6 +232,7 @@ let endpoints: JSONValue = [
         "zmq_rawblock": .string(bitcoind.zmqEndpoints["rawblock"]!),
     ],
     "bridge": ["rpc_url": .string(bridge.url)],
+    "omni": ["api_url": .string(omni.url)],
     "gnosis": ["rpc_url": .string(evm.url)],
     "evm": ["base": ["rpc_urls": .array([.string(base.url), .string(baseMirror.url)])]],
 ]

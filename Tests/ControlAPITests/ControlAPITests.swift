@@ -180,6 +180,24 @@ import WatchTesting
             try await client.execute(uri: "/funding/handles", method: .get) { r in
                 let handles = r.json["handles"] as? [[String: Any]] ?? []
                 #expect(handles.first { $0["address"] as? String == "def456" }?["account_id"] as? String == "mm.near", "\(r.text)")
+                #expect(handles.first { $0["address"] as? String == "def456" }?["bridge"] as? String == "poa", "\(r.text)")
+            }
+            // A handle names its bridge: POA by default; Omni only where [bridge.omni] is configured.
+            let bridges: [(String, String)] = [
+                (#"{"chain":"testchain","asset":"TST","address":"om1","account":"mm.near","bridge":"omni"}"#, "omni is not configured here"),
+                (#"{"chain":"testchain","asset":"TST","address":"om2","bridge":"hot"}"#, "field bridge"),
+                (#"{"chain":"testchain","asset":"TST","address":"om3","deposit_msg":"{}"}"#, "field deposit_msg"),
+            ]
+            for (body, message) in bridges {
+                try await client.execute(uri: "/funding/handles", method: .post, headers: auth(), body: ByteBuffer(string: body)) { r in
+                    #expect(r.status == .badRequest && r.text.contains(message), "\(body): \(r.text)")
+                }
+            }
+            try await client.execute(uri: "/funding/latency?bridge=omni", method: .get) { r in
+                #expect(r.status == .ok && r.json["bridges"] is [String: Any] && r.json["bridge"] as? String == "omni", "\(r.text)")
+            }
+            try await client.execute(uri: "/funding/latency?bridge=hot", method: .get) { r in
+                #expect(r.status == .badRequest, "\(r.text)")
             }
         }
     }

@@ -111,13 +111,14 @@ public struct BitcoinConfiguration: AdapterConfiguration {
             let asset = h.string("asset", default: defaultAsset) ?? defaultAsset
             let label = h.string("label", default: "") ?? ""
             let account = HandleAccount.read(h)
+            let (bridge, message) = CreditBridge.read(h, account: account)
             h.finish()
             guard !written.isEmpty else { continue }
             do {
                 let script = try AddressCodec.scriptPubKey(for: written, format: format)
                 // Stored and matched in canonical form (bech32 lower case), whatever the case written.
                 let canonical = AddressCodec.address(forScript: script, format: format) ?? written
-                handles.append(FundingHandle(chain: chain, network: format.network, asset: asset, address: canonical, label: label, account: account))
+                handles.append(FundingHandle(chain: chain, network: format.network, asset: asset, address: canonical, label: label, account: account, bridge: bridge, depositMessage: message))
             } catch {
                 h.problem("address", "\"\(written)\"", "\(error)")
             }

@@ -166,8 +166,9 @@ public enum AlertRules {
             if let refund = t.refund { details["refund"] = .string(refund) }
         } else {
             // An Omni transfer may wait many blocks for the confirmations Omni requires: its
-            // reconciler rule (no Omni record within [bridge.omni] no_record_s once they are met) decides.
-            if t.bridge == CreditBridge.omni, t.state == .seenConfirmed { return nil }
+            // reconciler budgets ([bridge.omni] no_record_s, credit_budget_s, counted once they are
+            // met) decide, and a transfer they find stuck alerts as FAILED_OR_STUCK.
+            if t.bridge == CreditBridge.omni, t.state == .seenConfirmed || t.state == .creditPending { return nil }
             guard let budget = config.fundingBudgetSeconds[t.chain]?[t.state],
                 now.timeIntervalSince(t.enteredStateAt) > Double(budget)
             else { return nil }

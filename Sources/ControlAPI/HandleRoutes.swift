@@ -154,11 +154,11 @@ public struct HandleRoutes: ControlRoutes {
         }
         guard let omniChain else { throw HTTPError(.badRequest, message: "field bridge: omni is not configured here (no [bridge.omni] section)") }
         guard omniChain == chain else { throw HTTPError(.badRequest, message: "field bridge: Omni's deposit addresses are watched on \(omniChain), not \(chain)") }
-        if let message, (try? JSONValue.parse(Array(message.utf8)))?["recipient_id"]?.stringValue == nil {
-            throw HTTPError(.badRequest, message: "field deposit_msg: expected the exact DepositMsg JSON its address was derived from, e.g. {\"recipient_id\":\"intents.near\",…}")
+        guard let account else {
+            throw HTTPError(.badRequest, message: "field account: an Omni handle needs the intents account its DepositMsg credits")
         }
-        guard account != nil || message != nil else {
-            throw HTTPError(.badRequest, message: "field account: an Omni handle needs the intents account its DepositMsg credits (or its exact deposit_msg)")
+        if let message, let why = CreditBridge.messageProblem(message, account: account) {
+            throw HTTPError(.badRequest, message: "field deposit_msg: \(why)")
         }
         return (bridge, message)
     }

@@ -24,7 +24,7 @@ extension CreditRepository {
                   AND o.state IN ('SEEN_UNCONFIRMED', 'SEEN_CONFIRMED', 'CREDIT_PENDING')
                   AND EXISTS (SELECT 1 FROM funding_handles h
                               WHERE h.chain = o.chain AND h.address = o.address AND h.asset = o.asset
-                                AND (h.source = 'bridge' OR h.last_refreshed_at IS NOT NULL))
+                                AND (h.source = 'bridge' OR h.last_refreshed_at IS NOT NULL) AND h.bridge IS DISTINCT FROM 'omni')
                 GROUP BY o.chain, o.address, o.tx_hash
                 ORDER BY min(o.id) LIMIT $2
                 """, [PGArray.literal(chains), String(limit)]

@@ -22,7 +22,7 @@ extension FundingRepository {
             let current = try conn.query(
                 """
                 SELECT id, address FROM funding_handles
-                WHERE chain = $1 AND account_id = $2 AND active AND asset = $3 FOR UPDATE
+                WHERE chain = $1 AND account_id = $2 AND active AND asset = $3 AND bridge IS DISTINCT FROM 'omni' FOR UPDATE
                 """, [handle.chain, account, handle.asset])
             if current.contains(where: { $0["address"] == handle.address }) {
                 try conn.query(
@@ -35,7 +35,7 @@ extension FundingRepository {
                 try conn.query(
                     """
                     UPDATE funding_handles SET active = FALSE, retired_at = $3::timestamptz, retire_reason = 'rotated', updated_at = $3::timestamptz
-                    WHERE chain = $1 AND account_id = $2 AND active AND asset = $4
+                    WHERE chain = $1 AND account_id = $2 AND active AND asset = $4 AND bridge IS DISTINCT FROM 'omni'
                     """, [handle.chain, account, stamp, handle.asset])
             }
             try conn.query(

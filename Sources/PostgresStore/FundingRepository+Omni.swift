@@ -28,9 +28,15 @@ extension FundingRepository {
         }
     }
 
+    public struct OmniAddressTaken: Error, CustomStringConvertible {
+        public let address: String
+        public var description: String { "address \(address) is already a handle of another bridge; it stays as it is" }
+    }
+
     /// Records the address Omni gave for `handle.depositMessage` (source `omni`): added when new,
-    /// else marked refreshed. An existing row of the address keeps its source and its stored
-    /// message (the first bytes stay the reference). True when a row was added.
+    /// else marked refreshed. An existing Omni row of the address keeps its source and its stored
+    /// message (the first bytes stay the reference); a row of another bridge is never taken over
+    /// (`OmniAddressTaken`). True when a row was added.
     @discardableResult
     public func recordOmniHandle(_ handle: FundingHandle, at: Date) async throws -> Bool {
         let stamp = Timestamp.string(at)
@@ -41,12 +47,14 @@ extension FundingRepository {
                     last_refreshed_at, created_at, updated_at)
                 VALUES ($1, $2, $3, $4, $5, 'omni', TRUE, $6, 'omni', $7, $8::timestamptz, $8::timestamptz, $8::timestamptz)
                 ON CONFLICT (chain, network, address, asset) DO UPDATE SET last_refreshed_at = EXCLUDED.last_refreshed_at, active = TRUE,
-                    retired_at = NULL, retire_reason = NULL, bridge = 'omni', account_id = COALESCE(funding_handles.account_id, EXCLUDED.account_id),
+                    retired_at = NULL, retire_reason = NULL, account_id = COALESCE(funding_handles.account_id, EXCLUDED.account_id),
                     deposit_msg = COALESCE(funding_handles.deposit_msg, EXCLUDED.deposit_msg)
+                WHERE funding_handles.bridge = 'omni'
                 RETURNING (xmax = 0) AS inserted
                 """, [handle.chain, handle.network, handle.asset, handle.address, handle.label, handle.account, handle.depositMessage, stamp]
             ).first
-            return row?.bool("inserted") ?? false
+            guard let row else { throw OmniAddressTaken(address: handle.address) }
+            return row.bool("inserted") ?? false
         }
     }
 

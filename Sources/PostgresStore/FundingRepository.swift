@@ -48,7 +48,8 @@ public struct FundingRepository: ChainStateStore {
                     VALUES ($1, $2, $3, $4, $5, $6, TRUE, $7, $8, $9)
                     ON CONFLICT (chain, network, address, asset)
                     DO UPDATE SET label = EXCLUDED.label, source = EXCLUDED.source, active = TRUE, account_id = COALESCE(EXCLUDED.account_id, funding_handles.account_id),
-                        bridge = COALESCE(EXCLUDED.bridge, funding_handles.bridge), deposit_msg = COALESCE(EXCLUDED.deposit_msg, funding_handles.deposit_msg), updated_at = now()
+                        bridge = EXCLUDED.bridge,
+                        deposit_msg = CASE WHEN EXCLUDED.bridge IS NULL THEN NULL ELSE COALESCE(EXCLUDED.deposit_msg, funding_handles.deposit_msg) END, updated_at = now()
                     """, [h.chain, h.network, h.asset, h.address, h.label, h.source, h.account, h.bridge, h.depositMessage])
             }
             let keep = handles.map { "\($0.network)|\($0.address)|\($0.asset)" }

@@ -23,6 +23,12 @@ public protocol CreditSource: Sendable {
     /// The moment an observation's no-record budget counts from, nil while it may not count yet
     /// (short of the confirmations the bridge requires, or the bridge unreadable since).
     func recordBudgetStart(_ o: CreditRepository.OpenObservation) -> Date?
+    /// The moment a `CREDIT_PENDING` observation's credit budget counts from, nil while it may
+    /// not count yet (the bridge may know a transfer before it has the confirmations it requires).
+    func creditBudgetStart(_ o: CreditRepository.OpenObservation) -> Date?
+    /// False for a transfer to a handle this bridge refuses (an Omni address its stored message
+    /// does not give): watched and shown, but no verifier rise is allocated to it.
+    func mayBeCredited(_ o: CreditRepository.OpenObservation) -> Bool
     /// The bridge's minimum deposit, when known.
     var minimum: Amount? { get }
     /// What the transition of `o` says of this bridge (status, fees, confirmations, refund path).

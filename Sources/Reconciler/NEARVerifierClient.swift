@@ -24,21 +24,8 @@ public struct NEARVerifierClient: Sendable {
     }
 
     public func balances(account: String, tokenIDs: [String]) async throws -> Balances {
-        let args = JSONValue.object(["account_id": .string(account), "token_ids": .array(tokenIDs.map(JSONValue.string))]).serialized()
-        let result = try await client.call(
-            "query",
-            named: [
-                "request_type": "call_function", "finality": "final", "account_id": .string(contract),
-                "method_name": "mt_batch_balance_of", "args_base64": .string(Data(args.utf8).base64EncodedString()),
-            ])
-        guard let bytes = result["result"]?.arrayValue else {
-            throw Malformed(description: "NEAR query result has no result byte array: \(String(result.serialized().prefix(120)))")
-        }
-        let raw = try bytes.map { value -> UInt8 in
-            guard let n = value.int64Value, (0...255).contains(n) else { throw Malformed(description: "result byte out of range") }
-            return UInt8(n)
-        }
-        let decoded = try JSONValue.parse(raw)
+        let args: JSONValue = ["account_id": .string(account), "token_ids": .array(tokenIDs.map(JSONValue.string))]
+        let (decoded, height) = try await view(contract: contract, method: "mt_batch_balance_of", args: args)
         guard let list = decoded.arrayValue, list.count == tokenIDs.count else {
             throw Malformed(description: "mt_batch_balance_of returned \(decoded.arrayValue?.count ?? -1) balances for \(tokenIDs.count) token ids")
         }
@@ -49,6 +36,25 @@ public struct NEARVerifierClient: Sendable {
             }
             balances[token] = amount
         }
-        return Balances(blockHeight: Int(result["block_height"]?.int64Value ?? 0), balances: balances)
+        return Balances(blockHeight: height, balances: balances)
+    }
+
+    /// A view call (`query` / `call_function`, final): the JSON its result bytes hold, and the
+    /// block height it was read at.
+    public func view(contract: String, method: String, args: JSONValue = .object([:])) async throws -> (JSONValue, Int) {
+        let result = try await client.call(
+            "query",
+            named: [
+                "request_type": "call_function", "finality": "final", "account_id": .string(contract),
+                "method_name": .string(method), "args_base64": .string(Data(args.serialized().utf8).base64EncodedString()),
+            ])
+        guard let bytes = result["result"]?.arrayValue else {
+            throw Malformed(description: "NEAR query result has no result byte array: \(String(result.serialized().prefix(120)))")
+        }
+        let raw = try bytes.map { value -> UInt8 in
+            guard let n = value.int64Value, (0...255).contains(n) else { throw Malformed(description: "result byte out of range") }
+            return UInt8(n)
+        }
+        return (try JSONValue.parse(raw), Int(result["block_height"]?.int64Value ?? 0))
     }
 }

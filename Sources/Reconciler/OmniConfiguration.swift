@@ -33,10 +33,17 @@ public struct OmniConfiguration: Sendable {
     public var policy: CreditPolicy
     /// `min_deposit_amount` in sats, when configured: an output below it is never minted.
     public var minDepositSats: Amount?
-    /// Confirmations Omni waits for, by amount: the first tier whose upper bound (sats) is at
-    /// least the output's amount; `requiredConfirmations` above every tier.
+    /// Confirmations Omni waits for, by amount, as the contract reads its
+    /// `confirmations_strategy`: the tier of the first limit (sats) above the amount, the highest
+    /// limit's tier above them all; `requiredConfirmations` without tiers.
     public var confirmationTiers: [(upTo: Amount, confirmations: Int)]
     public var requiredConfirmations: Int
+    /// How often the connector's `get_config` is read (with `[bridge] near_rpc_url`): its
+    /// minimum and tiers take the place of the configured ones.
+    public var connectorConfigRefresh: TimeInterval
+    /// How often every Omni handle's address is asked for again with its stored message (and an
+    /// account without one gets its handle); at every start too.
+    public var addressCheck: TimeInterval
     /// Statuses that mean the transfer failed (none is documented; every other is non-terminal).
     public var failedStatuses: [String]
 
@@ -68,13 +75,15 @@ public struct OmniConfiguration: Sendable {
         minDepositSats = Self.readAmount(section, "min_deposit_sats")
         requiredConfirmations = section.int("required_confirmations", default: 2, range: 1...1_000)
         confirmationTiers = Self.readTiers(section)
+        connectorConfigRefresh = Double(section.int("connector_config_refresh_s", default: 3_600, range: 10...604_800))
+        addressCheck = Double(section.int("address_check_s", default: 3_600, range: 10...604_800))
         failedStatuses = section.stringArray("failed_statuses", default: ["Failed"])
         section.finish()
     }
 
     /// The confirmations Omni waits for before an output of `amount` can be finalised.
     public func confirmations(for amount: Amount) -> Int {
-        confirmationTiers.first { amount <= $0.upTo }?.confirmations ?? requiredConfirmations
+        (confirmationTiers.first { amount < $0.upTo } ?? confirmationTiers.last)?.confirmations ?? requiredConfirmations
     }
 
     static func readAmount(_ section: ConfigSection, _ key: String) -> Amount? {
@@ -83,7 +92,7 @@ public struct OmniConfiguration: Sendable {
         return Amount(decimal: String(value))
     }
 
-    /// `confirmation_tiers = { "1000000" = 2, "100000000" = 6 }`: upper bound in sats → confirmations.
+    /// `confirmation_tiers = { "1000000" = 2, "100000000" = 6 }`: satoshi limit → confirmations.
     static func readTiers(_ section: ConfigSection) -> [(upTo: Amount, confirmations: Int)] {
         guard let table = section.table("confirmation_tiers") else { return [] }
         var tiers: [(upTo: Amount, confirmations: Int)] = []

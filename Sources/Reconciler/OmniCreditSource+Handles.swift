@@ -7,12 +7,13 @@ import WatchCore
 /// Omni deposit addresses: made from each account's DepositMsg through the API, stored with the
 /// message's exact bytes, and checked again at every start by sending the stored bytes back.
 extension OmniCreditSource {
-    /// Until every address has been made or reproduced once: each stored Omni handle is asked
-    /// for again with its stored message (a config or HTTP handle without one, with its
-    /// account's intents message), and each account without a handle gets one.
+    /// At start, and every `address_check_s` once every address was made or reproduced: each
+    /// stored Omni handle is asked for again with its stored message (a config or HTTP handle
+    /// without one, with its account's intents message), and each account without a handle gets one.
     public func refreshHandles() async {
-        guard let target, !stats.withLock({ $0.handlesChecked }) else { return }
+        guard let target else { return }
         let now = clock.now()
+        if let last = stats.withLock({ $0.handlesCheckedAt }), now.timeIntervalSince(last) < configuration.addressCheck { return }
         var allOK = true
         do {
             let stored = try await handles.omniHandles(chain: target.chain)
@@ -25,7 +26,7 @@ extension OmniCreditSource {
             allOK = false
             recordAddressError(key: "store", account: nil, "reading Omni handles: \(error)")
         }
-        stats.withLock { $0.handlesChecked = allOK }
+        if allOK { stats.withLock { $0.handlesCheckedAt = now } }
         await onHandlesChanged()
     }
 
@@ -43,13 +44,17 @@ extension OmniCreditSource {
             recordAddressError(key: key, account: h.account, "handle \(h.address): its stored deposit_msg is not a DepositMsg this service can send again byte for byte")
             return true  // nothing to retry
         }
+        if let account = h.account, message.intentsAccount != account {
+            refuse(h, key: key, "handle \(h.address): its DepositMsg credits \(message.intentsAccount ?? "no intents account"), not its account \(account)")
+            return true
+        }
         do {
             let given = try target.canonicalAddress(try await client.depositAddress(message))
             guard given == h.address else {
                 Counter(label: "unrip_omni_address_mismatches_total").increment()
-                recordAddressError(
-                    key: key, account: h.account,
-                    "handle \(h.address): Omni derives \(given) from its DepositMsg \(String(decoding: message.bytes, as: UTF8.self)); the handle is kept as it is, check the message")
+                refuse(
+                    h, key: key,
+                    "handle \(h.address): Omni derives \(given) from its DepositMsg \(String(decoding: message.bytes, as: UTF8.self)); the handle stays watched, no verifier credit is given to it; check the message")
                 logger.error("an Omni handle's DepositMsg does not give its address", metadata: ["handle": "\(h.address)", "omni": "\(given)"])
                 return true
             }
@@ -60,6 +65,12 @@ extension OmniCreditSource {
             recordAddressError(key: key, account: h.account, "get_user_deposit_address for handle \(h.address): \(error)")
             return false
         }
+    }
+
+    /// A stored handle whose message does not stand: an error, and no verifier credit for it.
+    func refuse(_ h: FundingRepository.OmniHandle, key: String, _ text: String) {
+        recordAddressError(key: key, account: h.account, text)
+        stats.withLock { $0.addresses[key]?.address = h.address; $0.addresses[key]?.reproduced = false }
     }
 
     /// Makes the Omni handle of `account`: its intents DepositMsg, the address Omni derives from
@@ -108,7 +119,7 @@ extension OmniCreditSource {
             "consecutive_errors": .int(Int64(s.consecutiveErrors)), "last_error": .optional(s.lastError),
             "last_poll_at": .optional(s.lastPollAt.map(Timestamp.string)), "healthy": .bool(s.consecutiveErrors < 3),
             "unknown_statuses": .object(s.unknownStatuses.mapValues { .int(Int64($0)) }),
-            "min_deposit_sats": .optional(configuration.minDepositSats?.description),
+            "min_deposit_sats": .optional(configuration.minDepositSats?.description), "connector_config": connectorState(s),
             "policy": ["no_record_s": .int(Int64(policy.noBridgeRecord)), "credit_budget_s": .int(Int64(policy.notCredited))],
             "awaiting_confirmations": .array(s.awaiting.keys.sorted().map { id in
                 ["observation_id": .int(Int64(id)), "confirmations": .int(Int64(s.awaiting[id]?.confirmations ?? 0)), "required": .int(Int64(s.awaiting[id]?.required ?? 0))]

@@ -14,6 +14,8 @@ import WatchCore
 public final class OmniCreditSource: CreditSource {
     public let configuration: OmniConfiguration
     let client: OmniBridgeClient
+    /// NEAR RPC (`[bridge] near_rpc_url`), to read the connector's `get_config`; nil: configured numbers only.
+    let near: NEARVerifierClient?
     let credits: CreditRepository
     let handles: FundingRepository
     /// The chain the Omni handles are watched on (nil when that chain is not enabled).
@@ -34,13 +36,24 @@ public final class OmniCreditSource: CreditSource {
         var lastPollAt: Date?
         /// Statuses outside the documented set, by text: stored raw, non-terminal.
         var unknownStatuses: [String: Int] = [:]
-        var handlesChecked = false
+        /// When every Omni address was last made or reproduced (checked again every `address_check_s`).
+        var handlesCheckedAt: Date?
         var addresses: [String: AddressStatus] = [:]
         /// Per observation: since when Omni answered "not indexed" with the confirmations met.
         var unindexedSince: [Int: Date] = [:]
-        /// Per observation: the last transfer Omni gave, for the transition's details.
+        /// Per observation: the last transfer Omni gave (without its raw JSON), for the
+        /// transition's details.
         var transfers: [Int: OmniTransfer] = [:]
+        /// Per observation: since when it has the confirmations Omni requires (the credit
+        /// budget counts from then), and when Omni was last asked about it (lookups rotate).
+        var enoughSince: [Int: Date] = [:]
+        var lastLookup: [Int: Date] = [:]
         var awaiting: [Int: (confirmations: Int, required: Int)] = [:]
+        /// The connector's `get_config`, when read; when it is next due; the last failure.
+        var connector: OmniConnectorConfig?
+        var connectorReadAt: Date?
+        var connectorNextRead: Date?
+        var connectorError: String?
     }
 
     /// One Omni handle's address check.
@@ -54,13 +67,15 @@ public final class OmniCreditSource: CreditSource {
     public var bridge: String { CreditBridge.omni }
     public var token: String { configuration.token }
     public var policy: CreditPolicy { configuration.policy }
-    public var minimum: Amount? { configuration.minDepositSats }
+    /// The connector's `min_deposit_amount` once read, else the configured one.
+    public var minimum: Amount? { stats.withLock { $0.connector?.minDepositAmount } ?? configuration.minDepositSats }
 
     public init(
-        configuration: OmniConfiguration, credits: CreditRepository, handles: FundingRepository, target: HandleChain?, logger: Logger,
-        clock: any WatchClock, onHandlesChanged: @escaping @Sendable () async -> Void
+        configuration: OmniConfiguration, credits: CreditRepository, handles: FundingRepository, target: HandleChain?, near: NEARVerifierClient?,
+        logger: Logger, clock: any WatchClock, onHandlesChanged: @escaping @Sendable () async -> Void
     ) {
         self.configuration = configuration
+        self.near = near
         client = OmniBridgeClient(baseURL: configuration.apiURL, timeout: configuration.timeout)
         self.credits = credits
         self.handles = handles
@@ -78,21 +93,37 @@ public final class OmniCreditSource: CreditSource {
         stats.withLock { $0.unindexedSince[o.id] }
     }
 
-    /// Required confirmations of `o` by its amount (configured tiers; the sources give no numbers).
+    public func mayBeCredited(_ o: CreditRepository.OpenObservation) -> Bool {
+        stats.withLock { s in !s.addresses.values.contains { $0.address == o.address && $0.reproduced == false } }
+    }
+
+    public func creditBudgetStart(_ o: CreditRepository.OpenObservation) -> Date? {
+        stats.withLock { $0.enoughSince[o.id] }
+    }
+
+    /// Required confirmations of `o` by its amount: the connector's tiers once read, else the
+    /// configured ones (the sources give no numbers).
     func required(_ o: CreditRepository.OpenObservation) -> Int {
-        configuration.confirmations(for: Amount(decimal: o.amount) ?? .zero)
+        let amount = Amount(decimal: o.amount) ?? .zero
+        return stats.withLock { $0.connector }?.confirmations(for: amount) ?? configuration.confirmations(for: amount)
     }
 
     public func poll(_ open: [CreditRepository.OpenObservation]) async -> Bool {
         let now = clock.now()
         let (last, failing) = stats.withLock { ($0.lastPollAt, $0.consecutiveErrors > 0) }
         if let last, now.timeIntervalSince(last) < configuration.pollInterval { return !failing }
-        let due = open.filter { o in
-            o.state != .seenUnconfirmed && !(o.depositStatus.map { OmniStatus($0).isDelivered || evidence(status: $0) == .failed } ?? false)
+        await readConnectorConfigIfDue(now: now)
+        let enough = open.filter { $0.confirmations >= required($0) }.map(\.id)
+        let lastLookup = stats.withLock { s in
+            for id in enough where s.enoughSince[id] == nil { s.enoughSince[id] = now }
+            return s.lastLookup
         }
+        // The least recently asked first: a flood of outputs cannot starve the others.
+        let due = open.filter(needsLookup).sorted { (lastLookup[$0.id] ?? .distantPast, $0.id) < (lastLookup[$1.id] ?? .distantPast, $1.id) }
         var ok = true
         var unknown: [String: Int] = [:]
         for o in due.prefix(configuration.maxLookupsPerRound) {
+            stats.withLock { $0.lastLookup[o.id] = now }
             if await !lookUp(o, now: now, unknown: &unknown) { ok = false }
         }
         let openIDs = Set(open.map(\.id))
@@ -101,11 +132,22 @@ public final class OmniCreditSource: CreditSource {
             s.lastPollAt = now
             s.unknownStatuses = unknown
             s.consecutiveErrors = ok ? 0 : s.consecutiveErrors + 1
-            s.unindexedSince = s.unindexedSince.filter { openIDs.contains($0.key) }
-            s.transfers = s.transfers.filter { openIDs.contains($0.key) }
-            s.awaiting = s.awaiting.filter { openIDs.contains($0.key) }
+            s.forget(allBut: openIDs)
         }
         return ok
+    }
+
+    /// Whether Omni may still say something that matters of `o`: confirmed, waiting for a record
+    /// or for credit (or stuck for lack of them), and not already finalised or failed at Omni.
+    func needsLookup(_ o: CreditRepository.OpenObservation) -> Bool {
+        let waiting: Bool
+        switch o.state {
+        case .seenConfirmed, .creditPending: waiting = true
+        case .failedOrStuck:
+            waiting = o.reason == FundingReason.noBridgeRecordWithinPolicy.description || o.reason == FundingReason.notCreditedWithinPolicy.description
+        case .seenUnconfirmed, .credited: waiting = false
+        }
+        return waiting && !(o.depositStatus.map { OmniStatus($0).isDelivered || evidence(status: $0) == .failed } ?? false)
     }
 
     /// Looks up one output; stores and links what Omni knows. False when Omni could not be read.
@@ -156,7 +198,9 @@ public final class OmniCreditSource: CreditSource {
             status: t.status?.description ?? "", raw: t.raw)
         try await credits.upsertDeposits([row])
         stats.withLock { s in
-            s.transfers[o.id] = t
+            var kept = t
+            kept.raw = .null  // stored with the deposit row; not held per observation
+            s.transfers[o.id] = kept
             s.unindexedSince[o.id] = nil
             s.awaiting[o.id] = nil
         }
@@ -182,17 +226,32 @@ public final class OmniCreditSource: CreditSource {
 
     /// What an operator can do for an output never finalised (reference/omni-bridge.md §3).
     public func refundPath(_ o: CreditRepository.OpenObservation) -> String {
-        Self.refundPath(connector: configuration.connector, txHash: o.txHash, vout: o.outputIndex, withRefundAddress: configuration.refundAddress != nil)
+        let withAddress = configuration.refundAddress != nil
+        let connector = stats.withLock { $0.connector }
+        // The contract's timelocks once read; else the defaults the SDK documents (2 and 14 days).
+        let timelock = (withAddress ? connector?.refundTimelock : connector?.unsafeRefundTimelock) ?? (withAddress ? 172_800 : 1_209_600)
+        return "refund of an output never finalised: request_refund(deposit_msg, refund_address, tx_bytes, vout=\(o.outputIndex), proof) on \(configuration.connector), "
+            + "then after the timelock (\(Self.duration(timelock)): \(withAddress ? "the DepositMsg names a refund_address" : "no refund_address in the DepositMsg")) "
+            + "execute_refund(\"\(o.txHash)@\(o.outputIndex)\"); a below-minimum output is kept as an unavailable UTXO and is likely not refundable"
     }
 
-    public static func refundPath(connector: String, txHash: String, vout: Int, withRefundAddress: Bool) -> String {
-        "refund of an output never finalised: request_refund(deposit_msg, refund_address, tx_bytes, vout=\(vout), proof) on \(connector), "
-            + "then after the timelock (\(withRefundAddress ? "2 days: the DepositMsg names a refund_address" : "14 days: no refund_address in the DepositMsg")) "
-            + "execute_refund(\"\(txHash)@\(vout)\"); a below-minimum output is kept as an unavailable UTXO and is likely not refundable"
+    static func duration(_ seconds: Int) -> String {
+        seconds % 86_400 == 0 ? "\(seconds / 86_400) days" : seconds % 3_600 == 0 ? "\(seconds / 3_600) hours" : "\(seconds) s"
     }
 
     public func health() -> PluginHealth {
         let s = stats.withLock { $0 }
         return s.consecutiveErrors >= 3 ? .unhealthy("Omni Bridge API unreachable or failing: \(s.lastError ?? "?")") : .healthy
+    }
+}
+
+extension OmniCreditSource.Stats {
+    /// Drops what is kept per observation for those no longer open.
+    mutating func forget(allBut open: Set<Int>) {
+        unindexedSince = unindexedSince.filter { open.contains($0.key) }
+        transfers = transfers.filter { open.contains($0.key) }
+        awaiting = awaiting.filter { open.contains($0.key) }
+        enoughSince = enoughSince.filter { open.contains($0.key) }
+        lastLookup = lastLookup.filter { open.contains($0.key) }
     }
 }

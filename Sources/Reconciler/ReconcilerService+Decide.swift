@@ -85,6 +85,7 @@ extension ReconcilerService {
         let pending = open.compactMap { o -> AllocatableObservation? in
             let status = evidence[o.id]?.status
             guard status != .credited, status != .completed, let amount = Amount(decimal: o.amount) else { return nil }
+            if let source = source(of: o), !source.mayBeCredited(o) { return nil }
             // Allocated by verifier token, not asset name: USDC on two chains is two tokens.
             guard let token = configuration.token(chain: o.chain, asset: o.asset, bridge: o.bridge) else { return nil }
             return AllocatableObservation(id: o.id, asset: token, amount: amount, firstSeenAt: o.firstSeenAt, account: o.account)
@@ -134,12 +135,16 @@ extension ReconcilerService {
         }
     }
 
-    /// When a confirmed transfer's no-record budget counts from: its state's start for POA; for
-    /// a credit source with no record yet, the moment the source says it may count (now while
-    /// it may not: short of the bridge's confirmations, or the bridge unreadable).
+    /// When a transfer's budget counts from: its state's start for POA; for a credit source's
+    /// transfer without a record, or credit pending, the moment the source says it may count
+    /// (now while it may not: short of the bridge's confirmations, or the bridge unreadable).
     func budgetStart(_ o: CreditRepository.OpenObservation, source: (any CreditSource)?, evidence: BridgeEvidence?, now: Date) -> Date {
-        guard let source, evidence == nil, o.state == .seenConfirmed else { return o.stateSince }
-        return source.recordBudgetStart(o).map { max($0, o.stateSince) } ?? now
+        guard let source else { return o.stateSince }
+        switch o.state {
+        case .seenConfirmed where evidence == nil: return source.recordBudgetStart(o).map { max($0, o.stateSince) } ?? now
+        case .creditPending: return source.creditBudgetStart(o).map { max($0, o.stateSince) } ?? now
+        default: return o.stateSince
+        }
     }
 
     func storeLink(_ link: CreditLink, observationID: Int, now: Date) async throws {

@@ -72,7 +72,8 @@ public final class ReconcilerService: PluginService {
     ) {
         self.configuration = configuration
         bridge = POABridgeClient(url: configuration.rpcURL, timeout: configuration.timeout)
-        verifier = configuration.nearRPCURL.map { NEARVerifierClient(url: $0, contract: configuration.verifierContract, timeout: configuration.timeout) }
+        let near = configuration.nearRPCURL.map { NEARVerifierClient(url: $0, contract: configuration.verifierContract, timeout: configuration.timeout) }
+        verifier = near
         self.credits = credits
         handles = FundingRepository(pool: credits.pool, observationsTopic: credits.observationsTopic, logger: logger)
         self.handleChains = handleChains
@@ -82,7 +83,7 @@ public final class ReconcilerService: PluginService {
         sources = configuration.omni.map { omni in
             [OmniCreditSource(
                 configuration: omni, credits: credits, handles: FundingRepository(pool: credits.pool, observationsTopic: credits.observationsTopic, logger: logger),
-                target: handleChains.first { $0.chain == omni.chain }, logger: logger, clock: clock, onHandlesChanged: onHandlesChanged)]
+                target: handleChains.first { $0.chain == omni.chain }, near: near, logger: logger, clock: clock, onHandlesChanged: onHandlesChanged)]
         } ?? []
     }
 

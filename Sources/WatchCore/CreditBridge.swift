@@ -20,9 +20,26 @@ public enum CreditBridge {
         if message != nil, bridge != omni {
             handle.problem("deposit_msg", nil, "only an Omni handle carries a DepositMsg; add bridge = \"omni\" or remove deposit_msg")
         }
-        if bridge == omni, account == nil, message == nil {
-            handle.problem("account", nil, "an Omni handle needs the intents account its DepositMsg credits: account = \"…\" (or its exact deposit_msg)")
+        if bridge == omni, account == nil {
+            handle.problem("account", nil, "an Omni handle needs the intents account its DepositMsg credits: account = \"…\"")
+        }
+        if bridge == omni, let message, let account, let why = messageProblem(message, account: account) {
+            handle.problem("deposit_msg", nil, why)
         }
         return (bridge == poa ? nil : bridge, bridge == omni ? message : nil)
+    }
+
+    /// Why an Omni handle's `deposit_msg` cannot be its account's, or nil: it must be the
+    /// DepositMsg JSON with a `recipient_id`, and its `safe_deposit.msg` must credit `account`
+    /// (verifier rises of that account are what credit the handle's deposits).
+    public static func messageProblem(_ message: String, account: String) -> String? {
+        guard let parsed = try? JSONValue.parse(Array(message.utf8)), parsed["recipient_id"]?.stringValue != nil else {
+            return "expected the exact DepositMsg JSON its address was derived from, e.g. {\"recipient_id\":\"intents.near\",\"safe_deposit\":{\"msg\":\"{\\\"receiver_id\\\":\\\"\(account)\\\"}\"}}"
+        }
+        guard let inner = parsed["safe_deposit"]?["msg"]?.stringValue else {
+            return "a DepositMsg without safe_deposit.msg credits no intents account; it must name \(account)"
+        }
+        let receiver = (try? JSONValue.parse(Array(inner.utf8)))?["receiver_id"]?.stringValue ?? inner
+        return receiver == account ? nil : "its safe_deposit.msg credits \(Excerpt.of(receiver, limit: 80)), not the handle's account \(account)"
     }
 }

@@ -9,6 +9,8 @@ import WatchCore
 public final class NEARRPCDouble: Sendable {
     let balances = Mutex<[String: [String: String]]>([:])  // account → token → units
     let height = Mutex(100)
+    /// (contract, method) → the JSON a view call returns (`get_config` of the BTC connector).
+    let views = Mutex<[String: JSONValue]>([:])
     public let port: Int
     let server = Mutex<DoubleHTTPServer?>(nil)
 
@@ -33,6 +35,13 @@ public final class NEARRPCDouble: Sendable {
         height.withLock { $0 += 1 }
     }
 
+    public func stop() { server.withLock { $0 }?.stop() }
+
+    /// What the view `method` of `contract` returns from now on.
+    public func setView(contract: String, method: String, _ value: JSONValue) {
+        views.withLock { $0["\(contract)|\(method)"] = value }
+    }
+
     func reply(_ fields: [String: JSONValue]) -> Response {
         Response(status: .ok, headers: [.contentType: "application/json"], body: .init(byteBuffer: ByteBuffer(string: JSONValue.object(fields).serialized())))
     }
@@ -44,6 +53,12 @@ public final class NEARRPCDouble: Sendable {
     func handle(_ body: Data) -> Response {
         let request = JSONValue.requestObject(body) ?? [:]
         let id = JSONValue.scalar(request["id"] ?? NSNull())
+        if let params = request["params"] as? [String: Any], let method = params["method_name"] as? String, method != "mt_batch_balance_of",
+            let contract = params["account_id"] as? String
+        {
+            guard let value = views.withLock({ $0["\(contract)|\(method)"] }) else { return error(id, "HANDLER_ERROR", "METHOD_NOT_FOUND") }
+            return result(id, value)
+        }
         guard request["method"] as? String == "query", let params = request["params"] as? [String: Any],
             params["request_type"] as? String == "call_function", params["method_name"] as? String == "mt_batch_balance_of",
             let argsText = params["args_base64"] as? String, let argsData = Data(base64Encoded: argsText),
@@ -52,11 +67,15 @@ public final class NEARRPCDouble: Sendable {
         else { return error(id, "REQUEST_VALIDATION_ERROR", "PARSE_ERROR") }
         let held = balances.withLock { $0[account] }
         guard let held else { return error(id, "HANDLER_ERROR", "UNKNOWN_ACCOUNT") }
-        let value = JSONValue.array(tokens.map { .string(held[$0] ?? "0") }).serialized()
+        return result(id, .array(tokens.map { .string(held[$0] ?? "0") }))
+    }
+
+    /// A `call_function` answer: the return value's JSON bytes, with the block it was read at.
+    func result(_ id: JSONValue, _ value: JSONValue) -> Response {
         let h = height.withLock { $0 }
         return reply([
             "jsonrpc": "2.0", "id": id,
-            "result": ["result": .array(Array(value.utf8).map { .int(Int64($0)) }), "logs": [], "block_height": .int(Int64(h)), "block_hash": "7Xq3double"],
+            "result": ["result": .array(Array(value.serialized().utf8).map { .int(Int64($0)) }), "logs": [], "block_height": .int(Int64(h)), "block_hash": "7Xq3double"],
         ])
     }
 }

@@ -73,6 +73,13 @@ import WatchTesting
         #expect(try await world.observation(txOmni)?.state == "CREDITED")
         #expect(try await world.observation(txOmni)?.verifierSnapshotId == "s-2")
         #expect(try await world.observation(txPOA)?.verifierSnapshotId == "s-1")
+        #expect(!world.poa.notifications.contains { "\($0)".contains(txOmni) }, "POA's notify_deposit is not told of an Omni deposit")
+
+        // A new POA deposit address of the same account rotates POA's handle, never Omni's.
+        let poaGiven = FundingHandle(chain: "bitcoin", network: "regtest", asset: "BTC", address: "bcrt1qpoagiven", source: "bridge", account: "a.near")
+        let change = try await world.repository.recordBridgeAddress(poaGiven, account: "a.near", at: world.clock.now(), alertFor: 60)
+        #expect(change == .rotated(from: OmniWorld.poaAddress))
+        #expect(try await world.repository.omniHandles(chain: "bitcoin").map(\.address) == [omniAddress], "the Omni handle stays active")
     }
 
     @Test func aDepositShortOfOmnisConfirmationsIsWaitingNotStuck() async throws {
@@ -100,6 +107,27 @@ import WatchTesting
         #expect(try await world.observation(tx)?.reason == "no_bridge_record_within_policy")
         let refund = try await world.lastDetails(tx)?["refund"]?.stringValue ?? ""
         #expect(refund.contains("execute_refund(\"\(tx)@0\")"), "\(refund)")
+    }
+
+    @Test func creditPendingBeforeOmnisConfirmationsIsNotStuckEither() async throws {
+        var world = try await OmniWorld.start(["required_confirmations": 6, "credit_budget_s": 600])
+        defer { world.stop() }
+        await world.round()
+        let tx = String(repeating: "c7", count: 32)
+        try await world.pay(tx, [(try await world.omniAddress(), 80_000)], depth: 2)
+        world.omni.addTransfer(txHash: tx, vout: 0, amount: "80000", statuses: ["Initialised"])
+        await world.round()
+        #expect(try await world.observation(tx)?.state == "CREDIT_PENDING", "Omni indexes an output before it finalises it")
+        for _ in 0..<6 {
+            world.clock.advance(by: 1_800)
+            await world.round()
+        }
+        #expect(try await world.observation(tx)?.state == "CREDIT_PENDING", "3 hours, still short of 6 confirmations: waiting")
+        try await world.mine(4)
+        await world.round()
+        world.clock.advance(by: 601)
+        await world.round()
+        #expect(try await world.observation(tx)?.reason == "not_credited_within_policy", "six deep and no credit within credit_budget_s")
     }
 
     @Test func anOutputBelowOmnisMinimumIsStuckAtOnce() async throws {
@@ -160,6 +188,37 @@ import WatchTesting
         #expect(alert?["refund"]?.contains("request_refund") == true)
     }
 
+    @Test func theConnectorsOwnMinimumAndTiersTakeThePlaceOfTheConfiguredOnes() async throws {
+        let near = try await NEARRPCDouble.start()
+        near.setView(contract: "btc-connector.bridge.near", method: "get_config", [
+            "min_deposit_amount": "20000", "confirmations_strategy": ["1000000": 3, "100000000": 6], "confirmations_delta": 1,
+            "refund_timelock_sec": 172_800, "unsafe_refund_timelock_sec": 604_800, "chain": "BitcoinMainnet",
+        ])
+        var world = try await OmniWorld.start(["min_deposit_sats": 10_000, "required_confirmations": 2], near: near)
+        defer { world.stop() }
+        await world.round()
+        let address = try await world.omniAddress()
+        let (small, large) = (String(repeating: "5a", count: 32), String(repeating: "1b", count: 32))
+        try await world.pay(small, [(address, 15_000)], depth: 2)
+        try await world.pay(large, [(address, 5_000_000)], depth: 2)
+        await world.round()
+        #expect(try await world.observation(small)?.reason == "below_minimum_deposit", "the contract's 20,000, not the configured 10,000")
+        #expect(try await world.lastDetails(small)?["min_deposit_amount"] == "20000")
+        let awaiting = await world.omniState()?["awaiting_confirmations"]?.arrayValue?.first
+        #expect(awaiting?["required"] == 6, "5,000,000 sats is above the 1,000,000 limit: the 100,000,000 tier")
+        let connector = await world.omniState()?["connector_config"]
+        #expect(connector?["source"] == "contract")
+        #expect(connector?["read"]?["min_deposit_amount"] == "20000")
+        // The contract's 7-day timelock for a DepositMsg without a refund address names the refund.
+        world.clock.advance(by: 8_000)
+        try await world.mine(4)
+        await world.round()
+        world.clock.advance(by: 7_201)
+        await world.round()
+        #expect(try await world.observation(large)?.reason == "no_bridge_record_within_policy")
+        #expect(try await world.lastDetails(large)?["refund"]?.stringValue?.contains("7 days") == true)
+    }
+
     @Test func omniDownForAWhileRaisesNoFalseStuckAndRecovers() async throws {
         var world = try await OmniWorld.start(["no_record_s": 3_600])
         defer { world.stop() }
@@ -200,7 +259,7 @@ import WatchTesting
         #expect(stored.depositMessage == #"{"recipient_id":"intents.near","safe_deposit":{"msg":"{\"receiver_id\":\"a.near\"}"},"refund_address":"bcrt1qrefundaddress"}"#)
 
         // A restart: a new process (fresh state) asks Omni again with the stored bytes.
-        world.service = try OmniWorld.makeService(db: world.db, poa: world.poa, omni: world.omni, clock: world.clock, world.omniSettings)
+        world.service = try OmniWorld.makeService(db: world.db, poa: world.poa, omni: world.omni, clock: world.clock, world.omniSettings, near: world.near)
         let before = world.omni.requests("deposit_address")
         await world.round()
         #expect(world.omni.requests("deposit_address") == before + 1)
@@ -213,11 +272,18 @@ import WatchTesting
         try await world.db.pool.withConnection { conn in
             _ = try conn.query("UPDATE funding_handles SET deposit_msg = replace(deposit_msg, 'a.near', 'z.near') WHERE bridge = 'omni'")
         }
-        world.service = try OmniWorld.makeService(db: world.db, poa: world.poa, omni: world.omni, clock: world.clock, world.omniSettings)
+        world.service = try OmniWorld.makeService(db: world.db, poa: world.poa, omni: world.omni, clock: world.clock, world.omniSettings, near: world.near)
         await world.round()
         let refused = await world.omniState()?["deposit_addresses"]?.arrayValue?.first
         #expect(refused?["reproduced"] != true)
-        #expect(refused?["last_error"]?.stringValue?.contains("Omni derives") == true, "\(String(describing: refused))")
+        #expect(refused?["last_error"]?.stringValue?.contains("credits z.near, not its account a.near") == true, "\(String(describing: refused))")
         #expect(try await world.omniAddress() == address)
+        // Its deposits stay watched, but a verifier rise of the account is not given to them.
+        let tx = String(repeating: "7c", count: 32)
+        try await world.pay(tx, [(address, 30_000)])
+        try await world.snapshot("r-0", hours: -24, [OmniWorld.nbtc: 0])
+        try await world.snapshot("r-1", hours: 1, [OmniWorld.nbtc: 30_000])
+        await world.round()
+        #expect(try await world.observation(tx)?.state == "SEEN_CONFIRMED")
     }
 }

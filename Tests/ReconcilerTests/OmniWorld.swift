@@ -23,8 +23,10 @@ struct OmniWorld {
     var service: ReconcilerService
     var chain = ScriptedChain(asset: "BTC")
     let omniSettings: [String: ConfigValue]
+    /// NEAR RPC (the connector's `get_config`), when the scenario reads it.
+    let near: NEARRPCDouble?
 
-    static func start(_ omniSettings: [String: ConfigValue] = [:]) async throws -> OmniWorld {
+    static func start(_ omniSettings: [String: ConfigValue] = [:], near: NEARRPCDouble? = nil) async throws -> OmniWorld {
         let db = try await TestDatabase.create()
         let poa = try await POABridgeDouble.start()
         let omni = try await OmniAPIDouble.start(addressFor: { "bcrt1qomni" + $0.prefix(16) })
@@ -35,23 +37,26 @@ struct OmniWorld {
         ])
         let pipeline = try await ChainPipeline.restore(
             adapter: "bitcoin", chain: "bitcoin", network: "regtest", policy: ChainPolicy(confirmations: 2), store: repository, clock: clock)
-        let service = try makeService(db: db, poa: poa, omni: omni, clock: clock, omniSettings)
-        let world = OmniWorld(db: db, poa: poa, omni: omni, clock: clock, repository: repository, pipeline: pipeline, service: service, omniSettings: omniSettings)
+        let service = try makeService(db: db, poa: poa, omni: omni, clock: clock, omniSettings, near: near)
+        let world = OmniWorld(
+            db: db, poa: poa, omni: omni, clock: clock, repository: repository, pipeline: pipeline, service: service, omniSettings: omniSettings, near: near)
         try await world.pipeline.submit([world.chain.genesisReport])
         return world
     }
 
     /// A reconciler as a fresh process would build it (nothing carried over but the database).
-    static func makeService(db: TestDatabase, poa: POABridgeDouble, omni: OmniAPIDouble, clock: TestClock, _ omniSettings: [String: ConfigValue]) throws -> ReconcilerService {
+    static func makeService(
+        db: TestDatabase, poa: POABridgeDouble, omni: OmniAPIDouble, clock: TestClock, _ omniSettings: [String: ConfigValue], near: NEARRPCDouble? = nil
+    ) throws -> ReconcilerService {
         let problems = ConfigProblems()
         var omniTable: [String: ConfigValue] = ["api_url": .string(omni.url), "accounts": .array([.string("a.near")]), "poll_interval_ms": 1_000]
         omniTable.merge(omniSettings) { _, new in new }
-        let section = ConfigSection(
-            path: "bridge",
-            table: [
-                "rpc_url": .string(poa.url), "accounts": .array([.string("a.near")]), "chains": .table(["bitcoin": "btc:mainnet"]),
-                "tokens": .table(["BTC": .string(poaToken)]), "omni": .table(omniTable),
-            ], problems: problems)
+        var bridge: [String: ConfigValue] = [
+            "rpc_url": .string(poa.url), "accounts": .array([.string("a.near")]), "chains": .table(["bitcoin": "btc:mainnet"]),
+            "tokens": .table(["BTC": .string(poaToken)]), "omni": .table(omniTable), "notify_deposit": true,
+        ]
+        if let near { bridge["near_rpc_url"] = .string(near.url) }
+        let section = ConfigSection(path: "bridge", table: bridge, problems: problems)
         let configuration = ReconcilerConfiguration(section: section)
         try #require(problems.all.isEmpty, "\(problems.all)")
         return ReconcilerService(
@@ -68,6 +73,7 @@ struct OmniWorld {
     func stop() {
         poa.stop()
         omni.stop()
+        near?.stop()
     }
 
     /// The Omni deposit address of `a.near`, as the reconciler stored it.

@@ -65,10 +65,14 @@ public final class OmniCreditSource: CreditSource {
     }
 
     public var bridge: String { CreditBridge.omni }
-    public var token: String { configuration.token }
+    /// Each Omni record is one output: the source links it itself.
+    public var linksByMatcher: Bool { false }
     public var policy: CreditPolicy { configuration.policy }
+    public func token(for o: CreditRepository.OpenObservation) -> String? { configuration.token }
     /// The connector's `min_deposit_amount` once read, else the configured one.
-    public var minimum: Amount? { stats.withLock { $0.connector?.minDepositAmount } ?? configuration.minDepositSats }
+    public func minimum(for o: CreditRepository.OpenObservation) -> Amount? {
+        stats.withLock { $0.connector?.minDepositAmount } ?? configuration.minDepositSats
+    }
 
     public init(
         configuration: OmniConfiguration, credits: CreditRepository, handles: FundingRepository, target: HandleChain?, near: NEARVerifierClient?,
@@ -85,7 +89,7 @@ public final class OmniCreditSource: CreditSource {
         self.onHandlesChanged = onHandlesChanged
     }
 
-    public func evidence(status: String) -> BridgeEvidence.Status {
+    public func evidence(status: String) -> BridgeEvidence.Status? {
         configuration.failedStatuses.contains(status) ? .failed : .pending
     }
 

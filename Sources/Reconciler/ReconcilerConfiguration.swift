@@ -123,11 +123,4 @@ public struct ReconcilerConfiguration: Sendable {
     public var reconciledChains: [String] {
         Array(Set(chains.keys).union(omni.map { [$0.chain] } ?? [])).sorted()
     }
-
-    /// The verifier token an observation is credited as: its bridge's (Omni's nBTC for a
-    /// handle of `bridge = "omni"`), else POA's token of its asset on its chain.
-    public func token(chain: String, asset: String, bridge: String?) -> String? {
-        if bridge == CreditBridge.omni { return omni?.token }
-        return token(chain: chain, asset: asset)
-    }
 }

@@ -24,7 +24,7 @@ extension ReconcilerService {
         // A link to a deposit whose status is unknown: stored raw, and nothing changes, so such an
         // observation takes no part in the round (its deposit is linked, not free, in any case).
         let open = try await credits.openObservations(chains: configuration.reconciledChains).filter {
-            ($0.bridge == nil || $0.bridge == CreditBridge.poa || source(of: $0) != nil) && ($0.depositID == nil || status(of: $0) != nil)
+            source(of: $0) != nil && ($0.depositID == nil || status(of: $0) != nil)
         }
         guard let oldest = open.map(\.firstSeenAt).min() else {
             stats.withLock { $0.unmatchedDeposits = 0 }
@@ -49,23 +49,19 @@ extension ReconcilerService {
             evidence[a.observationID, default: Evidence()].snapshotID = a.snapshotID
             evidence[a.observationID]?.verifierAccount = a.account
         }
-        let minimums = bookkeeping.withLock { $0.minimums }
         for o in open {
-            let minimum = source(of: o).map(\.minimum) ?? configuration.token(chain: o.chain, asset: o.asset).flatMap { minimums[$0] }
-            try await decide(o, evidence[o.id] ?? Evidence(), minimum: minimum, now: now)
+            try await decide(o, evidence[o.id] ?? Evidence(), minimum: source(of: o)?.minimum(for: o), now: now)
         }
     }
 
-    /// How the linked deposit's stored status weighs, by the observation's bridge: POA's four
-    /// statuses (any other is unknown: nil, nothing changes), a credit source's own reading.
+    /// How the linked deposit's stored status weighs, by the observation's bridge (POA: its four
+    /// statuses, any other unknown: nil, nothing changes).
     func status(of o: CreditRepository.OpenObservation) -> BridgeEvidence.Status? {
-        guard let text = o.depositStatus else { return nil }
-        if let source = source(of: o) { return source.evidence(status: text) }
-        return BridgeEvidence.Status(rawValue: text)
+        o.depositStatus.flatMap { source(of: o)?.evidence(status: $0) }
     }
 
     func matchable(_ o: CreditRepository.OpenObservation) -> MatchableObservation? {
-        guard source(of: o) == nil else { return nil }  // another bridge's transfer: linked by its own source
+        guard source(of: o)?.linksByMatcher == true else { return nil }  // a bridge whose source links its records itself
         guard let chain = configuration.chains[o.chain], let amount = Amount(decimal: o.amount) else { return nil }
         return MatchableObservation(
             id: o.id, bridgeChain: chain, address: o.address, asset: o.asset, amount: amount, txHash: o.txHash,
@@ -85,9 +81,10 @@ extension ReconcilerService {
         let pending = open.compactMap { o -> AllocatableObservation? in
             let status = evidence[o.id]?.status
             guard status != .credited, status != .completed, let amount = Amount(decimal: o.amount) else { return nil }
-            if let source = source(of: o), !source.mayBeCredited(o) { return nil }
-            // Allocated by verifier token, not asset name: USDC on two chains is two tokens.
-            guard let token = configuration.token(chain: o.chain, asset: o.asset, bridge: o.bridge) else { return nil }
+            guard let source = source(of: o), source.mayBeCredited(o) else { return nil }
+            // Allocated by verifier token, not asset name: USDC on two chains is two tokens, BTC
+            // through POA and through Omni too.
+            guard let token = source.token(for: o) else { return nil }
             return AllocatableObservation(id: o.id, asset: token, amount: amount, firstSeenAt: o.firstSeenAt, account: o.account)
         }
         guard !pending.isEmpty else { return [] }
@@ -114,13 +111,13 @@ extension ReconcilerService {
         if case .credited(.verifierSnapshot) = target { match = CreditMatch.verifierDelta.rawValue }
         var details: JSONValue? = target.reason == .belowMinimumDeposit ? ["min_deposit_amount": .string(below?.description ?? "")] : nil
         if case .credited(.verifierSnapshot) = target { details = Self.accountDetails(handle: o.account, verifier: e.verifierAccount) }
-        if let source, case .object(let own) = details ?? [:] {
-            details = .object(own.merging(source.details(o, to: target)) { first, _ in first })
+        if let bridgeDetails = source?.details(o, to: target), !bridgeDetails.isEmpty {
+            details = .object((details?.objectValue ?? [:]).merging(bridgeDetails) { first, _ in first })
         }
         let applied = try await credits.transition(
             observationID: o.id, to: target, kind: Self.kind(of: target), depositID: e.depositID, nearTxHash: e.nearTxHash,
             snapshotID: e.snapshotID, match: match, details: details,
-            verifierToken: e.snapshotID.flatMap { _ in configuration.token(chain: o.chain, asset: o.asset, bridge: o.bridge) }, at: now)
+            verifierToken: e.snapshotID.flatMap { _ in source?.token(for: o) }, at: now)
         if applied {
             stats.withLock {
                 $0.transitions[target.state.rawValue, default: 0] += 1

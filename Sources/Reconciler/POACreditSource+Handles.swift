@@ -4,9 +4,9 @@ import Metrics
 import PostgresStore
 import WatchCore
 
-/// The periodic bridge reads besides `recent_deposits`: deposit addresses (the handles),
+/// POA's periodic reads besides `recent_deposits`: deposit addresses (the handles),
 /// `supported_tokens` (the minimums), and `notify_deposit`.
-extension ReconcilerService {
+extension POACreditSource {
     /// Asks `deposit_address` for every (account, enabled chain) when due; a new address becomes
     /// a handle, a changed one rotates it. The adapters' watch sets are reloaded after each
     /// refresh (retired handles also age out of them). A failed refresh is retried next round.
@@ -29,7 +29,7 @@ extension ReconcilerService {
     func refreshHandle(account: String, _ target: HandleChain, bridgeChain: String, asset: String, now: Date) async -> Bool {
         let key = "\(account)|\(target.chain)"
         do {
-            let given = try await bridge.depositAddress(account: account, chain: bridgeChain)
+            let given = try await client.depositAddress(account: account, chain: bridgeChain)
             let address: String
             do {
                 address = try target.canonicalAddress(given)
@@ -57,11 +57,8 @@ extension ReconcilerService {
             return true
         } catch {
             let text = Excerpt.of("deposit_address \(account) \(bridgeChain): \(error)")
-            stats.withLock {
-                $0.errors += 1
-                $0.lastError = text
-                $0.handleStatus[key, default: HandleStatus()].lastError = text
-            }
+            recordError(text)
+            stats.withLock { $0.handleStatus[key, default: HandleStatus()].lastError = text }
             Counter(label: "unrip_bridge_errors_total").increment()
             logger.warning("deposit address refresh failed; retried next round", metadata: ["account": "\(account)", "chain": "\(target.chain)", "error": "\(text)"])
             return false
@@ -77,7 +74,7 @@ extension ReconcilerService {
         let now = clock.now()
         if let last = bookkeeping.withLock({ $0.tokensRefreshedAt }), now.timeIntervalSince(last) < configuration.supportedTokensRefresh { return }
         do {
-            let tokens = try await bridge.supportedTokens(chains: Array(Set(configuration.chains.values)).sorted())
+            let tokens = try await client.supportedTokens(chains: Array(Set(configuration.chains.values)).sorted())
             let minimums = Dictionary(tokens.compactMap { t in t.minDepositAmount.map { (t.tokenID, $0) } }, uniquingKeysWith: { first, _ in first })
             bookkeeping.withLock {
                 $0.minimums = minimums
@@ -108,7 +105,7 @@ extension ReconcilerService {
             let key = "\(u.chain)|\(u.txHash)|\(u.address)"
             if let backoff = bookkeeping.withLock({ $0.notifyBackoff[key] }), backoff.next > now { continue }
             do {
-                try await bridge.notifyDeposit(chain: bridgeChain, depositAddress: u.address, txHash: u.txHash, account: nil)
+                try await client.notifyDeposit(chain: bridgeChain, depositAddress: u.address, txHash: u.txHash, account: nil)
                 try await credits.markNotified(u.observationIDs, at: now)
                 bookkeeping.withLock { _ = $0.notifyBackoff.removeValue(forKey: key) }
                 stats.withLock { $0.notified += 1 }

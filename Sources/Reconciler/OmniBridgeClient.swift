@@ -101,6 +101,7 @@ public final class OmniBridgeClient: Sendable {
             throw Failure(description: "transfer/status \(txHash):\(vout): expected {\"statuses\": […]}, got \(Excerpt.of(String(decoding: body, as: UTF8.self)))")
         }
         guard let last = statuses.last?.stringValue else { return .notIndexed }
+        try Self.checkStatus(last, "transfer/status \(txHash):\(vout)")
         return .known(OmniStatus(last))
     }
 
@@ -111,10 +112,19 @@ public final class OmniBridgeClient: Sendable {
             throw Failure(description: "transfers/transfer \(txHash):\(vout): expected {\"transfers\": […]}, got \(Excerpt.of(String(decoding: body, as: UTF8.self)))")
         }
         guard let t = transfers.first else { return nil }
+        if let status = t["status"]?.stringValue { try Self.checkStatus(status, "transfers/transfer \(txHash):\(vout)") }
         return OmniTransfer(
             txHash: txHash, vout: vout, status: t["status"]?.stringValue.map(OmniStatus.init),
             amount: Self.amount(t["amount"]), fee: Self.amount(t["fee"]), recipient: t["recipient"]?.stringValue,
             nearTxHash: t["finalised"]?["transaction_hash"]?.stringValue, raw: t)
+    }
+
+    /// A status is a short word (`Initialised`, `FinalisedOnNear`, …): one over 64 bytes, or
+    /// with control characters, is refused, not stored, counted or logged as a status.
+    static func checkStatus(_ status: String, _ call: String) throws {
+        guard status.utf8.count <= 64, !status.unicodeScalars.contains(where: { $0.properties.generalCategory == .control }) else {
+            throw Failure(description: "\(call): status \(Excerpt.of(status, limit: 80)) is not a status word (at most 64 bytes, no control characters)")
+        }
     }
 
     /// `utxo_chain=Btc&utxo_tx_hash=…&utxo_vout=…`; the txid must be 64 hex digits, the vout ≥ 0.

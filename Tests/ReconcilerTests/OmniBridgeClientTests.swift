@@ -72,5 +72,11 @@ import WatchTesting
         let before = api.requests("status")
         await #expect(throws: OmniBridgeClient.Failure.self) { try await client.status(txHash: "abc", vout: 0) }
         #expect(api.requests("status") == before)
+        // A status that is no status word (a page of text, a NUL) is refused, not kept as one.
+        let tx = String(repeating: "ef", count: 32)
+        api.addTransfer(txHash: tx, vout: 0, amount: "1000", statuses: [String(repeating: "Finalised", count: 40)])
+        await #expect { try await client.transfer(txHash: tx, vout: 0) } throws: { "\($0)".contains("is not a status word") }
+        api.advance(txHash: tx, vout: 0, to: "Initialised\u{0}")
+        await #expect { try await client.status(txHash: tx, vout: 0) } throws: { "\($0)".contains("is not a status word") }
     }
 }

@@ -237,7 +237,7 @@ let package = Package(
         ),
         .testTarget(
             name: "WatchHostTests", dependencies: ["WatchHost", "UnripAdapters", "WatchCore", "WatchTesting", "EVMTesting", "PostgresStore", "Reconciler"]),
-        .testTarget(name: "EndToEndTests", dependencies: ["WatchCore", "WatchTesting", "EVMTesting", "BitcoinTesting", "PostgresStore", "JSONRPCClient", "KafkaBus"]),
+        .testTarget(name: "EndToEndTests", dependencies: ["WatchCore", "WatchTesting", "EVMTesting", "BitcoinTesting", "BitcoinPlugin", "PostgresStore", "JSONRPCClient", "KafkaBus"]),
         .testTarget(name: "ReconcilerTests", dependencies: ["Reconciler", "WatchCore", "WatchTesting", "PostgresStore", "JSONRPCClient", "Alerting"]),
         .testTarget(
             name: "KafkaBusTests",

@@ -62,7 +62,11 @@ import WatchTesting
             address = await BridgeHandlesDrillTests.handles(port).first { $0["bridge"] == "omni" }?["address"]?.stringValue ?? ""
             return !address.isEmpty
         }, "\(host.log.suffix(2000))")
-        let script = try #require(scripts.withLock { $0[address] })
+        guard let script = scripts.withLock({ $0[address] }) else {
+            _ = await host.terminate()
+            Issue.record("no Omni address was made: \(host.log.suffix(2000))")
+            return
+        }
         #expect(await waitUntil(.seconds(30)) { await BridgeHandlesDrillTests.json(port, "/plugins/bitcoin/state")?["plugin"]?["cursor_height"] == .int(Int64(double.tip.height)) })
         let paid = double.pay(script: script, sats: 150_000, change: 500).txid
         #expect(await waitUntil(.seconds(30)) { await BridgeHandlesDrillTests.observation(port, tx: paid) != nil }, "\(host.log.suffix(2000))")
@@ -86,5 +90,6 @@ import WatchTesting
         #expect(events.contains { $0.contains("\"utxo_output\"") && $0.contains(paid) })
         let (status, output) = try await EventSchemaValidator.validate(documents: events)
         #expect(status == 0, "\(output)")
+        #expect(await host.terminate() == 0, "\(host.log.suffix(1500))")
     }
 }

@@ -101,7 +101,7 @@ public struct AlertStore: Sendable {
         let columns = """
             o.id, o.chain, o.network, o.asset, o.address, o.tx_hash, o.output_index, o.amount::text AS amount,
             o.state, o.reason, EXTRACT(EPOCH FROM o.state_since)::float8 AS entered_at,
-            (SELECT h.bridge FROM funding_handles h WHERE h.chain = o.chain AND h.network = o.network AND h.address = o.address AND h.asset = o.asset) AS bridge,
+            \(CreditRepository.handleColumn("bridge", "o")) AS bridge,
             CASE WHEN o.state = 'FAILED_OR_STUCK' THEN (SELECT e.details->>'refund' FROM funding_observation_events e
                 WHERE e.observation_id = o.id AND e.details ? 'refund' ORDER BY e.id DESC LIMIT 1) END AS refund
             """

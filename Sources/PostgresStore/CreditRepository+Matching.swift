@@ -114,7 +114,7 @@ extension CreditRepository {
     static func handleAccount(_ o: String) -> String { handleColumn("account_id", o) }
 
     /// One column of an observation's handle (alias `o`), by the handle's key.
-    static func handleColumn(_ column: String, _ o: String) -> String {
+    public static func handleColumn(_ column: String, _ o: String) -> String {
         """
         (SELECT h.\(column) FROM funding_handles h
          WHERE h.chain = \(o).chain AND h.network = \(o).network AND h.address = \(o).address AND h.asset = \(o).asset)

@@ -35,7 +35,7 @@ extension FundingRepository {
             try Self.appendEvent(
                 conn: conn, observationID: id, kind: "manual_stuck", state: .failedOrStuck, previous: previous,
                 reason: reason.description, ids: (nil, nil, nil), at: atText, topic: topic)
-            guard let after = try conn.query("SELECT \(Self.columnsWithAccount) FROM funding_observations WHERE id = $1", [String(id)]).first
+            guard let after = try conn.query("SELECT \(Self.columnsWithAccount) FROM \(Self.withLinkedDeposit) WHERE id = $1", [String(id)]).first
             else { throw PostgresError.unexpectedResult("observation \(id) vanished") }
             return .marked(ObservationRecord(row: after))
         }

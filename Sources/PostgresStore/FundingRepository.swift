@@ -28,13 +28,19 @@ public struct FundingRepository: ChainStateStore {
         to_char(updated_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"') AS updated_at
         """
 
-    /// `columns` and the intents account of the observation's handle (for what a person reads).
+    /// `columns` and the intents account of the observation's handle (for what a person reads),
+    /// its bridge, and what its linked bridge record says; read from `withLinkedDeposit`.
     static let columnsWithAccount = columns + ", " + CreditRepository.handleAccount("funding_observations") + " AS account_id, "
         + "COALESCE(" + CreditRepository.handleColumn("bridge", "funding_observations") + ", 'poa') AS handle_bridge, "
-        + "(SELECT d.status FROM bridge_deposits d WHERE d.deposit_id = funding_observations.bridge_deposit_id ORDER BY d.id LIMIT 1) AS bridge_status, "
-        + "(SELECT d.amount::text FROM bridge_deposits d WHERE d.deposit_id = funding_observations.bridge_deposit_id ORDER BY d.id LIMIT 1) AS bridge_amount, "
-        + "(SELECT COALESCE(d.raw->>'fee', d.raw->'utxo_meta'->>'protocol_fee') FROM bridge_deposits d "
-        + "WHERE d.deposit_id = funding_observations.bridge_deposit_id ORDER BY d.id LIMIT 1) AS bridge_fee"
+        + "linked.bridge_status, linked.bridge_amount, linked.bridge_fee"
+
+    /// Observations with their linked bridge record, looked up once per row.
+    static let withLinkedDeposit = """
+        funding_observations LEFT JOIN LATERAL (
+            SELECT d.status AS bridge_status, d.amount::text AS bridge_amount,
+                COALESCE(d.raw->>'fee', d.raw->'utxo_meta'->>'protocol_fee') AS bridge_fee
+            FROM bridge_deposits d WHERE d.deposit_id = funding_observations.bridge_deposit_id ORDER BY d.id LIMIT 1) linked ON TRUE
+        """
 
     // MARK: - Handles
 
@@ -102,7 +108,7 @@ public struct FundingRepository: ChainStateStore {
         try await pool.withConnection { conn in
             try conn.query(
                 """
-                SELECT \(Self.columnsWithAccount) FROM funding_observations
+                SELECT \(Self.columnsWithAccount) FROM \(Self.withLinkedDeposit)
                 WHERE ($1::text IS NULL OR chain = $1) AND ($2::text IS NULL OR address = $2)
                   AND ($3::text IS NULL OR state = $3)
                 ORDER BY updated_at DESC, id DESC LIMIT $4
@@ -113,7 +119,7 @@ public struct FundingRepository: ChainStateStore {
 
     public func observation(id: Int) async throws -> ObservationRecord? {
         try await pool.withConnection { conn in
-            try conn.query("SELECT \(Self.columnsWithAccount) FROM funding_observations WHERE id = $1", [String(id)])
+            try conn.query("SELECT \(Self.columnsWithAccount) FROM \(Self.withLinkedDeposit) WHERE id = $1", [String(id)])
                 .first.map(ObservationRecord.init(row:))
         }
     }
@@ -121,7 +127,7 @@ public struct FundingRepository: ChainStateStore {
     public func observation(_ key: TransferKey) async throws -> ObservationRecord? {
         try await pool.withConnection { conn in
             try conn.query(
-                "SELECT \(Self.columnsWithAccount) FROM funding_observations WHERE chain = $1 AND tx_hash = $2 AND output_index = $3",
+                "SELECT \(Self.columnsWithAccount) FROM \(Self.withLinkedDeposit) WHERE chain = $1 AND tx_hash = $2 AND output_index = $3",
                 [key.chain, key.txHash, String(key.outputIndex)]
             ).first.map(ObservationRecord.init(row:))
         }

@@ -44,9 +44,7 @@ public final class POACreditSource: CreditSource {
         var depositsSeen = 0
         var depositsChanged = 0
         var malformed = 0
-        var errors = 0
-        var lastError: String?
-        var lastErrorAt: Date?
+        var errors = ErrorTally()
         var consecutiveFailures = 0
         /// Statuses other than PENDING, CREDITED, COMPLETED, FAILED in the last poll, by text.
         var unknownStatuses: [String: Int] = [:]
@@ -147,11 +145,7 @@ public final class POACreditSource: CreditSource {
 
     func recordError(_ text: String) {
         let now = clock.now()
-        stats.withLock {
-            $0.errors += 1
-            $0.lastError = text
-            $0.lastErrorAt = now
-        }
+        stats.withLock { $0.errors.record(text, at: now) }
     }
 
     /// POA's own fields, as `/plugins/reconciler/state` has always shown them at its top level.
@@ -159,7 +153,7 @@ public final class POACreditSource: CreditSource {
         let s = stats.withLock { $0 }
         return [
             "url": .string(client.redactedURL), "healthy": .bool(s.consecutiveFailures < 3), "consecutive_errors": .int(Int64(s.consecutiveFailures)),
-            "errors": .int(Int64(s.errors)), "last_error": .optional(s.lastError),
+            "errors": .int(Int64(s.errors.count)), "last_error": .optional(s.errors.last),
             "deposits_seen": .int(Int64(s.depositsSeen)), "deposits_changed": .int(Int64(s.depositsChanged)),
             "malformed_deposits": .int(Int64(s.malformed)), "unknown_statuses": .object(s.unknownStatuses.mapValues { .int(Int64($0)) }),
             "deposit_addresses": depositAddressesState(s), "tokens": tokensState(s), "token_routes": .int(Int64(configuration.tokenRoutes.count)),
@@ -172,6 +166,6 @@ public final class POACreditSource: CreditSource {
 
     public func health() -> PluginHealth {
         let s = stats.withLock { $0 }
-        return s.consecutiveFailures >= 3 ? .unhealthy("bridge unreachable or failing: \(s.lastError ?? "?")") : .healthy
+        return s.consecutiveFailures >= 3 ? .unhealthy("bridge unreachable or failing: \(s.errors.last ?? "?")") : .healthy
     }
 }

@@ -12,7 +12,7 @@ extension ReconcilerService {
             "chains": .object(configuration.chains.mapValues(JSONValue.string)), "polls": .int(Int64(s.polls)),
             "verifier_snapshots_recorded": .int(Int64(verifier.map { $0.stats.withLock { $0.snapshotsRecorded } } ?? 0)),
             "verifier": verifier.map { .string("\($0.client.contract) via NEAR RPC") } ?? "snapshots from Kafka only",
-            "errors": .int(Int64(s.errors + poa.stats.withLock { $0.errors } + (verifier?.stats.withLock { $0.errors } ?? 0))),
+            "errors": .int(Int64(tallies(s).map(\.count).reduce(0, +))),
             "last_error": .optional(lastError(s)), "last_poll_at": .optional(s.lastPollAt.map(Timestamp.string)),
             "transitions": .object(s.transitions.mapValues { .int(Int64($0)) }),
             "policy": ["no_bridge_record_s": .int(Int64(configuration.policy.noBridgeRecord)), "credit_budget_s": .int(Int64(configuration.policy.notCredited))],
@@ -30,12 +30,11 @@ extension ReconcilerService {
         return .object(fields)
     }
 
-    /// The newest error of the round, of POA and of the verifier.
-    func lastError(_ s: Stats) -> String? {
-        let poaError = poa.stats.withLock { ($0.lastErrorAt, $0.lastError) }
-        let verifierError = verifier?.stats.withLock { ($0.lastErrorAt, $0.lastError) } ?? (nil, nil)
-        return [(s.lastErrorAt, s.lastError), poaError, verifierError]
-            .compactMap { at, text in at.flatMap { at in text.map { (at, $0) } } }
-            .max { $0.0 < $1.0 }?.1
+    /// The error tallies of the rounds, of POA and of the verifier.
+    func tallies(_ s: Stats) -> [ErrorTally] {
+        [s.errors, poa.stats.withLock { $0.errors }] + (verifier.map { [$0.stats.withLock { $0.errors }] } ?? [])
     }
+
+    /// The newest error of the round, of POA and of the verifier.
+    func lastError(_ s: Stats) -> String? { ErrorTally.newest(tallies(s)) }
 }

@@ -26,11 +26,9 @@ public final class ReconcilerService: PluginService {
 
     struct Stats {
         var polls = 0
-        var errors = 0
+        var errors = ErrorTally()
         /// Rounds in a row in which POA, the verifier or the decisions failed.
         var consecutiveErrors = 0
-        var lastError: String?
-        var lastErrorAt: Date?
         var lastPollAt: Date?
         var transitions: [String: Int] = [:]
         var matches: [String: Int] = [:]
@@ -111,11 +109,7 @@ public final class ReconcilerService: PluginService {
 
     func recordError(_ text: String) {
         let now = clock.now()
-        stats.withLock {
-            $0.errors += 1
-            $0.lastError = text
-            $0.lastErrorAt = now
-        }
+        stats.withLock { $0.errors.record(text, at: now) }
     }
 
     public func health() async -> PluginHealth {

@@ -18,9 +18,7 @@ public final class VerifierCreditSource: CreditReader {
 
     struct Stats {
         var snapshotsRecorded = 0
-        var errors = 0
-        var lastError: String?
-        var lastErrorAt: Date?
+        var errors = ErrorTally()
     }
 
     init(client: NEARVerifierClient, accounts: [String], tokenIDs: [String], credits: CreditRepository, logger: Logger, clock: any WatchClock) {
@@ -49,11 +47,7 @@ public final class VerifierCreditSource: CreditReader {
             return true
         } catch {
             let now = clock.now()
-            stats.withLock {
-                $0.errors += 1
-                $0.lastError = "mt_batch_balance_of \(account): \(error)"
-                $0.lastErrorAt = now
-            }
+            stats.withLock { $0.errors.record("mt_batch_balance_of \(account): \(error)", at: now) }
             logger.warning("verifier read failed", metadata: ["account": "\(account)", "error": "\(error)"])
             return false
         }
@@ -63,7 +57,7 @@ public final class VerifierCreditSource: CreditReader {
         let s = stats.withLock { $0 }
         return [
             "contract": .string(client.contract), "snapshots_recorded": .int(Int64(s.snapshotsRecorded)),
-            "errors": .int(Int64(s.errors)), "last_error": .optional(s.lastError),
+            "errors": .int(Int64(s.errors.count)), "last_error": .optional(s.errors.last),
         ]
     }
 

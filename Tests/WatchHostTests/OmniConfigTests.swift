@@ -7,7 +7,7 @@ import WatchHost
 
 /// `[bridge.omni]` and Omni handles in config: read with their defaults, overridable from the
 /// environment, and refused naming the key and the fix when they cannot work.
-@Suite struct OmniConfigTests {
+@Suite struct OmniConfigTests: ConfigFileTests {
     static let btc = "bcrt1qw508d6qejxtdg4y5r3zarvary0c5xw7kygt080"
     static let bitcoin = """
         [bitcoin]
@@ -19,23 +19,6 @@ import WatchHost
         accounts = ["mm.near"]
 
         """
-
-    func load(_ text: String, environment: [String: String] = [:]) throws -> HostConfig {
-        let path = FileManager.default.temporaryDirectory.appendingPathComponent("unrip-omni-\(UUID().uuidString).toml").path
-        try ("[database]\nurl = \"postgresql://localhost/unrip\"\n" + text).write(toFile: path, atomically: true, encoding: .utf8)
-        return try HostConfig.load(path: path, environment: environment, registry: registeredAdapters)
-    }
-
-    func problems(_ text: String) -> [ConfigProblem] {
-        do {
-            _ = try load(text)
-            return []
-        } catch let error as ConfigErrors {
-            return error.problems
-        } catch {
-            return [ConfigProblem(key: "?", value: nil, expected: "\(error)")]
-        }
-    }
 
     @Test func theOmniSectionHasItsDefaultsAndTakesTheEnvironment() throws {
         let config = try load(Self.bitcoin + "[bridge.omni]\nmin_deposit_sats = 10000\nconfirmation_tiers = { \"1000000\" = 2, \"100000000\" = 6 }\n",
@@ -55,27 +38,27 @@ import WatchHost
         #expect(try load(Self.bitcoin + "[bridge.omni]\nenabled = false\n").reconciler?.omni == nil)
     }
 
-    @Test func anOmniSectionThatCannotWorkIsRefusedNamingTheKey() {
-        let bad = problems(Self.bitcoin + "[bridge.omni]\napi_url = \"ftp://x\"\naccounts = [\"other.near\"]\nchain = \"dogecoin\"\ntoken = \"nbtc\"\n")
+    @Test func anOmniSectionThatCannotWorkIsRefusedNamingTheKey() throws {
+        let bad = try problems(Self.bitcoin + "[bridge.omni]\napi_url = \"ftp://x\"\naccounts = [\"other.near\"]\nchain = \"dogecoin\"\ntoken = \"nbtc\"\n")
         #expect(bad.contains { $0.key == "bridge.omni.api_url" }, "\(bad)")
         #expect(bad.contains { $0.key == "bridge.omni.accounts" && $0.expected.contains("[bridge] accounts") }, "\(bad)")
         #expect(bad.contains { $0.key == "bridge.omni.chain" }, "\(bad)")
         #expect(bad.contains { $0.key == "bridge.omni.token" }, "\(bad)")
-        let tiers = problems(Self.bitcoin + "[bridge.omni]\nconfirmation_tiers = { \"1e6\" = 2 }\n")
+        let tiers = try problems(Self.bitcoin + "[bridge.omni]\nconfirmation_tiers = { \"1e6\" = 2 }\n")
         #expect(tiers.contains { $0.key == "bridge.omni.confirmation_tiers.1e6" }, "\(tiers)")
     }
 
     @Test func anOmniHandleNeedsTheSectionAndItsAccount() throws {
         let omniHandle = Self.bitcoin.replacingOccurrences(
             of: "handles = [{ address = \"\(Self.btc)\" }]", with: "handles = [{ address = \"\(Self.btc)\", bridge = \"omni\", account = \"mm.near\" }]")
-        let withoutSection = problems(omniHandle)
+        let withoutSection = try problems(omniHandle)
         #expect(withoutSection.contains { $0.key == "bridge.omni" }, "\(withoutSection)")
         let config = try load(omniHandle + "[bridge.omni]\n")
         #expect(config.adapters.first?.handles.first?.bridge == "omni")
-        let noAccount = problems(Self.bitcoin.replacingOccurrences(
+        let noAccount = try problems(Self.bitcoin.replacingOccurrences(
             of: "handles = [{ address = \"\(Self.btc)\" }]", with: "handles = [{ address = \"\(Self.btc)\", bridge = \"omni\" }]") + "[bridge.omni]\n")
         #expect(noAccount.contains { $0.key.hasSuffix("handles[0].account") }, "\(noAccount)")
-        let badBridge = problems(Self.bitcoin.replacingOccurrences(
+        let badBridge = try problems(Self.bitcoin.replacingOccurrences(
             of: "handles = [{ address = \"\(Self.btc)\" }]", with: "handles = [{ address = \"\(Self.btc)\", bridge = \"hot\" }]"))
         #expect(badBridge.contains { $0.key.hasSuffix("handles[0].bridge") }, "\(badBridge)")
     }

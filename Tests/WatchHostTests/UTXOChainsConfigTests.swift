@@ -7,26 +7,11 @@ import WatchHost
 
 /// `[utxo.<name>]`: a Bitcoin-family chain is one config section, run by the same plugin as
 /// `[bitcoin]`, with its parameter set picked by `chain` and joined to the bridge per (chain, asset).
-@Suite struct UTXOChainsConfigTests {
+@Suite struct UTXOChainsConfigTests: ConfigFileTests {
     /// Addresses litecoind 0.21.2.1 handed out on regtest (Fixtures/litecoin/regtest-addresses.json).
     static let ltcRegtest = "rltc1q0dslkc4zk6tjd0mas95hc0xaj9pe65kk0lcnne"
     static let ltcRegtestP2SH = "QZb7WAcxJfGqXEos9fVj2P1h4TcQRQwq8v"
     static let btcRegtest = "bcrt1qw508d6qejxtdg4y5r3zarvary0c5xw7kygt080"
-
-    func load(_ text: String, environment: [String: String] = [:]) throws -> HostConfig {
-        let path = FileManager.default.temporaryDirectory.appendingPathComponent("unrip-utxo-\(UUID().uuidString).toml").path
-        try ("[database]\nurl = \"postgresql://localhost/unrip\"\n" + text).write(toFile: path, atomically: true, encoding: .utf8)
-        return try HostConfig.load(path: path, environment: environment, registry: registeredAdapters)
-    }
-
-    func problems(_ text: String) throws -> [ConfigProblem] {
-        do {
-            _ = try load(text)
-            return []
-        } catch let error as ConfigErrors {
-            return error.problems
-        }
-    }
 
     @Test func litecoinBesideBitcoinIsOneSectionEach() throws {
         let config = try load("""
